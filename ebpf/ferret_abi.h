@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: (MIT OR Apache-2.0) */
+/*
+ * The one contract between the C eBPF programs and the Rust engine.
+ * engine/src/abi.rs mirrors every item here; a unit test there checks the
+ * sizes, so a change here without a change there fails the build's tests.
+ *
+ * Userspace lowers every rule to a `struct ferret_rule` (a branch program of
+ * `struct ferret_insn`) and writes it into the rule table; the kernel side
+ * only interprets. No program is reloaded to change a rule.
+ */
+#ifndef FERRET_ABI_H
+#define FERRET_ABI_H
+
+#define FERRET_MAX_RULES 64 /* rule numbers fit a u64 bitmask */
+#define FERRET_MAX_INSNS 32 /* branch program length per rule */
+#define FERRET_MAX_SNAPLEN 1500
+#define FERRET_TP_SLOTS 8 /* `tp CAT:NAME` triggers at once */
+
+/* Filter fields. Presence of a field in a packet is bit (1 << id). */
+enum ferret_field {
+	FERRET_F_NONE = 0,
+	FERRET_F_SADDR = 1,
+	FERRET_F_DADDR = 2,
+	FERRET_F_SPORT = 3,
+	FERRET_F_DPORT = 4,
+	FERRET_F_PROTO = 5,
+	FERRET_F_FAMILY = 6,
+	FERRET_F_LEN = 7,
+	FERRET_F_MARK = 8,
+	FERRET_F_IFNAME = 9,
+	FERRET_F_IFINDEX = 10,
+	FERRET_F_NETNS = 11,
+	FERRET_F_PID = 12,
+	FERRET_F_COMM = 13,
+	FERRET_F_TCPFLAGS = 14,
+	FERRET_F_TTL = 15,
+	FERRET_F_REASON = 16,
+	FERRET_F_FUNC = 17,
+	FERRET_F_CPU = 18,
+	FERRET_F_COUNT = 19,
+};
+
+/*
+ * Comparison: the field is read as 128 bits (hi, lo), masked, compared.
+ * Addresses and names are raw bytes (bytes 0..8 -> hi, 8..16 -> lo, loaded
+ * in host order), so only EQ/NE are meaningful for them. Numbers live in lo
+ * with hi == 0, and the ordered ops compare lo.
+ */
+enum ferret_op {
+	FERRET_OP_EQ = 0,
+	FERRET_OP_NE = 1,
+	FERRET_OP_LT = 2,
+	FERRET_OP_LE = 3,
+	FERRET_OP_GT = 4,
+	FERRET_OP_GE = 5,
+};
+
+/* Jump targets: an instruction index (always forward), or one of these. */
+#define FERRET_TARGET_MATCH 0xfe
+#define FERRET_TARGET_NOMATCH 0xff
+
+struct ferret_insn {
+	__u8 field;
+	__u8 op;
+	__u8 jt; /* target if the comparison holds */
+	__u8 jf; /* target if it does not, or the field is absent */
+	__u32 pad;
+	__u64 value_hi;
+	__u64 value_lo;
+	__u64 mask_hi;
+	__u64 mask_lo;
+};
+
+/* Hook ids; a rule listens on the hooks whose bit is set in `hooks`. */
+enum ferret_hook {
+	FERRET_HOOK_DROP = 0,
+	FERRET_HOOK_FREE = 1,
+	FERRET_HOOK_RECV = 2,
+	FERRET_HOOK_XMIT = 3,
+	FERRET_HOOK_QUEUE = 4,
+	FERRET_HOOK_TP0 = 8, /* .. FERRET_HOOK_TP0 + FERRET_TP_SLOTS - 1 */
+	FERRET_HOOK_FUNC = 16,
+};
+
+/* Action flags. */
+#define FERRET_ACT_PRINT (1u << 0)
+#define FERRET_ACT_STACK (1u << 1)
+#define FERRET_ACT_COUNT (1u << 2)
+#define FERRET_ACT_HIST (1u << 3)
+#define FERRET_ACT_CAPTURE (1u << 4)
+#define FERRET_ACT_TRACK (1u << 5)
+#define FERRET_ACT_CALL (1u << 6)
+/* Actions that need the event in userspace. */
+#define FERRET_ACT_DELIVER (FERRET_ACT_PRINT | FERRET_ACT_STACK | FERRET_ACT_CAPTURE | FERRET_ACT_CALL)
+
+#define FERRET_RULE_EMPTY 0
+#define FERRET_RULE_ACTIVE 1
+#define FERRET_RULE_PAUSED 2
+
+struct ferret_rule {
+	__u32 state;
+	__u32 hooks;
+	__u32 actions;
+	__u32 ninsns;
+	__u64 limit_per_sec; /* 0: unlimited */
+	__u64 count_fields;  /* bitmask of fields in a `count by` key */
+	__u32 hist_field;
+	__u32 snaplen;
+	struct ferret_insn insns[FERRET_MAX_INSNS];
+};
+
+/* Global settings, entry 0 of the config array. */
+struct ferret_config {
+	__u32 nrules;       /* highest used rule slot + 1 */
+	__u32 needs;        /* union of fields that any rule reads; bit (1 << field) */
+	__u32 hooks;        /* union of the hooks of active rules */
+	__u32 wakeup_bytes; /* wake the reader once this much data is pending */
+};
+
+/*
+ * Per-packet metadata, filled by the kernel side and copied into events.
+ * IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d) so one 128-bit
+ * comparison serves both families.
+ */
+struct ferret_meta {
+	__u64 skb;
+	__u64 ts_ns;
+	__u64 location; /* drop: the address that freed the skb */
+	__u32 cpu;
+	__u32 pid; /* tgid */
+	__u32 tid;
+	__u32 netns;
+	__u32 ifindex;
+	__u32 mark;
+	__u32 len;
+	__u32 mtu;
+	__u32 reason;
+	__u32 func_id;
+	__u32 present; /* bit (1 << field) for every field the packet carries */
+	__u16 family;  /* ethertype, host order */
+	__u8 proto;
+	__u8 tcpflags;
+	__u8 ttl;
+	__u8 pad1;
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u16 pad2;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char ifname[16];
+	char comm[16];
+};
+
+/* TCP flag bits as in the TCP header's flags byte. */
+#define FERRET_TCP_FIN 0x01
+#define FERRET_TCP_SYN 0x02
+#define FERRET_TCP_RST 0x04
+#define FERRET_TCP_PSH 0x08
+#define FERRET_TCP_ACK 0x10
+#define FERRET_TCP_URG 0x20
+
+#define FERRET_EVENT_PACKET 1
+
+/* Ring buffer record; `cap_len` packet bytes follow it. */
+struct ferret_event {
+	__u32 kind;
+	__u32 hook;
+	__u64 rules; /* matched rules that asked for delivery */
+	__s32 stack_id; /* -1: none */
+	__u32 cap_len;
+	__u32 cap_l2; /* 1: capture starts at the MAC header, 0: network header */
+	__u32 pad;
+	struct ferret_meta meta;
+};
+
+/* Per-rule, per-CPU counters (index = rule slot). */
+struct ferret_counters {
+	__u64 seen;        /* hook calls that evaluated this rule */
+	__u64 matched;     /* filter matched */
+	__u64 emitted;     /* events written to the ring */
+	__u64 ring_full;   /* events lost: ring buffer full */
+	__u64 rate_limited;/* events suppressed by `limit N/s` */
+	__u64 agg_failed;  /* count/hist map updates that failed (map full) */
+};
+
+#endif

@@ -1,0 +1,252 @@
+//! Rust mirror of `ebpf/ferret_abi.h`, the one contract with the kernel side.
+//!
+//! Every struct is `#[repr(C)]` with the same layout as its C twin; the tests
+//! below pin the sizes and offsets so the two cannot drift apart silently.
+
+pub const MAX_RULES: usize = 64;
+pub const MAX_INSNS: usize = 32;
+pub const MAX_SNAPLEN: u32 = 1500;
+pub const TP_SLOTS: u32 = 8;
+
+pub const TARGET_MATCH: u8 = 0xfe;
+pub const TARGET_NOMATCH: u8 = 0xff;
+
+/// Filter field ids (`enum ferret_field`).
+pub mod field {
+    pub const SADDR: u8 = 1;
+    pub const DADDR: u8 = 2;
+    pub const SPORT: u8 = 3;
+    pub const DPORT: u8 = 4;
+    pub const PROTO: u8 = 5;
+    pub const FAMILY: u8 = 6;
+    pub const LEN: u8 = 7;
+    pub const MARK: u8 = 8;
+    pub const IFNAME: u8 = 9;
+    pub const IFINDEX: u8 = 10;
+    pub const NETNS: u8 = 11;
+    pub const PID: u8 = 12;
+    pub const COMM: u8 = 13;
+    pub const TCPFLAGS: u8 = 14;
+    pub const TTL: u8 = 15;
+    pub const REASON: u8 = 16;
+    pub const FUNC: u8 = 17;
+    pub const CPU: u8 = 18;
+    pub const COUNT: u8 = 19;
+}
+
+/// Comparison operators (`enum ferret_op`).
+pub mod op {
+    pub const EQ: u8 = 0;
+    pub const NE: u8 = 1;
+    pub const LT: u8 = 2;
+    pub const LE: u8 = 3;
+    pub const GT: u8 = 4;
+    pub const GE: u8 = 5;
+}
+
+/// Hook ids (`enum ferret_hook`).
+pub mod hook {
+    pub const DROP: u32 = 0;
+    pub const FREE: u32 = 1;
+    pub const RECV: u32 = 2;
+    pub const XMIT: u32 = 3;
+    pub const QUEUE: u32 = 4;
+    pub const TP0: u32 = 8;
+    pub const FUNC: u32 = 16;
+}
+
+/// Action flags (`FERRET_ACT_*`).
+pub mod act {
+    pub const PRINT: u32 = 1 << 0;
+    pub const STACK: u32 = 1 << 1;
+    pub const COUNT: u32 = 1 << 2;
+    pub const HIST: u32 = 1 << 3;
+    pub const CAPTURE: u32 = 1 << 4;
+    pub const TRACK: u32 = 1 << 5;
+    pub const CALL: u32 = 1 << 6;
+    pub const DELIVER: u32 = PRINT | STACK | CAPTURE | CALL;
+}
+
+pub const RULE_EMPTY: u32 = 0;
+pub const RULE_ACTIVE: u32 = 1;
+pub const RULE_PAUSED: u32 = 2;
+
+pub const TCP_FIN: u8 = 0x01;
+pub const TCP_SYN: u8 = 0x02;
+pub const TCP_RST: u8 = 0x04;
+pub const TCP_PSH: u8 = 0x08;
+pub const TCP_ACK: u8 = 0x10;
+pub const TCP_URG: u8 = 0x20;
+
+pub const EVENT_PACKET: u32 = 1;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Insn {
+    pub field: u8,
+    pub op: u8,
+    pub jt: u8,
+    pub jf: u8,
+    pub pad: u32,
+    pub value_hi: u64,
+    pub value_lo: u64,
+    pub mask_hi: u64,
+    pub mask_lo: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub state: u32,
+    pub hooks: u32,
+    pub actions: u32,
+    pub ninsns: u32,
+    pub limit_per_sec: u64,
+    pub count_fields: u64,
+    pub hist_field: u32,
+    pub snaplen: u32,
+    pub insns: [Insn; MAX_INSNS],
+}
+
+impl Default for Rule {
+    fn default() -> Self {
+        Rule {
+            state: RULE_EMPTY,
+            hooks: 0,
+            actions: 0,
+            ninsns: 0,
+            limit_per_sec: 0,
+            count_fields: 0,
+            hist_field: 0,
+            snaplen: 0,
+            insns: [Insn::default(); MAX_INSNS],
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Config {
+    pub nrules: u32,
+    pub needs: u32,
+    pub hooks: u32,
+    pub wakeup_bytes: u32,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Meta {
+    pub skb: u64,
+    pub ts_ns: u64,
+    pub location: u64,
+    pub cpu: u32,
+    pub pid: u32,
+    pub tid: u32,
+    pub netns: u32,
+    pub ifindex: u32,
+    pub mark: u32,
+    pub len: u32,
+    pub mtu: u32,
+    pub reason: u32,
+    pub func_id: u32,
+    pub present: u32,
+    pub family: u16,
+    pub proto: u8,
+    pub tcpflags: u8,
+    pub ttl: u8,
+    pub pad1: u8,
+    pub sport: u16,
+    pub dport: u16,
+    pub pad2: u16,
+    pub saddr: [u8; 16],
+    pub daddr: [u8; 16],
+    pub ifname: [u8; 16],
+    pub comm: [u8; 16],
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventHeader {
+    pub kind: u32,
+    pub hook: u32,
+    pub rules: u64,
+    pub stack_id: i32,
+    pub cap_len: u32,
+    pub cap_l2: u32,
+    pub pad: u32,
+    pub meta: Meta,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub seen: u64,
+    pub matched: u64,
+    pub emitted: u64,
+    pub ring_full: u64,
+    pub rate_limited: u64,
+    pub agg_failed: u64,
+}
+
+impl Counters {
+    pub fn add(&mut self, other: &Counters) {
+        self.seen += other.seen;
+        self.matched += other.matched;
+        self.emitted += other.emitted;
+        self.ring_full += other.ring_full;
+        self.rate_limited += other.rate_limited;
+        self.agg_failed += other.agg_failed;
+    }
+}
+
+// SAFETY (for the aya Pod impls): every type is repr(C), made only of
+// integers and integer arrays, with explicit padding fields, so every bit
+// pattern is valid and there are no implicit padding bytes.
+unsafe impl aya::Pod for Insn {}
+unsafe impl aya::Pod for Rule {}
+unsafe impl aya::Pod for Config {}
+unsafe impl aya::Pod for Meta {}
+unsafe impl aya::Pod for Counters {}
+
+/// Views a plain-old-data value as bytes (for `BPF_PROG_TEST_RUN` inputs).
+pub fn bytes_of<T: aya::Pod>(value: &T) -> &[u8] {
+    // SAFETY: T is Pod (no padding, every byte initialised).
+    unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), size_of::<T>()) }
+}
+
+/// Reads a plain-old-data value from the front of `bytes`, if long enough.
+pub fn read_pod<T: aya::Pod>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < size_of::<T>() {
+        return None;
+    }
+    // SAFETY: length checked; T is Pod so any bytes are a valid T;
+    // read_unaligned because ring buffer records are only 8-aligned.
+    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+
+    #[test]
+    fn layouts_match_the_c_header() {
+        assert_eq!(size_of::<Insn>(), 40);
+        assert_eq!(size_of::<Rule>(), 40 + 40 * MAX_INSNS);
+        assert_eq!(size_of::<Config>(), 16);
+        assert_eq!(size_of::<Meta>(), 144);
+        assert_eq!(offset_of!(Meta, family), 68);
+        assert_eq!(offset_of!(Meta, saddr), 80);
+        assert_eq!(offset_of!(Meta, comm), 128);
+        assert_eq!(size_of::<EventHeader>(), 32 + 144);
+        assert_eq!(size_of::<Counters>(), 48);
+    }
+
+    #[test]
+    fn read_pod_refuses_short_input() {
+        let m = Meta { len: 7, ..Meta::default() };
+        let bytes = bytes_of(&m);
+        assert_eq!(read_pod::<Meta>(bytes), Some(m));
+        assert_eq!(read_pod::<Meta>(&bytes[..100]), None);
+    }
+}

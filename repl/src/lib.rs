@@ -1,0 +1,1 @@
+//! The REPL arrives with the live-rules issue; this crate holds its place in the workspace.
