@@ -116,11 +116,24 @@ pub struct Comparison {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rhs {
-    Op { op: CmpOp, op_span: Span, value: Value },
-    InSet { values: Vec<Value>, span: Span },
-    InRange { low: Value, high: Value, span: Span },
+    Op {
+        op: CmpOp,
+        op_span: Span,
+        value: Value,
+    },
+    InSet {
+        values: Vec<Value>,
+        span: Span,
+    },
+    InRange {
+        low: Value,
+        high: Value,
+        span: Span,
+    },
     /// `in VALUE` with a single value (a CIDR, usually).
-    InValue { value: Value },
+    InValue {
+        value: Value,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -209,13 +222,28 @@ pub struct Action {
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
     /// `print` with its chosen columns (empty: the default columns).
-    Print { fields: Vec<Ident> },
+    Print {
+        fields: Vec<Ident>,
+    },
     Stack,
-    Count { by: Vec<Ident> },
-    Hist { field: Ident },
-    Capture { snaplen: Option<Value> },
+    Count {
+        by: Vec<Ident>,
+    },
+    Hist {
+        field: Ident,
+    },
+    Capture {
+        snaplen: Option<Value>,
+    },
     Track,
-    Call { handler: Ident },
-    Limit { rate: Value, unit: Ident },
-    StopAfter { count: Value },
+    Call {
+        handler: Ident,
+    },
+    Limit {
+        rate: Value,
+        unit: Ident,
+    },
+    StopAfter {
+        count: Value,
+    },
 }

@@ -16,9 +16,13 @@ type P<'i> = Pair<'i, R>;
 
 /// Parses one rule statement; `offset` is where `text` starts in the input.
 pub(crate) fn parse_statement(text: &str, offset: usize) -> Result<crate::ast::Rule, Diagnostic> {
-    let mut pairs = FerretParser::parse(R::statement, text).map_err(|e| from_pest(&e, text, offset))?;
+    let mut pairs =
+        FerretParser::parse(R::statement, text).map_err(|e| from_pest(&e, text, offset))?;
     let statement = pairs.next().expect("statement always yields one pair");
-    let rule = statement.into_inner().next().expect("statement holds a rule");
+    let rule = statement
+        .into_inner()
+        .next()
+        .expect("statement holds a rule");
     Ok(Builder { offset }.rule(rule))
 }
 
@@ -33,7 +37,10 @@ impl Builder {
     }
 
     fn ident(&self, p: &P<'_>) -> Ident {
-        Ident { text: p.as_str().to_string(), span: self.span(p) }
+        Ident {
+            text: p.as_str().to_string(),
+            span: self.span(p),
+        }
     }
 
     fn rule(&self, p: P<'_>) -> crate::ast::Rule {
@@ -45,14 +52,24 @@ impl Builder {
         for part in p.into_inner() {
             match part.as_rule() {
                 R::triggers => {
-                    triggers = part.into_inner().filter(|t| t.as_rule() == R::trigger).map(|t| self.trigger(t)).collect()
+                    triggers = part
+                        .into_inner()
+                        .filter(|t| t.as_rule() == R::trigger)
+                        .map(|t| self.trigger(t))
+                        .collect()
                 }
                 R::filter => filter = Some(self.or_expr(inner1(part))),
                 R::actions => actions = part.into_inner().flat_map(|a| self.action(a)).collect(),
                 _ => {}
             }
         }
-        crate::ast::Rule { text, span, triggers, filter, actions }
+        crate::ast::Rule {
+            text,
+            span,
+            triggers,
+            filter,
+            actions,
+        }
     }
 
     fn trigger(&self, p: P<'_>) -> Trigger {
@@ -68,10 +85,17 @@ impl Builder {
                 _ => TriggerKind::Any,
             },
             R::func_trigger => TriggerKind::Func {
-                globs: t.into_inner().filter(|g| g.as_rule() == R::func_glob).map(|g| self.ident(&g)).collect(),
+                globs: t
+                    .into_inner()
+                    .filter(|g| g.as_rule() == R::func_glob)
+                    .map(|g| self.ident(&g))
+                    .collect(),
             },
             _ => {
-                let name = t.into_inner().find(|x| x.as_rule() == R::tp_name).expect("tp has a name");
+                let name = t
+                    .into_inner()
+                    .find(|x| x.as_rule() == R::tp_name)
+                    .expect("tp has a name");
                 let mut parts = name.into_inner();
                 let category = self.ident(&parts.next().expect("category"));
                 let name = self.ident(&parts.next().expect("name"));
@@ -82,13 +106,19 @@ impl Builder {
     }
 
     fn or_expr(&self, p: P<'_>) -> Expr {
-        let mut items = p.into_inner().filter(|a| a.as_rule() == R::and_expr).map(|a| self.and_expr(a));
+        let mut items = p
+            .into_inner()
+            .filter(|a| a.as_rule() == R::and_expr)
+            .map(|a| self.and_expr(a));
         let first = items.next().expect("or_expr has an operand");
         items.fold(first, |l, r| binary(l, r, ExprKind::Or))
     }
 
     fn and_expr(&self, p: P<'_>) -> Expr {
-        let mut items = p.into_inner().filter(|a| a.as_rule() == R::not_expr).map(|a| self.not_expr(a));
+        let mut items = p
+            .into_inner()
+            .filter(|a| a.as_rule() == R::not_expr)
+            .map(|a| self.not_expr(a));
         let first = items.next().expect("and_expr has an operand");
         items.fold(first, |l, r| binary(l, r, ExprKind::And))
     }
@@ -107,7 +137,10 @@ impl Builder {
         let mut e = atom.expect("not_expr has an atom");
         for not_span in nots.into_iter().rev() {
             let span = not_span.join(e.span);
-            e = Expr { kind: ExprKind::Not(Box::new(e)), span };
+            e = Expr {
+                kind: ExprKind::Not(Box::new(e)),
+                span,
+            };
         }
         e
     }
@@ -120,8 +153,12 @@ impl Builder {
         for part in p.into_inner() {
             match part.as_rule() {
                 R::proto_prim => {
-                    let proto = ProtoName::parse(part.as_str()).expect("grammar admits only protocol names");
-                    return Expr { kind: ExprKind::Primitive(Primitive::Proto { proto }), span };
+                    let proto = ProtoName::parse(part.as_str())
+                        .expect("grammar admits only protocol names");
+                    return Expr {
+                        kind: ExprKind::Primitive(Primitive::Proto { proto }),
+                        span,
+                    };
                 }
                 R::proto_qual => {
                     proto = ProtoName::parse(part.as_str()).map(|n| (n, self.span(&part)));
@@ -146,7 +183,14 @@ impl Builder {
             }
         }
         let test = test.expect("qualified primitive has a test");
-        Expr { kind: ExprKind::Primitive(Primitive::Qualified { proto, direction, test }), span }
+        Expr {
+            kind: ExprKind::Primitive(Primitive::Qualified {
+                proto,
+                direction,
+                test,
+            }),
+            span,
+        }
     }
 
     fn comparison(&self, p: P<'_>) -> Expr {
@@ -171,33 +215,57 @@ impl Builder {
                         _ => CmpOp::Has,
                     };
                     let value = self.value(it.next().expect("operand"));
-                    rhs = Some(Rhs::Op { op, op_span: self.span(&op_pair), value });
+                    rhs = Some(Rhs::Op {
+                        op,
+                        op_span: self.span(&op_pair),
+                        value,
+                    });
                 }
                 _ => rhs = Some(self.in_rhs(part)),
             }
         }
-        let cmp = Comparison { field: field.expect("comparison has a field"), mask, rhs: rhs.expect("comparison has a right side") };
-        Expr { kind: ExprKind::Compare(cmp), span }
+        let cmp = Comparison {
+            field: field.expect("comparison has a field"),
+            mask,
+            rhs: rhs.expect("comparison has a right side"),
+        };
+        Expr {
+            kind: ExprKind::Compare(cmp),
+            span,
+        }
     }
 
     fn in_rhs(&self, p: P<'_>) -> Rhs {
         let target = last(p);
         let span = self.span(&target);
         match target.as_rule() {
-            R::set => Rhs::InSet { values: target.into_inner().map(|v| self.value(v)).collect(), span },
+            R::set => Rhs::InSet {
+                values: target.into_inner().map(|v| self.value(v)).collect(),
+                span,
+            },
             R::range => {
                 let mut ends = target.into_inner();
                 let low = self.range_end(ends.next().expect("low"));
                 let high = self.range_end(ends.next().expect("high"));
                 Rhs::InRange { low, high, span }
             }
-            _ => Rhs::InValue { value: self.value(target) },
+            _ => Rhs::InValue {
+                value: self.value(target),
+            },
         }
     }
 
     fn range_end(&self, p: P<'_>) -> Value {
-        let kind = if p.as_str().bytes().all(|b| b.is_ascii_digit()) { ValueKind::Number } else { ValueKind::Word };
-        Value { kind, text: p.as_str().to_string(), span: self.span(&p) }
+        let kind = if p.as_str().bytes().all(|b| b.is_ascii_digit()) {
+            ValueKind::Number
+        } else {
+            ValueKind::Word
+        };
+        Value {
+            kind,
+            text: p.as_str().to_string(),
+            span: self.span(&p),
+        }
     }
 
     fn value(&self, p: P<'_>) -> Value {
@@ -223,43 +291,78 @@ impl Builder {
             R::print_action => match parts.get(1) {
                 Some(x) if x.as_rule() == R::kw_stack => {
                     return vec![
-                        Action { kind: ActionKind::Print { fields: Vec::new() }, span: self.span(&parts[0]) },
-                        Action { kind: ActionKind::Stack, span: self.span(x) },
+                        Action {
+                            kind: ActionKind::Print { fields: Vec::new() },
+                            span: self.span(&parts[0]),
+                        },
+                        Action {
+                            kind: ActionKind::Stack,
+                            span: self.span(x),
+                        },
                     ];
                 }
-                Some(list) => ActionKind::Print { fields: list.clone().into_inner().map(|f| self.ident(&f)).collect() },
+                Some(list) => ActionKind::Print {
+                    fields: list.clone().into_inner().map(|f| self.ident(&f)).collect(),
+                },
                 None => ActionKind::Print { fields: Vec::new() },
             },
             R::stack_action => ActionKind::Stack,
             R::count_action => ActionKind::Count {
-                by: parts.iter().filter(|x| x.as_rule() == R::field).map(|f| self.ident(f)).collect(),
+                by: parts
+                    .iter()
+                    .filter(|x| x.as_rule() == R::field)
+                    .map(|f| self.ident(f))
+                    .collect(),
             },
-            R::hist_action => ActionKind::Hist { field: self.ident(&parts[1]) },
+            R::hist_action => ActionKind::Hist {
+                field: self.ident(&parts[1]),
+            },
             R::capture_action => ActionKind::Capture {
-                snaplen: parts.iter().find(|x| x.as_rule() == R::number).map(|n| self.number(n)),
+                snaplen: parts
+                    .iter()
+                    .find(|x| x.as_rule() == R::number)
+                    .map(|n| self.number(n)),
             },
             R::track_action => ActionKind::Track,
-            R::call_action => ActionKind::Call { handler: self.ident(&parts[1]) },
-            R::limit_action => ActionKind::Limit { rate: self.number(&parts[1]), unit: self.ident(&parts[2]) },
-            _ => ActionKind::StopAfter { count: self.number(&parts[2]) },
+            R::call_action => ActionKind::Call {
+                handler: self.ident(&parts[1]),
+            },
+            R::limit_action => ActionKind::Limit {
+                rate: self.number(&parts[1]),
+                unit: self.ident(&parts[2]),
+            },
+            _ => ActionKind::StopAfter {
+                count: self.number(&parts[2]),
+            },
         };
         vec![Action { kind, span }]
     }
 
     fn number(&self, p: &P<'_>) -> Value {
-        Value { kind: ValueKind::Number, text: p.as_str().to_string(), span: self.span(p) }
+        Value {
+            kind: ValueKind::Number,
+            text: p.as_str().to_string(),
+            span: self.span(p),
+        }
     }
 }
 
 fn binary(l: Expr, r: Expr, make: fn(Box<Expr>, Box<Expr>) -> ExprKind) -> Expr {
     let span = l.span.join(r.span);
-    Expr { kind: make(Box::new(l), Box::new(r)), span }
+    Expr {
+        kind: make(Box::new(l), Box::new(r)),
+        span,
+    }
 }
 
 fn inner1(p: P<'_>) -> P<'_> {
-    p.into_inner().next().expect("grammar guarantees an inner pair")
+    p.into_inner()
+        .next()
+        .expect("grammar guarantees an inner pair")
 }
 
 fn last(p: P<'_>) -> P<'_> {
-    p.into_inner().last().expect("grammar guarantees an inner pair")
+    p.into_inner()
+        .last()
+        .expect("grammar guarantees an inner pair")
 }

@@ -72,26 +72,41 @@ mod tests {
     use super::*;
 
     fn texts(src: &str) -> Vec<&str> {
-        statements(src).iter().map(|s| &src[s.start..s.end]).collect()
+        statements(src)
+            .iter()
+            .map(|s| &src[s.start..s.end])
+            .collect()
     }
 
     #[test]
     fn splits_at_newlines_and_semicolons() {
-        assert_eq!(texts("on drop\n\n  on free ; on recv\n"), ["on drop", "on free", "on recv"]);
+        assert_eq!(
+            texts("on drop\n\n  on free ; on recv\n"),
+            ["on drop", "on free", "on recv"]
+        );
     }
 
     #[test]
     fn comments_and_blank_lines_are_not_statements() {
-        assert_eq!(texts("# only a comment\non drop # trailing\n   \n"), ["on drop # trailing"]);
+        assert_eq!(
+            texts("# only a comment\non drop # trailing\n   \n"),
+            ["on drop # trailing"]
+        );
     }
 
     #[test]
     fn semicolon_in_a_comment_or_string_does_not_split() {
-        assert_eq!(texts("on drop # a; b\non recv where comm == \"a;b\""), ["on drop # a; b", "on recv where comm == \"a;b\""]);
+        assert_eq!(
+            texts("on drop # a; b\non recv where comm == \"a;b\""),
+            ["on drop # a; b", "on recv where comm == \"a;b\""]
+        );
     }
 
     #[test]
     fn backslash_newline_continues_a_rule() {
-        assert_eq!(texts("on drop \\\n where dport == 1\non free"), ["on drop \\\n where dport == 1", "on free"]);
+        assert_eq!(
+            texts("on drop \\\n where dport == 1\non free"),
+            ["on drop \\\n where dport == 1", "on free"]
+        );
     }
 }

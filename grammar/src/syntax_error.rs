@@ -5,9 +5,11 @@ use crate::ast::Span;
 use crate::parse::R;
 use crate::Diagnostic;
 
-pub(crate) const TRIGGER_WORDS: &[&str] = &["drop", "free", "recv", "xmit", "queue", "any", "func", "tp"];
-pub(crate) const ACTION_WORDS: &[&str] =
-    &["print", "stack", "count", "hist", "capture", "track", "call", "limit", "stop"];
+pub(crate) const TRIGGER_WORDS: &[&str] =
+    &["drop", "free", "recv", "xmit", "queue", "any", "func", "tp"];
+pub(crate) const ACTION_WORDS: &[&str] = &[
+    "print", "stack", "count", "hist", "capture", "track", "call", "limit", "stop",
+];
 
 /// What a grammar rule means to a user, and which keywords could start it.
 fn describe(grammar_rule: R) -> Option<(&'static str, &'static [&'static str])> {
@@ -19,23 +21,45 @@ fn describe(grammar_rule: R) -> Option<(&'static str, &'static [&'static str])> 
             TRIGGER_WORDS,
         ),
         kw_where => ("`where`", &["where"]),
-        filter | or_expr | and_expr | not_expr | not_op | kw_not | primitive | comparison | field
-        | proto_prim | proto_qual | direction => (
+        filter | or_expr | and_expr | not_expr | not_op | kw_not | primitive | comparison
+        | field | proto_prim | proto_qual | direction => (
             "a filter (a comparison like `dport == 443`, or a primitive like `host 10.0.0.1`)",
-            &["not", "host", "net", "port", "portrange", "src", "dst", "tcp", "udp", "icmp", "icmp6", "sctp", "ip", "ip6", "arp"],
+            &[
+                "not",
+                "host",
+                "net",
+                "port",
+                "portrange",
+                "src",
+                "dst",
+                "tcp",
+                "udp",
+                "icmp",
+                "icmp6",
+                "sctp",
+                "ip",
+                "ip6",
+                "arp",
+            ],
         ),
-        kw_host | kw_net | kw_port | kw_portrange | host_prim | net_prim | port_prim | portrange_prim => {
-            ("`host`, `net`, `port` or `portrange`", &["host", "net", "port", "portrange"])
+        kw_host | kw_net | kw_port | kw_portrange | host_prim | net_prim | port_prim
+        | portrange_prim => (
+            "`host`, `net`, `port` or `portrange`",
+            &["host", "net", "port", "portrange"],
+        ),
+        op_rhs | in_rhs | cmp_op | kw_in | field_mask => (
+            "a comparison operator (==, !=, <, <=, >, >=, in, has)",
+            &["in", "has"],
+        ),
+        value | string | cidr | addr | number | word | set | range | value_range_end => {
+            ("a value", &[])
         }
-        op_rhs | in_rhs | cmp_op | kw_in | field_mask => {
-            ("a comparison operator (==, !=, <, <=, >, >=, in, has)", &["in", "has"])
-        }
-        value | string | cidr | addr | number | word | set | range | value_range_end => ("a value", &[]),
         port_range | range_end => ("a port range like `1000-2000`", &[]),
         kw_and | kw_or | trigger_sep => ("`and` or `or`", &["and", "or"]),
-        actions | action | print_action | stack_action | count_action | hist_action | capture_action
-        | track_action | call_action | limit_action | stop_action | kw_print | kw_stack | kw_count
-        | kw_hist | kw_capture | kw_track | kw_call | kw_limit | kw_stop | field_list => (
+        actions | action | print_action | stack_action | count_action | hist_action
+        | capture_action | track_action | call_action | limit_action | stop_action | kw_print
+        | kw_stack | kw_count | kw_hist | kw_capture | kw_track | kw_call | kw_limit | kw_stop
+        | field_list => (
             "an action (print, stack, count, hist, capture, track, call, limit, stop after)",
             ACTION_WORDS,
         ),
@@ -74,7 +98,11 @@ pub(crate) fn from_pest(err: &pest::error::Error<R>, text: &str, offset: usize) 
     }
     // Say the likeliest continuation first, the end of the rule last.
     wanted.sort_by_key(|w| (w.starts_with("the end"), w.starts_with("`and`")));
-    let found_text = if found.is_empty() { "the end of the rule".to_string() } else { format!("`{found}`") };
+    let found_text = if found.is_empty() {
+        "the end of the rule".to_string()
+    } else {
+        format!("`{found}`")
+    };
     let message = match wanted.len() {
         0 => format!("unexpected {found_text}"),
         _ => format!("expected {}, found {found_text}", join_or(&wanted)),
@@ -84,7 +112,11 @@ pub(crate) fn from_pest(err: &pest::error::Error<R>, text: &str, offset: usize) 
         diag = diag.suggesting(found, candidates.iter().copied());
     }
     if diag.label.is_empty() {
-        diag.label = if found.is_empty() { "the rule ends here".into() } else { "unexpected here".into() };
+        diag.label = if found.is_empty() {
+            "the rule ends here".into()
+        } else {
+            "unexpected here".into()
+        };
     }
     if positives.contains(&R::kw_where) && looks_like_filter(found) {
         diag = diag.with_note("a filter starts with `where`, as in `on drop where dport == 443`");
@@ -115,7 +147,11 @@ fn token_at(text: &str, pos: usize) -> (usize, usize) {
         .char_indices()
         .find(|(_, c)| !(c.is_alphanumeric() || matches!(c, '_' | '.' | ':' | '*' | '/')))
         .map_or(trimmed.len(), |(i, _)| i);
-    let len = if word_len == 0 { trimmed.chars().next().map_or(0, char::len_utf8) } else { word_len };
+    let len = if word_len == 0 {
+        trimmed.chars().next().map_or(0, char::len_utf8)
+    } else {
+        word_len
+    };
     (start, start + len)
 }
 

@@ -1,0 +1,372 @@
+//! Filter expressions: comparisons and tcpdump primitives become IR atoms.
+
+use super::values::{self, Operand};
+use super::CheckEnv;
+use crate::abi::op;
+use crate::catalog::{self, FieldDef, FieldKind};
+use crate::ir::{Atom, Filter};
+use ferret_grammar::ast::*;
+use ferret_grammar::Diagnostic;
+
+pub(super) struct FilterCheck<'e, 'd> {
+    pub env: &'e CheckEnv<'e>,
+    pub diags: &'d mut Vec<Diagnostic>,
+    pub has_drop: bool,
+}
+
+fn field(name: &str) -> &'static FieldDef {
+    catalog::lookup(name).expect("primitives use catalog fields")
+}
+
+impl FilterCheck<'_, '_> {
+    pub fn expr(&mut self, e: &Expr) -> Filter {
+        match &e.kind {
+            ExprKind::And(l, r) => Filter::And(vec![self.expr(l), self.expr(r)]),
+            ExprKind::Or(l, r) => Filter::Or(vec![self.expr(l), self.expr(r)]),
+            ExprKind::Not(inner) => Filter::Not(Box::new(self.expr(inner))),
+            ExprKind::Compare(c) => self.comparison(c, e.span),
+            ExprKind::Primitive(p) => self.primitive(p, e.span),
+        }
+    }
+
+    fn comparison(&mut self, c: &Comparison, span: Span) -> Filter {
+        let Some(def) = catalog::lookup(&c.field.text) else {
+            super::known_field(&c.field, self.diags);
+            return Filter::False;
+        };
+        if def.drop_only && !self.has_drop {
+            self.diags.push(
+                Diagnostic::error(
+                    format!("`{}` is only set on `drop` events", def.name),
+                    c.field.span,
+                )
+                .with_label("this rule does not listen on `drop`, so it can never match")
+                .with_note("add the trigger: `on drop where ...`"),
+            );
+            return Filter::False;
+        }
+        let mask = match &c.mask {
+            None => def.full_mask(),
+            Some(m) if matches!(def.kind, FieldKind::Uint | FieldKind::TcpFlags) => {
+                match values::number(m, def) {
+                    Ok(n) => n,
+                    Err(d) => return self.fail(d),
+                }
+            }
+            Some(m) => {
+                return self.fail(
+                    Diagnostic::error(format!("`{}` cannot be masked with `&`", def.name), m.span)
+                        .with_label("masks apply to integer fields like `mark`"),
+                );
+            }
+        };
+        match &c.rhs {
+            Rhs::Op {
+                op: cmp,
+                op_span,
+                value,
+            } => self.op_comparison(def, *cmp, *op_span, value, mask, span),
+            Rhs::InSet { values, .. } => {
+                let items = values.iter().map(|v| {
+                    self.operands(def, v)
+                        .map(|ops| any_eq(def, &ops, mask, span))
+                });
+                let items: Vec<Filter> = items.collect::<Option<_>>().unwrap_or_default();
+                Filter::Or(items)
+            }
+            Rhs::InRange {
+                low,
+                high,
+                span: range_span,
+            } => {
+                if !def.is_ordered() {
+                    return self.fail(
+                        Diagnostic::error(
+                            format!("`{}` has no order, so it has no ranges", def.name),
+                            *range_span,
+                        )
+                        .with_label("use `in {A, B}` or `==`"),
+                    );
+                }
+                let (Some(lo), Some(hi)) = (self.single(def, low), self.single(def, high)) else {
+                    return Filter::False;
+                };
+                if lo > hi {
+                    return self.fail(Diagnostic::error("empty range", *range_span).with_label(
+                        format!(
+                            "{} is greater than {}, so this can never match",
+                            low.text, high.text
+                        ),
+                    ));
+                }
+                Filter::And(vec![
+                    Filter::Atom(Atom {
+                        mask,
+                        ..Atom::with_op(def, op::GE, lo, span)
+                    }),
+                    Filter::Atom(Atom {
+                        mask,
+                        ..Atom::with_op(def, op::LE, hi, span)
+                    }),
+                ])
+            }
+            Rhs::InValue { value } => {
+                if def.kind != FieldKind::Addr {
+                    return self.fail(
+                        Diagnostic::error(
+                            format!("`in` needs a set or a range for `{}`", def.name),
+                            value.span,
+                        )
+                        .with_label(
+                            "write `in {80, 443}` or `in 1000..2000`; `in CIDR` is for addresses",
+                        ),
+                    );
+                }
+                self.operands(def, value)
+                    .map_or(Filter::False, |ops| any_eq(def, &ops, mask, span))
+            }
+        }
+    }
+
+    fn op_comparison(
+        &mut self,
+        def: &FieldDef,
+        cmp: CmpOp,
+        op_span: Span,
+        value: &Value,
+        mask: u128,
+        span: Span,
+    ) -> Filter {
+        let allowed = match cmp {
+            CmpOp::Eq | CmpOp::Ne => true,
+            CmpOp::Has => def.kind == FieldKind::TcpFlags,
+            _ => def.is_ordered(),
+        };
+        if !allowed {
+            let hint = match (cmp, def.kind) {
+                (CmpOp::Has, _) => "`has` tests TCP flags: `tcpflags has syn`".to_string(),
+                (_, FieldKind::Addr) => {
+                    "addresses compare with `==`, `!=` or `in CIDR`".to_string()
+                }
+                _ => format!("`{}` takes `==`, `!=` or `in {{..}}`", def.name),
+            };
+            return self.fail(
+                Diagnostic::error(
+                    format!("`{}` cannot be compared with `{}`", def.name, cmp.symbol()),
+                    op_span,
+                )
+                .with_label(hint),
+            );
+        }
+        let Some(ops) = self.operands(def, value) else {
+            return Filter::False;
+        };
+        if let Some(o) = ops.iter().find(|o| o.value & !mask != 0) {
+            return self.fail(
+                Diagnostic::error("this comparison can never hold", value.span).with_label(
+                    format!("{:#x} has bits outside the mask {mask:#x}", o.value),
+                ),
+            );
+        }
+        if ops.len() > 1 && !matches!(cmp, CmpOp::Eq | CmpOp::Ne) {
+            return self.fail(
+                Diagnostic::error(
+                    format!("`{}` names several functions", value.text),
+                    value.span,
+                )
+                .with_label("only `==` and `!=` work with a glob"),
+            );
+        }
+        if def.kind == FieldKind::Addr
+            && ops.iter().any(|o| o.mask != u128::MAX)
+            && !matches!(cmp, CmpOp::Eq | CmpOp::Ne)
+        {
+            return self.fail(Diagnostic::error("a network has no order", value.span));
+        }
+        match cmp {
+            CmpOp::Eq => any_eq(def, &ops, mask, span),
+            CmpOp::Ne => Filter::And(
+                ops.iter()
+                    .map(|o| Filter::Atom(masked(def, op::NE, o, mask, span)))
+                    .collect(),
+            ),
+            CmpOp::Has => {
+                let bits = ops[0].value;
+                Filter::Atom(Atom {
+                    field: def.id,
+                    op: op::EQ,
+                    value: bits,
+                    mask: bits & mask,
+                    span,
+                })
+            }
+            _ => {
+                let code = match cmp {
+                    CmpOp::Lt => op::LT,
+                    CmpOp::Le => op::LE,
+                    CmpOp::Gt => op::GT,
+                    _ => op::GE,
+                };
+                Filter::Atom(Atom {
+                    mask,
+                    ..Atom::with_op(def, code, ops[0].value, span)
+                })
+            }
+        }
+    }
+
+    fn primitive(&mut self, p: &Primitive, span: Span) -> Filter {
+        match p {
+            Primitive::Proto { proto } => proto_filter(*proto, span),
+            Primitive::Qualified {
+                proto,
+                direction,
+                test,
+            } => {
+                let (src, dst) = match test {
+                    PrimTest::Host(_) | PrimTest::Net(_) => ("saddr", "daddr"),
+                    _ => ("sport", "dport"),
+                };
+                let fields: Vec<&FieldDef> = match direction {
+                    Some(Direction::Src) => vec![field(src)],
+                    Some(Direction::Dst) => vec![field(dst)],
+                    None => vec![field(src), field(dst)],
+                };
+                let Some(test) = self.prim_test(test, &fields, span) else {
+                    return Filter::False;
+                };
+                match proto {
+                    Some((p, pspan)) => Filter::And(vec![proto_filter(*p, *pspan), test]),
+                    None => test,
+                }
+            }
+        }
+    }
+
+    fn prim_test(&mut self, test: &PrimTest, fields: &[&FieldDef], span: Span) -> Option<Filter> {
+        let per_field: Vec<Filter> = match test {
+            PrimTest::Host(v) | PrimTest::Net(v) => {
+                let is_net = matches!(test, PrimTest::Net(_));
+                if !is_net && v.kind == ValueKind::Cidr {
+                    self.diags.push(
+                        Diagnostic::error(format!("`{}` is a network, not a host", v.text), v.span)
+                            .with_label("use `net` for a network: `net 10.0.0.0/8`"),
+                    );
+                    return None;
+                }
+                let o = self.operands(fields[0], v)?[0];
+                fields
+                    .iter()
+                    .map(|f| Filter::Atom(masked(f, op::EQ, &o, u128::MAX, span)))
+                    .collect()
+            }
+            PrimTest::Port(v) => {
+                let o = self.operands(fields[0], v)?[0];
+                fields
+                    .iter()
+                    .map(|f| Filter::Atom(Atom::eq(f, o.value, span)))
+                    .collect()
+            }
+            PrimTest::PortRange { low, high } => {
+                let (lo, hi) = (
+                    self.port_end(low, fields[0])?,
+                    self.port_end(high, fields[0])?,
+                );
+                if lo > hi {
+                    self.diags.push(
+                        Diagnostic::error("empty port range", low.span.join(high.span)).with_label(
+                            format!(
+                                "{} is greater than {}, so this can never match",
+                                low.text, high.text
+                            ),
+                        ),
+                    );
+                    return None;
+                }
+                fields
+                    .iter()
+                    .map(|f| {
+                        Filter::And(vec![
+                            Filter::Atom(Atom::with_op(f, op::GE, lo, span)),
+                            Filter::Atom(Atom::with_op(f, op::LE, hi, span)),
+                        ])
+                    })
+                    .collect()
+            }
+        };
+        Some(if per_field.len() == 1 {
+            per_field.into_iter().next().expect("one")
+        } else {
+            Filter::Or(per_field)
+        })
+    }
+
+    fn port_end(&mut self, end: &Ident, def: &FieldDef) -> Option<u128> {
+        let kind = if end.text.bytes().all(|b| b.is_ascii_digit()) {
+            ValueKind::Number
+        } else {
+            ValueKind::Word
+        };
+        let v = Value {
+            kind,
+            text: end.text.clone(),
+            span: end.span,
+        };
+        self.single(def, &v)
+    }
+
+    fn single(&mut self, def: &FieldDef, v: &Value) -> Option<u128> {
+        self.operands(def, v).map(|ops| ops[0].value)
+    }
+
+    fn operands(&mut self, def: &FieldDef, v: &Value) -> Option<Vec<Operand>> {
+        let mut warnings = Vec::new();
+        let r = values::operands(def, v, self.env, &mut warnings);
+        self.diags.extend(warnings);
+        r.map_err(|d| self.diags.push(d)).ok()
+    }
+
+    fn fail(&mut self, d: Diagnostic) -> Filter {
+        self.diags.push(d);
+        Filter::False
+    }
+}
+
+fn masked(def: &FieldDef, code: u8, o: &Operand, mask: u128, span: Span) -> Atom {
+    // Callers have refused values with bits outside a user mask; CIDR
+    // operands arrive already reduced to their network.
+    let mask = o.mask & mask;
+    Atom {
+        field: def.id,
+        op: code,
+        value: o.value & mask,
+        mask,
+        span,
+    }
+}
+
+fn any_eq(def: &FieldDef, ops: &[Operand], mask: u128, span: Span) -> Filter {
+    let atoms: Vec<Filter> = ops
+        .iter()
+        .map(|o| Filter::Atom(masked(def, op::EQ, o, mask, span)))
+        .collect();
+    match atoms.len() {
+        0 => Filter::False,
+        1 => atoms.into_iter().next().expect("one"),
+        _ => Filter::Or(atoms),
+    }
+}
+
+fn proto_filter(p: ProtoName, span: Span) -> Filter {
+    let (name, value) = match p {
+        ProtoName::Tcp => ("proto", 6),
+        ProtoName::Udp => ("proto", 17),
+        ProtoName::Icmp => ("proto", 1),
+        ProtoName::Icmp6 => ("proto", 58),
+        ProtoName::Sctp => ("proto", 132),
+        ProtoName::Ip => ("family", 0x0800),
+        ProtoName::Ip6 => ("family", 0x86dd),
+        ProtoName::Arp => ("family", 0x0806),
+    };
+    Filter::Atom(Atom::eq(field(name), value, span))
+}

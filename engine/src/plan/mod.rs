@@ -1,0 +1,119 @@
+//! The kernel plan: per rule, the hooks it needs, its action flags and its
+//! branch program — pure data, what the kernel stage writes into maps.
+
+pub mod eval;
+mod lower;
+mod render;
+
+pub use lower::{lower_filter, split, LowerError};
+
+use crate::abi::{self, Insn};
+use crate::ir::{ActionsIr, CheckedRule, TriggerIr};
+use crate::{catalog, ir};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub rules: Vec<RulePlan>,
+    /// Union of fields the filters read: bit (1 << field id).
+    pub needs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RulePlan {
+    pub number: usize,
+    pub text: String,
+    pub triggers: Vec<TriggerIr>,
+    /// Hook bits of the built-in tracepoints and function triggers; `tp`
+    /// triggers get their slot bit when the kernel stage attaches them.
+    pub hooks: u32,
+    pub actions: ActionsIr,
+    pub action_flags: u32,
+    #[serde(serialize_with = "render::serialize_insns")]
+    pub insns: Vec<Insn>,
+    /// Fields this rule's filter reads.
+    pub needs: u32,
+    #[serde(skip)]
+    pub filter: ir::Filter,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rule {rule}: {source}")]
+pub struct PlanError {
+    pub rule: usize,
+    pub span: ferret_grammar::ast::Span,
+    pub source: LowerError,
+}
+
+impl PlanError {
+    pub fn diagnostic(&self) -> ferret_grammar::Diagnostic {
+        ferret_grammar::Diagnostic::error(self.source.to_string(), self.span)
+            .with_label("this filter is too long for one rule")
+            .with_note("split it into several rules: `on drop where A` and `on drop where B` act like `A or B`")
+    }
+}
+
+pub fn plan(rules: &[CheckedRule]) -> Result<Plan, PlanError> {
+    let rules = rules.iter().map(plan_rule).collect::<Result<Vec<_>, _>>()?;
+    let needs = rules.iter().fold(0, |m, r| m | r.needs);
+    Ok(Plan { rules, needs })
+}
+
+pub fn plan_rule(rule: &CheckedRule) -> Result<RulePlan, PlanError> {
+    let insns = lower_filter(&rule.filter).map_err(|source| PlanError {
+        rule: rule.number,
+        span: rule.span,
+        source,
+    })?;
+    let hooks = rule.triggers.iter().fold(0u32, |m, t| match t {
+        TriggerIr::Hook { hook, .. } => m | 1 << hook,
+        TriggerIr::Func { .. } => m | 1 << abi::hook::FUNC,
+        TriggerIr::Tracepoint { .. } => m,
+    });
+    Ok(RulePlan {
+        number: rule.number,
+        text: rule.text.clone(),
+        triggers: rule.triggers.clone(),
+        hooks,
+        action_flags: rule.actions.flags(),
+        actions: rule.actions.clone(),
+        insns,
+        needs: rule.filter.fields(),
+        filter: rule.filter.clone(),
+    })
+}
+
+impl RulePlan {
+    /// The rule-table entry; `extra_hooks` adds the bits of `tp` slots.
+    pub fn to_abi(&self, extra_hooks: u32) -> abi::Rule {
+        let mut r = abi::Rule {
+            state: abi::RULE_ACTIVE,
+            hooks: self.hooks | extra_hooks,
+            actions: self.action_flags,
+            ninsns: self.insns.len() as u32,
+            limit_per_sec: self.actions.limit_per_sec.unwrap_or(0),
+            count_fields: 0,
+            hist_field: self
+                .actions
+                .hist
+                .as_deref()
+                .and_then(catalog::lookup)
+                .map_or(0, |f| f.id.into()),
+            snaplen: self.actions.capture.unwrap_or(0),
+            ..abi::Rule::default()
+        };
+        r.insns[..self.insns.len()].copy_from_slice(&self.insns);
+        r
+    }
+
+    /// What the reference evaluator says about a packet: the oracle.
+    pub fn matches(&self, meta: &abi::Meta) -> bool {
+        eval::eval_insns(&self.insns, meta)
+    }
+}
+
+impl Plan {
+    pub fn render_text(&self) -> String {
+        render::plan_text(self)
+    }
+}

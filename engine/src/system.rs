@@ -1,0 +1,65 @@
+//! What the checker learns from the running system: drop reasons from the
+//! kernel's BTF, and namespace names resolved to inodes. Kept apart from the
+//! pure stages so those stay testable without a kernel.
+
+use crate::check::{CheckEnv, NetnsResolver};
+use crate::funcs::FuncTable;
+use crate::reasons::DropReasons;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// Facts about this machine that checking and decoding need.
+#[derive(Debug, Clone)]
+pub struct SystemFacts {
+    pub reasons: Result<DropReasons, String>,
+    pub funcs: FuncTable,
+}
+
+impl SystemFacts {
+    pub fn load() -> SystemFacts {
+        SystemFacts {
+            reasons: DropReasons::from_kernel().map_err(|e| e.to_string()),
+            funcs: FuncTable::tracepoints(),
+        }
+    }
+
+    pub fn env(&self) -> CheckEnv<'_> {
+        CheckEnv {
+            reasons: self.reasons.as_ref().map_err(String::as_str),
+            funcs: &self.funcs,
+            netns: &FsNetns,
+        }
+    }
+}
+
+/// Resolves `/proc/PID/ns/net`, any path to a namespace file, or a name
+/// under /run/netns (what `ip netns add` creates) by the file's inode.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FsNetns;
+
+impl NetnsResolver for FsNetns {
+    fn resolve(&self, name: &str) -> Result<u32, String> {
+        let path = if name.contains('/') {
+            Path::new(name).to_path_buf()
+        } else {
+            Path::new("/run/netns").join(name)
+        };
+        let meta = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        u32::try_from(meta.ino())
+            .map_err(|_| format!("{}: inode does not fit 32 bits", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_namespace_resolves_by_proc_path() {
+        let ino = FsNetns
+            .resolve("/proc/self/ns/net")
+            .expect("every Linux process has a netns");
+        assert!(ino > 0);
+        assert!(FsNetns.resolve("no-such-namespace-ferret-test").is_err());
+    }
+}

@@ -1,0 +1,30 @@
+//! `ferret check`: rules → diagnostics and the kernel plan, no kernel needed.
+
+use crate::exit::Exit;
+use crate::source::RuleSource;
+use ferret_engine::system::SystemFacts;
+
+pub fn run(source: &RuleSource, json: bool) -> Exit {
+    let facts = SystemFacts::load();
+    let (plan, diags) = ferret_engine::compile(&source.text, &facts.env());
+    if !diags.is_empty() {
+        let color = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        eprint!(
+            "{}",
+            ferret_engine::diag::render(&source.name, &source.text, &diags, color)
+        );
+    }
+    let Some(plan) = plan else {
+        return Exit::RuleError;
+    };
+    if json {
+        let value = serde_json::json!({ "rules": plan.rules, "needs": plan.needs });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("plans serialize")
+        );
+    } else {
+        print!("{}", plan.render_text());
+    }
+    Exit::Ok
+}

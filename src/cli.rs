@@ -1,0 +1,160 @@
+//! The command line, as clap sees it.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+Examples:
+  sudo ferret 'on drop where dport == 443 print stack'
+  sudo ferret 'on drop count by reason, func' --duration 10s
+  sudo ferret --json 'on recv, xmit where host 198.18.0.2 and tcp port 80'
+  sudo ferret demo
+  ferret check -e 'on drop where reason == NETFILTER_DROP limit 10/s'
+  ferret check rules.ferret --json
+  ferret fields";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ferret",
+    version,
+    about = "Follow packets through the Linux kernel with rules you write",
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub trace: TraceArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct TraceArgs {
+    /// Rules to trace, e.g. 'on drop where dport == 443 print stack'.
+    pub rules: Option<String>,
+
+    /// Read the rules from a file instead (one rule per line).
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "rules"
+    )]
+    pub file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// Write one JSON object per event (and a summary object at the end).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Write events to FILE instead of standard output (created 0600).
+    #[arg(short = 'o', long = "output", value_name = "FILE", global = true)]
+    pub output: Option<PathBuf>,
+
+    /// Stop after this long, e.g. 500ms, 10s, 2m.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, global = true)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Ring buffer size in MiB (a power of two).
+    #[arg(long, value_name = "MIB", default_value_t = 8, global = true)]
+    pub ring_mib: u32,
+
+    /// More detail: the full verifier log on a load failure.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check rules and print the kernel plan, without loading anything.
+    Check(CheckArgs),
+    /// Trace the rules of a file (`ferret run -f FILE` or `ferret run FILE`).
+    Run(RunArgs),
+    /// Build a throwaway lab that drops HTTPS, trace it, explain, clean up.
+    Demo,
+    /// List the fields rules can use.
+    Fields,
+    /// List the drop reasons of the running kernel.
+    Reasons,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Rules given on the command line.
+    #[arg(
+        short = 'e',
+        long = "expr",
+        value_name = "RULES",
+        conflicts_with = "file"
+    )]
+    pub expr: Option<String>,
+    /// A rule file.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The rule file.
+    #[arg(value_name = "FILE")]
+    pub path: Option<PathBuf>,
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "path"
+    )]
+    pub file: Option<PathBuf>,
+}
+
+/// `250ms`, `10s`, `2m`, `1h`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. 500ms, 10s or 2m"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{text}`; use ms, s, m or h"
+            ))
+        }
+    };
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(format!("`{text}` must be a positive duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert_eq!(parse_duration("3").unwrap().as_secs(), 3);
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

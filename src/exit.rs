@@ -1,0 +1,31 @@
+//! Exit statuses, distinct so scripts can tell what happened.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done, nothing wrong.
+    Ok,
+    /// A rule has errors (diagnostics printed).
+    RuleError,
+    /// Wrong command-line usage (clap's own code).
+    Usage,
+    /// The system refused: not root, no BTF, a trigger the kernel lacks,
+    /// the verifier, a file that cannot be read.
+    System,
+    /// Events were lost (ring full) — the trace is incomplete.
+    Lost,
+    /// Ended by SIGINT/SIGTERM before its natural end (counted as success
+    /// for interactive use; the summary is printed).
+    Interrupted,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Ok | Exit::Interrupted => 0,
+            Exit::RuleError => 1,
+            Exit::Usage => 2,
+            Exit::System => 3,
+            Exit::Lost => 4,
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Where rules come from: the command line or a file, named for diagnostics.
+
+use anyhow::Context;
+use std::path::Path;
+
+#[derive(Debug, Clone)]
+pub struct RuleSource {
+    /// `<rules>` for the command line, else the file path.
+    pub name: String,
+    pub text: String,
+}
+
+impl RuleSource {
+    pub fn inline(text: &str) -> RuleSource {
+        RuleSource {
+            name: "<rules>".into(),
+            text: text.to_string(),
+        }
+    }
+
+    pub fn file(path: &Path) -> anyhow::Result<RuleSource> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read rule file {}", path.display()))?;
+        Ok(RuleSource {
+            name: path.display().to_string(),
+            text,
+        })
+    }
+}
