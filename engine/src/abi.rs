@@ -207,6 +207,7 @@ unsafe impl aya::Pod for Rule {}
 unsafe impl aya::Pod for Config {}
 unsafe impl aya::Pod for Meta {}
 unsafe impl aya::Pod for Counters {}
+unsafe impl aya::Pod for EventHeader {}
 
 /// Views a plain-old-data value as bytes (for `BPF_PROG_TEST_RUN` inputs).
 pub fn bytes_of<T: aya::Pod>(value: &T) -> &[u8] {
@@ -244,7 +245,10 @@ mod tests {
 
     #[test]
     fn read_pod_refuses_short_input() {
-        let m = Meta { len: 7, ..Meta::default() };
+        let m = Meta {
+            len: 7,
+            ..Meta::default()
+        };
         let bytes = bytes_of(&m);
         assert_eq!(read_pod::<Meta>(bytes), Some(m));
         assert_eq!(read_pod::<Meta>(&bytes[..100]), None);

@@ -1,2 +1,49 @@
 //! ferret's engine: check, IR, lowering to a kernel plan, and the kernel side.
+//!
+//! The front stages are pure: [`compile`] goes from text to a [`plan::Plan`]
+//! and every diagnostic, without touching the system beyond what
+//! [`check::CheckEnv`] hands it.
+
 pub mod abi;
+pub mod catalog;
+pub mod check;
+pub mod diag;
+pub mod event;
+pub mod funcs;
+pub mod ir;
+pub mod kallsyms;
+pub mod output;
+pub mod plan;
+pub mod reasons;
+pub mod summary;
+pub mod system;
+
+use ferret_grammar::Diagnostic;
+
+/// Text → plan, with every diagnostic of the input (warnings included).
+/// The plan is `None` when any rule has an error.
+pub fn compile(text: &str, env: &check::CheckEnv<'_>) -> (Option<plan::Plan>, Vec<Diagnostic>) {
+    let (program, mut diags) = ferret_grammar::parse_program(text);
+    let checked = check::check_program(&program, env);
+    diags.extend(checked.diagnostics.iter().cloned());
+    diags.sort_by_key(|d| d.span.start);
+    if diags.iter().any(Diagnostic::is_error) {
+        return (None, diags);
+    }
+    if program.rules.is_empty() {
+        let span = ferret_grammar::ast::Span::new(0, text.len());
+        diags.push(
+            Diagnostic::error("no rules given", span)
+                .with_label("nothing to trace")
+                .with_note("write a rule like `on drop where dport == 443 print stack`"),
+        );
+        return (None, diags);
+    }
+    match plan::plan(&checked.rules) {
+        Ok(p) => (Some(p), diags),
+        Err(e) => {
+            diags.push(e.diagnostic());
+            (None, diags)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Kernel addresses → `symbol+0xoff`, from /proc/kallsyms read once (after
+//! attach, so symbols of modules loaded for the probes are there too).
+
+use std::path::Path;
+
+#[derive(Debug, Clone, Default)]
+pub struct Kallsyms {
+    /// Sorted by address.
+    syms: Vec<(u64, String)>,
+}
+
+impl Kallsyms {
+    pub fn load() -> std::io::Result<Kallsyms> {
+        Kallsyms::from_file(Path::new("/proc/kallsyms"))
+    }
+
+    pub fn from_file(path: &Path) -> std::io::Result<Kallsyms> {
+        Ok(Kallsyms::parse(&std::fs::read_to_string(path)?))
+    }
+
+    /// Parses the `ADDR TYPE NAME [MODULE]` lines; only text symbols count,
+    /// and all-zero addresses (hidden by kptr_restrict) are dropped.
+    pub fn parse(text: &str) -> Kallsyms {
+        let mut syms: Vec<(u64, String)> = text
+            .lines()
+            .filter_map(|line| {
+                let mut it = line.split_whitespace();
+                let addr = u64::from_str_radix(it.next()?, 16).ok()?;
+                let kind = it.next()?;
+                let name = it.next()?;
+                (addr != 0 && matches!(kind, "t" | "T" | "w" | "W"))
+                    .then(|| (addr, name.to_string()))
+            })
+            .collect();
+        syms.sort_unstable_by_key(|(a, _)| *a);
+        Kallsyms { syms }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.syms.is_empty()
+    }
+
+    /// The symbol containing `addr` and the offset into it.
+    pub fn resolve(&self, addr: u64) -> Option<(&str, u64)> {
+        let i = self.syms.partition_point(|(a, _)| *a <= addr);
+        let (start, name) = self.syms.get(i.checked_sub(1)?)?;
+        Some((name.as_str(), addr - start))
+    }
+
+    /// `symbol+0xoff`, or the bare address when unknown.
+    pub fn describe(&self, addr: u64) -> String {
+        match self.resolve(addr) {
+            Some((name, off)) => format!("{name}+{off:#x}"),
+            None => format!("{addr:#x}"),
+        }
+    }
+
+    /// The address of a symbol (for tests and `func` lookups).
+    pub fn address_of(&self, name: &str) -> Option<u64> {
+        self.syms.iter().find(|(_, n)| n == name).map(|(a, _)| *a)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_inside_the_nearest_symbol_below() {
+        let k = Kallsyms::parse("ffffffff81000000 T _stext\nffffffff81000100 t ip_rcv\n0000000000000000 T hidden\nffffffff81000200 D data_sym\nffffffff81000300 T nf_hook_slow [nf]\n");
+        assert_eq!(k.resolve(0xffffffff81000150), Some(("ip_rcv", 0x50)));
+        assert_eq!(k.describe(0xffffffff81000310), "nf_hook_slow+0x10");
+        assert_eq!(k.resolve(0x10), None);
+        assert_eq!(k.address_of("hidden"), None);
+    }
+}

@@ -1,0 +1,83 @@
+//! The end-of-session account: per rule what the kernel saw, matched,
+//! delivered, and what was lost and why. Nothing is lost silently.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RuleSummary {
+    pub rule: usize,
+    pub text: String,
+    /// Hook calls that evaluated the rule.
+    pub seen: u64,
+    pub matched: u64,
+    /// Events the kernel wrote to the ring for this rule.
+    pub emitted: u64,
+    /// Events lost because the ring buffer was full.
+    pub lost_ring_full: u64,
+    /// Events suppressed by `limit N/s`.
+    pub rate_limited: u64,
+    /// Events of this rule that reached the output.
+    pub delivered: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub rules: Vec<RuleSummary>,
+    /// Records that could not be decoded (each also reported when it happened).
+    pub decode_errors: u64,
+    pub duration_ms: u64,
+    /// Why the session ended: `duration`, `signal`, `stop-after`, `command`.
+    pub ended_by: String,
+}
+
+impl Summary {
+    pub fn lost(&self) -> u64 {
+        self.rules.iter().map(|r| r.lost_ring_full).sum::<u64>() + self.decode_errors
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("summaries serialize");
+        v["type"] = "summary".into();
+        v
+    }
+
+    pub fn render_text(&self) -> String {
+        use std::fmt::Write;
+        let mut out = format!(
+            "\nferret: session ended ({}) after {:.1}s\n",
+            self.ended_by,
+            self.duration_ms as f64 / 1000.0
+        );
+        let _ = writeln!(
+            out,
+            "{:>4} {:>10} {:>10} {:>10} {:>10} {:>10}  RULE",
+            "RULE", "SEEN", "MATCHED", "EMITTED", "LOST", "LIMITED"
+        );
+        for r in &self.rules {
+            let _ = writeln!(
+                out,
+                "{:>4} {:>10} {:>10} {:>10} {:>10} {:>10}  {}",
+                r.rule, r.seen, r.matched, r.emitted, r.lost_ring_full, r.rate_limited, r.text
+            );
+        }
+        let lost: u64 = self.rules.iter().map(|r| r.lost_ring_full).sum();
+        if lost > 0 {
+            let _ = writeln!(out, "ferret: warning: {lost} events lost because the ring buffer was full; try --ring-mib 64, a narrower filter, or `limit N/s`");
+        }
+        let limited: u64 = self.rules.iter().map(|r| r.rate_limited).sum();
+        if limited > 0 {
+            let _ = writeln!(
+                out,
+                "ferret: {limited} events suppressed by `limit` (counted, not shown)"
+            );
+        }
+        if self.decode_errors > 0 {
+            let _ = writeln!(
+                out,
+                "ferret: warning: {} records could not be decoded",
+                self.decode_errors
+            );
+        }
+        out
+    }
+}
