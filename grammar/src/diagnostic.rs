@@ -59,6 +59,9 @@ impl Diagnostic {
         candidates: impl IntoIterator<Item = &'a str>,
     ) -> Diagnostic {
         match closest(word, candidates) {
+            // The word itself is valid here, so the problem lies elsewhere
+            // (e.g. after it); "did you mean `limit`?" under `limit` misleads.
+            Some(best) if best.eq_ignore_ascii_case(word) => self,
             Some(best) => self.with_label(format!("did you mean `{best}`?")),
             None => self,
         }
@@ -126,5 +129,11 @@ mod tests {
         assert_eq!(closest("dprt", fields), Some("dport"));
         assert_eq!(closest("DPORT", fields), Some("dport"));
         assert_eq!(closest("xyzzy", fields), None);
+    }
+
+    #[test]
+    fn an_exact_word_gets_no_suggestion() {
+        let d = Diagnostic::error("x", Span::default()).suggesting("Limit", ["limit", "print"]);
+        assert_eq!(d.label, "");
     }
 }

@@ -129,6 +129,7 @@ impl Builder {
         for part in p.into_inner() {
             match part.as_rule() {
                 R::not_op => nots.push(self.span(&part)),
+                R::close_paren => {}
                 R::or_expr => atom = Some(self.or_expr(part)),
                 R::primitive => atom = Some(self.primitive(part)),
                 _ => atom = Some(self.comparison(part)),
@@ -320,7 +321,7 @@ impl Builder {
             R::capture_action => ActionKind::Capture {
                 snaplen: parts
                     .iter()
-                    .find(|x| x.as_rule() == R::number)
+                    .find(|x| x.as_rule() == R::count_value)
                     .map(|n| self.number(n)),
             },
             R::track_action => ActionKind::Track,
@@ -329,7 +330,7 @@ impl Builder {
             },
             R::limit_action => ActionKind::Limit {
                 rate: self.number(&parts[1]),
-                unit: self.ident(&parts[2]),
+                unit: self.ident(&parts[3]),
             },
             _ => ActionKind::StopAfter {
                 count: self.number(&parts[2]),

@@ -42,11 +42,14 @@ pub fn statements(text: &str) -> Vec<Span> {
             b'"' if !in_comment => in_string = !in_string,
             b'#' if !in_string => in_comment = true,
             b'\\' if !in_string && bytes.get(i + 1) == Some(&b'\n') => i += 1,
-            b'\n' | b';' if !(in_string && b == b';') => {
+            // A `;` inside a string or a comment is text; a newline always
+            // ends the statement (strings do not span lines).
+            b';' if in_string || in_comment => {}
+            b'\n' | b';' => {
                 push_statement(text, start, i, &mut out);
                 start = i + 1;
                 in_string = false;
-                in_comment = in_comment && b != b'\n';
+                in_comment = false;
             }
             _ => {}
         }

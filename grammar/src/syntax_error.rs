@@ -11,6 +11,8 @@ pub(crate) const ACTION_WORDS: &[&str] = &[
     "print", "stack", "count", "hist", "capture", "track", "call", "limit", "stop",
 ];
 
+const FIELD_NAME: &str = "a field name (like `dport` or `reason`)";
+
 /// What a grammar rule means to a user, and which keywords could start it.
 fn describe(grammar_rule: R) -> Option<(&'static str, &'static [&'static str])> {
     use crate::parse::Rule::*;
@@ -22,7 +24,7 @@ fn describe(grammar_rule: R) -> Option<(&'static str, &'static [&'static str])> 
         ),
         kw_where => ("`where`", &["where"]),
         filter | or_expr | and_expr | not_expr | not_op | kw_not | primitive | comparison
-        | field | proto_prim | proto_qual | direction => (
+        | proto_prim | proto_qual | direction => (
             "a filter (a comparison like `dport == 443`, or a primitive like `host 10.0.0.1`)",
             &[
                 "not",
@@ -51,11 +53,19 @@ fn describe(grammar_rule: R) -> Option<(&'static str, &'static [&'static str])> 
             "a comparison operator (==, !=, <, <=, >, >=, in, has)",
             &["in", "has"],
         ),
+        // Alone (after `count by`, `print`, `hist`) a field is what is
+        // missing; beside the filter alternatives it is folded into those.
+        field => (FIELD_NAME, &[]),
         value | string | cidr | addr | number | word | set | range | value_range_end => {
             ("a value", &[])
         }
+        count_value => ("a whole number", &[]),
+        close_paren => ("`)`", &[]),
+        rate_sep => ("`/s` (as in `limit 10/s`)", &[]),
         port_range | range_end => ("a port range like `1000-2000`", &[]),
-        kw_and | kw_or | trigger_sep => ("`and` or `or`", &["and", "or"]),
+        // Separately: after the triggers only `or` may follow, not `and`.
+        kw_and => ("`and`", &["and"]),
+        kw_or | trigger_sep => ("`or`", &["or"]),
         actions | action | print_action | stack_action | count_action | hist_action
         | capture_action | track_action | call_action | limit_action | stop_action | kw_print
         | kw_stack | kw_count | kw_hist | kw_capture | kw_track | kw_call | kw_limit | kw_stop
@@ -96,8 +106,17 @@ pub(crate) fn from_pest(err: &pest::error::Error<R>, text: &str, offset: usize) 
         }
         candidates.extend(words.iter().copied());
     }
+    if wanted.iter().any(|w| w.starts_with("a filter")) {
+        wanted.retain(|w| *w != FIELD_NAME);
+    }
     // Say the likeliest continuation first, the end of the rule last.
-    wanted.sort_by_key(|w| (w.starts_with("the end"), w.starts_with("`and`")));
+    wanted.sort_by_key(|w| {
+        (
+            w.starts_with("the end"),
+            *w == "`and`" || *w == "`or`",
+            *w == "`or`",
+        )
+    });
     let found_text = if found.is_empty() {
         "the end of the rule".to_string()
     } else {
@@ -117,6 +136,10 @@ pub(crate) fn from_pest(err: &pest::error::Error<R>, text: &str, offset: usize) 
         } else {
             "unexpected here".into()
         };
+    }
+    if found == "\"" && !text[tok_end..].contains('"') {
+        diag.label = "this string is never closed".into();
+        diag = diag.with_note("a string ends with `\"` on the same line, as in \"eth0\"");
     }
     if positives.contains(&R::kw_where) && looks_like_filter(found) {
         diag = diag.with_note("a filter starts with `where`, as in `on drop where dport == 443`");

@@ -197,11 +197,21 @@ fn field_conflict(
                 };
                 let v = l.atom.value;
                 match code {
-                    op::LT if v == 0 => return Some(format!("{} can never hold", text(&l.atom))),
+                    op::LT if v == 0 => {
+                        return Some(format!(
+                            "{} can never hold: `{}` is never below 0",
+                            text(&l.atom),
+                            def.name
+                        ))
+                    }
                     op::LT => hi = hi.min(v - 1),
                     op::LE => hi = hi.min(v),
                     op::GT if v >= full => {
-                        return Some(format!("{} can never hold", text(&l.atom)))
+                        return Some(format!(
+                            "{} can never hold: `{}` is at most {full}",
+                            text(&l.atom),
+                            def.name
+                        ))
                     }
                     op::GT => lo = lo.max(v + 1),
                     op::GE => lo = lo.max(v),

@@ -104,8 +104,14 @@ pub(crate) fn count(v: &Value, what: &str, max: u64) -> Result<u64, Diagnostic> 
     match v.text.parse::<u64>() {
         Ok(n) if n >= 1 && n <= max => Ok(n),
         _ => Err(
-            Diagnostic::error(format!("`{}` is not a valid {what}", v.text), v.span)
-                .with_label(format!("expected a whole number from 1 to {max}")),
+            Diagnostic::error(format!("`{}` is not a valid {what}", v.text), v.span).with_label(
+                // Nobody needs to read u64::MAX spelled out.
+                if max == u64::MAX {
+                    "expected a whole number, at least 1".to_string()
+                } else {
+                    format!("expected a whole number from 1 to {max}")
+                },
+            ),
         ),
     }
 }
@@ -229,7 +235,7 @@ fn name_glob(def: &FieldDef, v: &Value) -> Result<Operand, Diagnostic> {
             Diagnostic::error(format!("`{}` is longer than 15 bytes", v.text), v.span).with_label(
                 format!(
                     "kernel {} names are at most 15 bytes; this can never match",
-                    def.name
+                    if def.name == "comm" { "task" } else { "device" }
                 ),
             ),
         );
