@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what ferret needs to build and test on Debian/Ubuntu, only what is
+# missing. Sourced by demo.sh and test.sh; safe to run again.
+set -euo pipefail
+
+need=()
+have_clang=0
+for c in clang-19 clang; do command -v "$c" >/dev/null 2>&1 && have_clang=1; done
+[ "$have_clang" = 1 ] || need+=(clang-19)
+[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+command -v nft >/dev/null 2>&1 || need+=(nftables)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v bpftool >/dev/null 2>&1 || need+=(bpftool)
+
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "ferret: missing packages: ${need[*]}; run as root or: sudo apt-get install ${need[*]}" >&2
+    exit 3
+  fi
+  echo "ferret: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # clang-19 is Debian 12's newest; older releases call it plain clang.
+  apt-get install -y -qq "${need[@]}" >/dev/null || apt-get install -y -qq "${need[@]/clang-19/clang}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "ferret: cargo not found: install Rust 1.85 or newer (https://rustup.rs), then run this again" >&2
+  exit 3
+fi
