@@ -12,6 +12,8 @@ pub mod event;
 pub mod funcs;
 pub mod ir;
 pub mod kallsyms;
+pub mod kbtf;
+pub mod lab;
 pub mod output;
 pub mod plan;
 pub mod reasons;

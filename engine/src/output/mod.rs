@@ -1,7 +1,7 @@
 //! Where events go: the pwru-style table or JSON lines. Both read the same
 //! `Context` (symbols, reason names, function names) so they agree.
 
-mod json;
+pub(crate) mod json;
 mod table;
 
 pub use json::JsonSink;
@@ -51,4 +51,115 @@ pub trait Sink {
     fn event(&mut self, ev: &Event, stack: Option<&[String]>, ctx: &Context) -> io::Result<()>;
     fn summary(&mut self, summary: &Summary) -> io::Result<()>;
     fn flush(&mut self) -> io::Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::{field, hook, Meta};
+    use crate::reasons::DropReasons;
+
+    fn drop_event() -> Event {
+        let mut saddr = [0u8; 16];
+        saddr[10..12].copy_from_slice(&[0xff, 0xff]);
+        let mut daddr = saddr;
+        saddr[12..].copy_from_slice(&[198, 18, 0, 1]);
+        daddr[12..].copy_from_slice(&[198, 18, 0, 2]);
+        let present = [
+            field::SADDR,
+            field::DADDR,
+            field::SPORT,
+            field::DPORT,
+            field::PROTO,
+            field::FAMILY,
+            field::LEN,
+        ]
+        .iter()
+        .fold(0u32, |m, f| m | 1 << f);
+        let mut ifname = [0u8; 16];
+        ifname[..3].copy_from_slice(b"fb0");
+        let meta = Meta {
+            skb: 0xffff_8880_0123_4500,
+            cpu: 1,
+            netns: 4026532000,
+            ifindex: 2,
+            mtu: 1500,
+            len: 60,
+            reason: 12,
+            func_id: hook::DROP,
+            location: 0xffff_ffff_8100_0110,
+            present,
+            family: 0x0800,
+            proto: 6,
+            sport: 40000,
+            dport: 443,
+            saddr,
+            daddr,
+            ifname,
+            ..Meta::default()
+        };
+        Event {
+            hook: hook::DROP,
+            rules: vec![1],
+            stack_id: None,
+            meta,
+            capture: vec![],
+            capture_l2: false,
+        }
+    }
+
+    fn context() -> Context {
+        Context {
+            kallsyms: crate::kallsyms::Kallsyms::parse("ffffffff81000100 T nf_hook_slow\n"),
+            reasons: Some(DropReasons::from_pairs([("NETFILTER_DROP", 12)])),
+            funcs: crate::funcs::FuncTable::tracepoints(),
+        }
+    }
+
+    #[test]
+    fn table_line_has_pwru_columns_and_the_drop_reason() {
+        let mut out = Vec::new();
+        let stack = vec![
+            "nf_hook_slow+0x10".to_string(),
+            "ip_local_deliver+0x4a".to_string(),
+        ];
+        TableSink::new(&mut out)
+            .event(&drop_event(), Some(&stack), &context())
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("SKB")
+                && lines[0].ends_with("FUNC")
+                && lines[0].contains("MARK/x"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("198.18.0.1:40000->198.18.0.2:443(tcp)"),
+            "{text}"
+        );
+        assert!(
+            lines[1].ends_with("kfree_skb_reason(SKB_DROP_REASON_NETFILTER_DROP)"),
+            "{text}"
+        );
+        assert!(lines[1].contains("2:fb0"), "{text}");
+        assert_eq!(lines[2], "    nf_hook_slow+0x10");
+    }
+
+    #[test]
+    fn json_event_has_the_documented_keys() {
+        let v = json::event_json(&drop_event(), None, &context());
+        for key in [
+            "ts", "skb", "cpu", "pid", "comm", "netns", "mark", "ifindex", "ifname", "family",
+            "proto", "saddr", "daddr", "sport", "dport", "len", "func", "reason", "location",
+            "rules",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key}: {v}");
+        }
+        assert_eq!(v["reason"], "NETFILTER_DROP");
+        assert_eq!(v["location"], "nf_hook_slow+0x10");
+        assert_eq!(v["family"], "ip4");
+        assert_eq!(v["skb"], "0xffff888001234500");
+        assert!(v.get("stack").is_none(), "no stack unless asked");
+    }
 }
