@@ -17,6 +17,7 @@ pub mod lab;
 pub mod output;
 pub mod plan;
 pub mod reasons;
+pub mod rules;
 pub mod summary;
 pub mod system;
 

@@ -1,0 +1,304 @@
+//! The live rule table: which rule sits in which kernel slot, which hooks
+//! are attached, what the kernel config says. Adding, deleting, pausing a
+//! rule writes map entries; a hook is attached when a rule first needs it
+//! and detached when none does. The same logic serves a one-shot trace and
+//! the REPL, against the real kernel or a fake backend in tests.
+
+use crate::abi;
+use crate::funcs::TRACEPOINT_TRIGGERS;
+use crate::plan::RulePlan;
+
+/// How a hook was attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachKind {
+    /// BTF-typed tracepoint (tp_btf), the preferred kind.
+    TpBtf,
+    /// Raw tracepoint, the fallback on kernels that refuse tp_btf.
+    RawTp,
+}
+
+impl AttachKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            AttachKind::TpBtf => "tp_btf",
+            AttachKind::RawTp => "raw_tp",
+        }
+    }
+}
+
+/// What the rule table needs from the kernel side.
+pub trait Backend {
+    type Error: std::error::Error + Send + Sync + 'static;
+    fn set_rule(&mut self, slot: usize, rule: &abi::Rule) -> Result<(), Self::Error>;
+    fn clear_rule(&mut self, slot: usize) -> Result<(), Self::Error>;
+    fn set_config(&mut self, cfg: &abi::Config) -> Result<(), Self::Error>;
+    fn attach(&mut self, hook: u32) -> Result<AttachKind, Self::Error>;
+    fn detach(&mut self, hook: u32) -> Result<(), Self::Error>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveRule {
+    /// The number users see (`del N`); never reused in a session.
+    pub id: usize,
+    pub plan: RulePlan,
+    pub paused: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError<E: std::error::Error + 'static> {
+    #[error("the rule table is full ({max} rules); delete one first")]
+    Full { max: usize },
+    #[error("there is no rule {id}")]
+    NoSuchRule { id: usize },
+    #[error(transparent)]
+    Backend(#[from] E),
+}
+
+#[derive(Debug)]
+pub struct RuleTable {
+    slots: Vec<Option<LiveRule>>,
+    next_id: usize,
+    attached: Vec<(u32, AttachKind)>,
+    wakeup_bytes: u32,
+}
+
+impl RuleTable {
+    pub fn new(wakeup_bytes: u32) -> RuleTable {
+        RuleTable {
+            slots: vec![None; abi::MAX_RULES],
+            next_id: 1,
+            attached: Vec::new(),
+            wakeup_bytes,
+        }
+    }
+
+    /// Adds a rule; returns its id. Its hooks are attached if needed.
+    pub fn add<B: Backend>(
+        &mut self,
+        backend: &mut B,
+        mut plan: RulePlan,
+    ) -> Result<usize, RulesError<B::Error>> {
+        let slot = self
+            .slots
+            .iter()
+            .position(Option::is_none)
+            .ok_or(RulesError::Full {
+                max: abi::MAX_RULES,
+            })?;
+        let id = self.next_id;
+        plan.number = id;
+        backend.set_rule(slot, &plan.to_abi(0))?;
+        self.slots[slot] = Some(LiveRule {
+            id,
+            plan,
+            paused: false,
+        });
+        self.next_id += 1;
+        self.sync(backend)?;
+        Ok(id)
+    }
+
+    pub fn remove<B: Backend>(
+        &mut self,
+        backend: &mut B,
+        id: usize,
+    ) -> Result<(), RulesError<B::Error>> {
+        let slot = self.slot_of(id).ok_or(RulesError::NoSuchRule { id })?;
+        backend.clear_rule(slot)?;
+        self.slots[slot] = None;
+        self.sync(backend)
+    }
+
+    pub fn set_paused<B: Backend>(
+        &mut self,
+        backend: &mut B,
+        id: usize,
+        paused: bool,
+    ) -> Result<(), RulesError<B::Error>> {
+        let slot = self.slot_of(id).ok_or(RulesError::NoSuchRule { id })?;
+        let rule = self.slots[slot]
+            .as_mut()
+            .expect("slot_of finds occupied slots");
+        rule.paused = paused;
+        let mut entry = rule.plan.to_abi(0);
+        if paused {
+            entry.state = abi::RULE_PAUSED;
+        }
+        backend.set_rule(slot, &entry)?;
+        self.sync(backend)
+    }
+
+    pub fn rules(&self) -> impl Iterator<Item = (usize, &LiveRule)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, r)| r.as_ref().map(|r| (slot, r)))
+    }
+
+    pub fn ids(&self) -> Vec<usize> {
+        self.rules().map(|(_, r)| r.id).collect()
+    }
+
+    fn slot_of(&self, id: usize) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|r| r.as_ref().is_some_and(|r| r.id == id))
+    }
+
+    /// The rule in a kernel slot (events name slots).
+    pub fn by_slot(&self, slot: usize) -> Option<&LiveRule> {
+        self.slots.get(slot).and_then(Option::as_ref)
+    }
+
+    /// Hooks attached now, with how.
+    pub fn attached(&self) -> &[(u32, AttachKind)] {
+        &self.attached
+    }
+
+    /// Brings config and attachments in line with the active rules:
+    /// attach before the config names a hook, detach after it no longer does.
+    fn sync<B: Backend>(&mut self, backend: &mut B) -> Result<(), RulesError<B::Error>> {
+        let active = || self.rules().filter(|(_, r)| !r.paused);
+        let hooks = active().fold(0u32, |m, (_, r)| m | r.plan.hooks);
+        let needs = active().fold(0u32, |m, (_, r)| m | r.plan.needs);
+        let nrules = self.rules().map(|(slot, _)| slot + 1).max().unwrap_or(0) as u32;
+        for (_, hook, _) in TRACEPOINT_TRIGGERS {
+            let wanted = hooks & (1 << hook) != 0;
+            let have = self.attached.iter().any(|(h, _)| h == hook);
+            if wanted && !have {
+                let kind = backend.attach(*hook)?;
+                self.attached.push((*hook, kind));
+            }
+        }
+        backend.set_config(&abi::Config {
+            nrules,
+            needs,
+            hooks,
+            wakeup_bytes: self.wakeup_bytes,
+        })?;
+        let stale: Vec<u32> = self
+            .attached
+            .iter()
+            .map(|(h, _)| *h)
+            .filter(|h| hooks & (1 << h) == 0)
+            .collect();
+        for hook in stale {
+            backend.detach(hook)?;
+            self.attached.retain(|(h, _)| *h != hook);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{CheckEnv, NoNetnsNames};
+    use crate::funcs::FuncTable;
+    use std::collections::BTreeMap;
+
+    /// Records what a kernel would hold.
+    #[derive(Debug, Default)]
+    struct FakeKernel {
+        rules: BTreeMap<usize, abi::Rule>,
+        config: abi::Config,
+        attached: Vec<u32>,
+        log: Vec<String>,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("fake failure")]
+    struct FakeError;
+
+    impl Backend for FakeKernel {
+        type Error = FakeError;
+        fn set_rule(&mut self, slot: usize, rule: &abi::Rule) -> Result<(), FakeError> {
+            self.rules.insert(slot, *rule);
+            Ok(())
+        }
+        fn clear_rule(&mut self, slot: usize) -> Result<(), FakeError> {
+            self.rules.remove(&slot);
+            Ok(())
+        }
+        fn set_config(&mut self, cfg: &abi::Config) -> Result<(), FakeError> {
+            self.config = *cfg;
+            Ok(())
+        }
+        fn attach(&mut self, hook: u32) -> Result<AttachKind, FakeError> {
+            self.attached.push(hook);
+            self.log.push(format!("attach {hook}"));
+            Ok(AttachKind::TpBtf)
+        }
+        fn detach(&mut self, hook: u32) -> Result<(), FakeError> {
+            self.attached.retain(|h| *h != hook);
+            self.log.push(format!("detach {hook}"));
+            Ok(())
+        }
+    }
+
+    fn plan(text: &str) -> RulePlan {
+        let reasons = crate::reasons::DropReasons::from_pairs([("NO_SOCKET", 3)]);
+        let funcs = FuncTable::tracepoints();
+        let env = CheckEnv {
+            reasons: Ok(&reasons),
+            funcs: &funcs,
+            netns: &NoNetnsNames,
+        };
+        let (plan, diags) = crate::compile(text, &env);
+        plan.unwrap_or_else(|| panic!("{diags:?}")).rules.remove(0)
+    }
+
+    #[test]
+    fn hooks_follow_the_rules_that_need_them() {
+        let mut k = FakeKernel::default();
+        let mut t = RuleTable::new(4096);
+        let a = t.add(&mut k, plan("on drop where dport == 443")).unwrap();
+        let b = t.add(&mut k, plan("on drop, recv")).unwrap();
+        assert_eq!((a, b), (1, 2));
+        assert_eq!(k.attached, vec![abi::hook::DROP, abi::hook::RECV]);
+        assert_eq!(k.config.nrules, 2);
+        t.remove(&mut k, b).unwrap();
+        assert_eq!(
+            k.attached,
+            vec![abi::hook::DROP],
+            "recv is detached once no rule needs it"
+        );
+        t.set_paused(&mut k, a, true).unwrap();
+        assert!(k.attached.is_empty());
+        assert_eq!(k.rules[&0].state, abi::RULE_PAUSED);
+        assert_eq!(k.config.hooks, 0);
+        t.set_paused(&mut k, a, false).unwrap();
+        assert_eq!(k.rules[&0].state, abi::RULE_ACTIVE);
+        assert_eq!(k.attached, vec![abi::hook::DROP]);
+    }
+
+    #[test]
+    fn ids_are_never_reused_but_slots_are() {
+        let mut k = FakeKernel::default();
+        let mut t = RuleTable::new(4096);
+        let first = t.add(&mut k, plan("on drop")).unwrap();
+        t.remove(&mut k, first).unwrap();
+        let second = t.add(&mut k, plan("on free")).unwrap();
+        assert_eq!(second, 2);
+        assert_eq!(t.by_slot(0).map(|r| r.id), Some(2));
+        assert!(matches!(
+            t.remove(&mut k, 1),
+            Err(RulesError::NoSuchRule { id: 1 })
+        ));
+    }
+
+    #[test]
+    fn a_full_table_is_refused_with_its_size() {
+        let mut k = FakeKernel::default();
+        let mut t = RuleTable::new(4096);
+        for _ in 0..abi::MAX_RULES {
+            t.add(&mut k, plan("on drop")).unwrap();
+        }
+        assert!(matches!(
+            t.add(&mut k, plan("on drop")),
+            Err(RulesError::Full {
+                max: abi::MAX_RULES
+            })
+        ));
+    }
+}
