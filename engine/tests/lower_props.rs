@@ -67,7 +67,21 @@ fn byte_masks() -> Vec<u128> {
 
 fn number_pool(def: &FieldDef) -> Vec<u128> {
     let full = def.full_mask();
-    let mut v = vec![0, 1, 2, 3, 6, 17, 53, 443, 0x800, 0x86dd, 0x1234, full, full - 1];
+    let mut v = vec![
+        0,
+        1,
+        2,
+        3,
+        6,
+        17,
+        53,
+        443,
+        0x800,
+        0x86dd,
+        0x1234,
+        full,
+        full - 1,
+    ];
     v.iter_mut().for_each(|x| *x &= full);
     v.sort_unstable();
     v.dedup();
@@ -93,7 +107,12 @@ fn pool(def: &FieldDef) -> Vec<u128> {
 /// only `==`/`!=`: the checker never orders them (they have no order), and
 /// the kernel's ordered comparisons read only the low word of a field.
 fn atom() -> impl Strategy<Value = Atom> {
-    (0..FIELDS.len(), any::<prop::sample::Index>(), any::<prop::sample::Index>(), 0u8..6)
+    (
+        0..FIELDS.len(),
+        any::<prop::sample::Index>(),
+        any::<prop::sample::Index>(),
+        0u8..6,
+    )
         .prop_map(|(fi, vi, mi, opcode)| {
             let def = &FIELDS[fi];
             let values = pool(def);
@@ -137,8 +156,11 @@ fn filter() -> impl Strategy<Value = Filter> {
 
 fn meta() -> impl Strategy<Value = Meta> {
     // 18 fields, one index into each field's pool, plus random presence.
-    (any::<u32>(), prop::collection::vec(any::<prop::sample::Index>(), FIELDS.len())).prop_map(
-        |(present, picks)| {
+    (
+        any::<u32>(),
+        prop::collection::vec(any::<prop::sample::Index>(), FIELDS.len()),
+    )
+        .prop_map(|(present, picks)| {
             let mut m = Meta {
                 present,
                 ..Meta::default()
@@ -148,8 +170,7 @@ fn meta() -> impl Strategy<Value = Meta> {
                 set_field(&mut m, def, values[pick.index(values.len())]);
             }
             m
-        },
-    )
+        })
 }
 
 /// Stores a checker value into the packet the way the kernel fills it.
@@ -218,18 +239,127 @@ proptest! {
 // ------------------------------------------------------------ rule text
 
 const WORDS: &[&str] = &[
-    "on", "drop", "free", "recv", "xmit", "queue", "any", "func", "tp", "skb:kfree_skb", "ip_*",
-    "where", "and", "or", "not", "&&", "||", "!", "(", ")", "{", "}", ",", ";", "\n", "..", "-",
-    "/", "&", "==", "!=", "<", "<=", ">", ">=", "=", "in", "has", "saddr", "daddr", "sport",
-    "dport", "proto", "family", "len", "mark", "ifname", "ifindex", "netns", "pid", "comm",
-    "tcpflags", "ttl", "reason", "cpu", "dprt", "host", "net", "port", "portrange", "src", "dst",
-    "tcp", "udp", "icmp", "icmp6", "sctp", "ip", "ip6", "arp", "syn", "ack", "https", "ssh",
-    "NETFILTER_DROP", "netfilter_drop", "SKB_DROP_REASON_NO_SOCKET", "NETFILTR_DROP", "0", "1",
-    "443", "70000", "0xff", "0x", "99999999999999999999999999999999999999999", "10.0.0.1",
-    "300.1.1.1", "10.0.0.0/8", "10.0.0.0/33", "::1", "fd00::/16", "fe80:::1", "\"eth0\"",
-    "\"veth*\"", "\"", "\"a;b\"", "1000-2000", "2000-1000", "1..5", "5..1", "print", "stack",
-    "count", "by", "rule", "hist", "capture", "snaplen", "track", "call", "alert", "limit", "10/s",
-    "stop", "after", "#", "# comment\n", "\\\n", "é", "\u{0}", "\t",
+    "on",
+    "drop",
+    "free",
+    "recv",
+    "xmit",
+    "queue",
+    "any",
+    "func",
+    "tp",
+    "skb:kfree_skb",
+    "ip_*",
+    "where",
+    "and",
+    "or",
+    "not",
+    "&&",
+    "||",
+    "!",
+    "(",
+    ")",
+    "{",
+    "}",
+    ",",
+    ";",
+    "\n",
+    "..",
+    "-",
+    "/",
+    "&",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "=",
+    "in",
+    "has",
+    "saddr",
+    "daddr",
+    "sport",
+    "dport",
+    "proto",
+    "family",
+    "len",
+    "mark",
+    "ifname",
+    "ifindex",
+    "netns",
+    "pid",
+    "comm",
+    "tcpflags",
+    "ttl",
+    "reason",
+    "cpu",
+    "dprt",
+    "host",
+    "net",
+    "port",
+    "portrange",
+    "src",
+    "dst",
+    "tcp",
+    "udp",
+    "icmp",
+    "icmp6",
+    "sctp",
+    "ip",
+    "ip6",
+    "arp",
+    "syn",
+    "ack",
+    "https",
+    "ssh",
+    "NETFILTER_DROP",
+    "netfilter_drop",
+    "SKB_DROP_REASON_NO_SOCKET",
+    "NETFILTR_DROP",
+    "0",
+    "1",
+    "443",
+    "70000",
+    "0xff",
+    "0x",
+    "99999999999999999999999999999999999999999",
+    "10.0.0.1",
+    "300.1.1.1",
+    "10.0.0.0/8",
+    "10.0.0.0/33",
+    "::1",
+    "fd00::/16",
+    "fe80:::1",
+    "\"eth0\"",
+    "\"veth*\"",
+    "\"",
+    "\"a;b\"",
+    "1000-2000",
+    "2000-1000",
+    "1..5",
+    "5..1",
+    "print",
+    "stack",
+    "count",
+    "by",
+    "rule",
+    "hist",
+    "capture",
+    "snaplen",
+    "track",
+    "call",
+    "alert",
+    "limit",
+    "10/s",
+    "stop",
+    "after",
+    "#",
+    "# comment\n",
+    "\\\n",
+    "é",
+    "\u{0}",
+    "\t",
 ];
 
 fn rule_text() -> impl Strategy<Value = String> {
@@ -250,21 +380,83 @@ fn rule_text() -> impl Strategy<Value = String> {
 fn shaped_rule() -> impl Strategy<Value = String> {
     let pick = |xs: &'static [&'static str]| prop::sample::select(xs);
     (
-        pick(&["drop", "recv", "xmit, recv", "func ip_*", "any", "tp skb:kfree_skb", "drop or free"]),
         pick(&[
-            "saddr", "daddr", "sport", "dport", "proto", "family", "len", "mark", "mark & 0xff",
-            "ifname", "ifindex", "netns", "pid", "comm", "tcpflags", "ttl", "reason", "func", "cpu",
+            "drop",
+            "recv",
+            "xmit, recv",
+            "func ip_*",
+            "any",
+            "tp skb:kfree_skb",
+            "drop or free",
+        ]),
+        pick(&[
+            "saddr",
+            "daddr",
+            "sport",
+            "dport",
+            "proto",
+            "family",
+            "len",
+            "mark",
+            "mark & 0xff",
+            "ifname",
+            "ifindex",
+            "netns",
+            "pid",
+            "comm",
+            "tcpflags",
+            "ttl",
+            "reason",
+            "func",
+            "cpu",
         ]),
         pick(&["==", "!=", "<", "<=", ">", ">=", "in", "has"]),
         pick(&[
-            "0", "1", "443", "65536", "0x1ffffffff", "10.0.0.1", "10.0.0.0/8", "fd00::1/200",
-            "tcp", "ip6", "syn", "https", "\"eth*\"", "\"averyveryverylongname\"", "{1, 2}",
-            "{}", "1..2", "3..1", "NETFILTER_DROP", "kfree_skb", "nope", "/proc/1/ns/net",
+            "0",
+            "1",
+            "443",
+            "65536",
+            "0x1ffffffff",
+            "10.0.0.1",
+            "10.0.0.0/8",
+            "fd00::1/200",
+            "tcp",
+            "ip6",
+            "syn",
+            "https",
+            "\"eth*\"",
+            "\"averyveryverylongname\"",
+            "{1, 2}",
+            "{}",
+            "1..2",
+            "3..1",
+            "NETFILTER_DROP",
+            "kfree_skb",
+            "nope",
+            "/proc/1/ns/net",
         ]),
-        pick(&["", "and tcp", "or not port 80", "and dport == 1 and dport == 2", "and len > 5 and len < 2"]),
-        pick(&["", "print stack", "count by rule, reason", "hist len", "hist saddr",
-               "capture snaplen 128", "capture snaplen 0", "track", "call f", "limit 10/s",
-               "limit 0/s", "stop after 3", "print dport, nope"]),
+        pick(&[
+            "",
+            "and tcp",
+            "or not port 80",
+            "and dport == 1 and dport == 2",
+            "and len > 5 and len < 2",
+        ]),
+        pick(&[
+            "",
+            "print stack",
+            "count by rule, reason",
+            "hist len",
+            "hist saddr",
+            "capture snaplen 128",
+            "capture snaplen 0",
+            "track",
+            "call f",
+            "limit 10/s",
+            "limit 0/s",
+            "stop after 3",
+            "print dport, nope",
+        ]),
     )
         .prop_map(|(t, f, o, v, more, a)| format!("on {t} where {f} {o} {v} {more} {a}"))
 }
