@@ -15,6 +15,8 @@
 #define FERRET_MAX_INSNS 32 /* branch program length per rule */
 #define FERRET_MAX_SNAPLEN 1500
 #define FERRET_TP_SLOTS 8 /* `tp CAT:NAME` triggers at once */
+/* Extra rule slot for BPF_PROG_TEST_RUN of the filter; never in the rule loop. */
+#define FERRET_TEST_SLOT FERRET_MAX_RULES
 
 /* Filter fields. Presence of a field in a packet is bit (1 << id). */
 enum ferret_field {
@@ -105,7 +107,7 @@ struct ferret_rule {
 	__u64 limit_per_sec; /* 0: unlimited */
 	__u64 count_fields;  /* bitmask of fields in a `count by` key */
 	__u32 hist_field;
-	__u32 snaplen;
+	__u32 snaplen; /* capture: bytes to keep; 0 means FERRET_MAX_SNAPLEN */
 	struct ferret_insn insns[FERRET_MAX_INSNS];
 };
 
@@ -135,7 +137,7 @@ struct ferret_meta {
 	__u32 len;
 	__u32 mtu;
 	__u32 reason;
-	__u32 func_id;
+	__u32 func_id; /* tracepoint programs: their hook id */
 	__u32 present; /* bit (1 << field) for every field the packet carries */
 	__u16 family;  /* ethertype, host order */
 	__u8 proto;
@@ -166,7 +168,7 @@ struct ferret_event {
 	__u32 kind;
 	__u32 hook;
 	__u64 rules; /* matched rules that asked for delivery */
-	__s32 stack_id; /* -1: none */
+	__s32 stack_id; /* -1: none; other negatives: the -errno of bpf_get_stackid */
 	__u32 cap_len;
 	__u32 cap_l2; /* 1: capture starts at the MAC header, 0: network header */
 	__u32 pad;
@@ -181,6 +183,12 @@ struct ferret_counters {
 	__u64 ring_full;   /* events lost: ring buffer full */
 	__u64 rate_limited;/* events suppressed by `limit N/s` */
 	__u64 agg_failed;  /* count/hist map updates that failed (map full) */
+};
+
+/* `limit N/s` state of one rule slot: a fixed one-second window. */
+struct ferret_limit {
+	__u64 window_start_ns;
+	__u64 count; /* deliveries attempted in the window */
 };
 
 #endif

@@ -7,6 +7,8 @@ pub const MAX_RULES: usize = 64;
 pub const MAX_INSNS: usize = 32;
 pub const MAX_SNAPLEN: u32 = 1500;
 pub const TP_SLOTS: u32 = 8;
+/// Rule slot reserved for `BPF_PROG_TEST_RUN` of the filter (`FERRET_TEST_SLOT`).
+pub const TEST_SLOT: usize = MAX_RULES;
 
 pub const TARGET_MATCH: u8 = 0xfe;
 pub const TARGET_NOMATCH: u8 = 0xff;
@@ -199,6 +201,14 @@ impl Counters {
     }
 }
 
+/// `limit N/s` state of one rule slot (`struct ferret_limit`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limit {
+    pub window_start_ns: u64,
+    pub count: u64,
+}
+
 // SAFETY (for the aya Pod impls): every type is repr(C), made only of
 // integers and integer arrays, with explicit padding fields, so every bit
 // pattern is valid and there are no implicit padding bytes.
@@ -207,6 +217,7 @@ unsafe impl aya::Pod for Rule {}
 unsafe impl aya::Pod for Config {}
 unsafe impl aya::Pod for Meta {}
 unsafe impl aya::Pod for Counters {}
+unsafe impl aya::Pod for Limit {}
 unsafe impl aya::Pod for EventHeader {}
 
 /// Views a plain-old-data value as bytes (for `BPF_PROG_TEST_RUN` inputs).
@@ -241,6 +252,8 @@ mod tests {
         assert_eq!(offset_of!(Meta, comm), 128);
         assert_eq!(size_of::<EventHeader>(), 32 + 144);
         assert_eq!(size_of::<Counters>(), 48);
+        assert_eq!(size_of::<Limit>(), 16);
+        assert_eq!(TEST_SLOT, MAX_RULES);
     }
 
     #[test]

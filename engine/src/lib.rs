@@ -13,6 +13,7 @@ pub mod funcs;
 pub mod ir;
 pub mod kallsyms;
 pub mod kbtf;
+pub mod kernel;
 pub mod lab;
 pub mod output;
 pub mod plan;

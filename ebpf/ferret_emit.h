@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Delivery: one ring buffer record per event, whatever the number of rules
+ * that asked for it (`rules` says which). Every record that cannot be written
+ * is counted in `ring_full` of each rule that wanted it.
+ */
+#ifndef FERRET_EMIT_H
+#define FERRET_EMIT_H
+
+#include "ferret_maps.h"
+#include "ferret_run.h"
+
+/*
+ * bpf_ringbuf_reserve needs a constant size, so captured bytes go into one of
+ * these size classes; cap_len in the record is the exact count, the rest of
+ * the class is slack the reader ignores.
+ */
+#define CAP_CLASS_0 64
+#define CAP_CLASS_1 256
+#define CAP_CLASS_2 512
+#define CAP_CLASS_3 1024
+#define CAP_CLASS_4 FERRET_MAX_SNAPLEN
+
+struct bump {
+	__u64 mask;
+	__u32 ring_full; /* 1: count a lost event, 0: an emitted one */
+};
+
+static long bump_step(__u32 idx, void *data)
+{
+	struct bump *b = data;
+	struct ferret_counters *cnt;
+
+	if (!(b->mask & (1ull << (idx & 63))))
+		return 0;
+	cnt = bpf_map_lookup_elem(&counters, &idx);
+	if (cnt) {
+		if (b->ring_full)
+			cnt->ring_full++;
+		else
+			cnt->emitted++;
+	}
+	return 0;
+}
+
+static __always_inline __u64 wakeup_flags(const struct run *r)
+{
+	/* Batch wakeups: userspace also polls on a short timer, so a record
+	 * that does not wake it is read soon anyway. */
+	if (!r->wakeup_bytes)
+		return 0;
+	if (bpf_ringbuf_query(&ring, BPF_RB_AVAIL_DATA) >= r->wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+/* Returns 0 on success, -1 when the ring had no room. */
+static __always_inline int emit_sized(struct run *r, __s32 stack_id, __u32 cap_l2, __u64 src,
+				      __u32 want, const __u32 class_len)
+{
+	struct ferret_event *rec;
+	__u32 cap = want;
+
+	rec = bpf_ringbuf_reserve(&ring, sizeof(*rec) + class_len, 0);
+	if (!rec)
+		return -1;
+	rec->kind = FERRET_EVENT_PACKET;
+	rec->hook = r->hook;
+	rec->rules = r->deliver;
+	rec->stack_id = stack_id;
+	rec->cap_l2 = cap_l2;
+	rec->pad = 0;
+	__builtin_memcpy(&rec->meta, &r->meta, sizeof(rec->meta));
+	if (class_len) {
+		if (cap > class_len)
+			cap = class_len;
+		if (bpf_probe_read_kernel((void *)(rec + 1), cap, (void *)src))
+			cap = 0;
+	} else {
+		cap = 0;
+	}
+	rec->cap_len = cap;
+	bpf_ringbuf_submit(rec, wakeup_flags(r));
+	return 0;
+}
+
+/* Where captured bytes start and how many the linear data holds. */
+static __always_inline __u32 capture_source(const struct run *r, __u64 *src, __u32 *l2)
+{
+	__u32 start, snap = r->snaplen;
+
+	if (r->mac_off != HDR_UNSET && r->mac_off != r->net_off) {
+		start = r->mac_off;
+		*l2 = 1;
+	} else if (r->net_off != HDR_UNSET) {
+		start = r->net_off;
+		*l2 = 0;
+	} else {
+		return 0;
+	}
+	if (start >= r->tail)
+		return 0;
+	*src = r->head + start;
+	if (snap > FERRET_MAX_SNAPLEN)
+		snap = FERRET_MAX_SNAPLEN;
+	return r->tail - start < snap ? r->tail - start : snap;
+}
+
+/* Global for the same reason as fill_meta: verified once. */
+__noinline int emit(struct run *r, __s32 stack_id)
+{
+	__u32 want = 0, l2 = 0;
+	__u64 src = 0;
+
+	if (!r)
+		return -1;
+	if (r->actions & FERRET_ACT_CAPTURE)
+		want = capture_source(r, &src, &l2);
+	if (!want)
+		return emit_sized(r, stack_id, l2, src, 0, 0);
+	if (want <= CAP_CLASS_0)
+		return emit_sized(r, stack_id, l2, src, want, CAP_CLASS_0);
+	if (want <= CAP_CLASS_1)
+		return emit_sized(r, stack_id, l2, src, want, CAP_CLASS_1);
+	if (want <= CAP_CLASS_2)
+		return emit_sized(r, stack_id, l2, src, want, CAP_CLASS_2);
+	if (want <= CAP_CLASS_3)
+		return emit_sized(r, stack_id, l2, src, want, CAP_CLASS_3);
+	return emit_sized(r, stack_id, l2, src, want, CAP_CLASS_4);
+}
+
+static __always_inline void deliver(void *ctx, struct run *r)
+{
+	struct bump b = { .mask = r->deliver };
+	__s32 stack_id = -1;
+
+	/* Here, not in emit(): the helper needs the program's own ctx. */
+	if (r->actions & FERRET_ACT_STACK)
+		stack_id = bpf_get_stackid(ctx, &stacks, 0);
+	b.ring_full = emit(r, stack_id) != 0;
+	bpf_loop(r->nrules, bump_step, &b, 0);
+}
+
+#endif

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The branch-program interpreter. Its semantics are a contract with the Rust
+ * reference evaluator (engine/src/plan/eval.rs), checked against each other
+ * by engine/tests/kernel_filter.rs through ferret_test_filter, which calls
+ * run_filter() below exactly as the hook programs do:
+ *
+ *   pc = 0; while pc < ninsns: insn = insns[pc];
+ *     field absent (present bit clear, or id >= 32) -> pc = jf
+ *     else load (hi, lo): addresses/names = 16 raw bytes, bytes 0..8 as a
+ *       host-order u64 in hi, 8..16 in lo; numbers: hi = 0, lo = value.
+ *     hm = hi & mask_hi; lm = lo & mask_lo
+ *     EQ: hm == value_hi && lm == value_lo; NE: !EQ;
+ *     LT/LE/GT/GE: lm against value_lo, unsigned; unknown op: false
+ *     pc = result ? jt : jf
+ *   target MATCH -> match; NOMATCH -> no match; a target <= pc -> no match
+ *   (forward-only jumps are what bound the loop); running off the end ->
+ *   no match; ninsns == 0 -> match.
+ */
+#ifndef FERRET_INTERP_H
+#define FERRET_INTERP_H
+
+#include "ferret_abi.h"
+
+struct interp {
+	const struct ferret_insn *insns; /* points into a `rules` map value */
+	const struct ferret_meta *meta;
+	__u32 ninsns;
+	__u32 pc;
+	__u32 verdict;
+};
+
+static __always_inline __u64 load_bytes_u64(const __u8 *p)
+{
+	/* meta's byte fields are 8-aligned (the ABI test pins the offsets). */
+	return *(const __u64 *)p;
+}
+
+/* Returns 0 when the packet does not carry `field`. */
+static __always_inline int load_field(const struct ferret_meta *m, __u32 field, __u64 *hi,
+				      __u64 *lo)
+{
+	const __u8 *bytes;
+
+	if (field >= 32 || !(m->present & (1u << field)))
+		return 0;
+	*hi = 0;
+	switch (field) {
+	case FERRET_F_SADDR:
+		bytes = m->saddr;
+		break;
+	case FERRET_F_DADDR:
+		bytes = m->daddr;
+		break;
+	case FERRET_F_IFNAME:
+		bytes = (const __u8 *)m->ifname;
+		break;
+	case FERRET_F_COMM:
+		bytes = (const __u8 *)m->comm;
+		break;
+	case FERRET_F_SPORT:
+		*lo = m->sport;
+		return 1;
+	case FERRET_F_DPORT:
+		*lo = m->dport;
+		return 1;
+	case FERRET_F_PROTO:
+		*lo = m->proto;
+		return 1;
+	case FERRET_F_FAMILY:
+		*lo = m->family;
+		return 1;
+	case FERRET_F_LEN:
+		*lo = m->len;
+		return 1;
+	case FERRET_F_MARK:
+		*lo = m->mark;
+		return 1;
+	case FERRET_F_IFINDEX:
+		*lo = m->ifindex;
+		return 1;
+	case FERRET_F_NETNS:
+		*lo = m->netns;
+		return 1;
+	case FERRET_F_PID:
+		*lo = m->pid;
+		return 1;
+	case FERRET_F_TCPFLAGS:
+		*lo = m->tcpflags;
+		return 1;
+	case FERRET_F_TTL:
+		*lo = m->ttl;
+		return 1;
+	case FERRET_F_REASON:
+		*lo = m->reason;
+		return 1;
+	case FERRET_F_FUNC:
+		*lo = m->func_id;
+		return 1;
+	case FERRET_F_CPU:
+		*lo = m->cpu;
+		return 1;
+	default:
+		/* A presence bit for a field with no storage: nothing to compare. */
+		return 0;
+	}
+	*hi = load_bytes_u64(bytes);
+	*lo = load_bytes_u64(bytes + 8);
+	return 1;
+}
+
+static __always_inline int compare(const struct ferret_insn *in, __u64 hi, __u64 lo)
+{
+	__u64 hm = hi & in->mask_hi, lm = lo & in->mask_lo;
+	__u64 v = in->value_lo;
+
+	switch (in->op) {
+	case FERRET_OP_EQ:
+		return hm == in->value_hi && lm == v;
+	case FERRET_OP_NE:
+		return !(hm == in->value_hi && lm == v);
+	case FERRET_OP_LT:
+		return lm < v;
+	case FERRET_OP_LE:
+		return lm <= v;
+	case FERRET_OP_GT:
+		return lm > v;
+	case FERRET_OP_GE:
+		return lm >= v;
+	default:
+		return 0;
+	}
+}
+
+/* bpf_loop callback: one instruction per call; 1 stops the loop. */
+static long interp_step(__u32 i, void *data)
+{
+	struct interp *st = data;
+	const struct ferret_insn *in;
+	__u32 pc = st->pc, next;
+	__u64 hi = 0, lo = 0;
+
+	if (pc >= st->ninsns || pc >= FERRET_MAX_INSNS)
+		return 1;
+	in = &st->insns[pc];
+	if (load_field(st->meta, in->field, &hi, &lo) && compare(in, hi, lo))
+		next = in->jt;
+	else
+		next = in->jf;
+	if (next == FERRET_TARGET_MATCH) {
+		st->verdict = 1;
+		return 1;
+	}
+	if (next <= pc || next == FERRET_TARGET_NOMATCH)
+		return 1;
+	st->pc = next;
+	return 0;
+}
+
+/*
+ * The one entry point of the interpreter, for hooks and tests alike. Global,
+ * so both call the very same verified BPF function.
+ */
+__noinline int run_filter(const struct ferret_rule *rule, const struct ferret_meta *meta)
+{
+	struct interp st = {};
+
+	if (!rule || !meta)
+		return 0;
+	st.insns = rule->insns;
+	st.meta = meta;
+	st.ninsns = rule->ninsns;
+	if (st.ninsns == 0)
+		return 1;
+	/* Forward-only jumps visit each instruction at most once. */
+	bpf_loop(FERRET_MAX_INSNS, interp_step, &st, 0);
+	return st.verdict;
+}
+
+#endif

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Every map of the ferret object. Userspace (engine/src/kernel) finds them by
+ * these names, so a rename here is a rename there.
+ */
+#ifndef FERRET_MAPS_H
+#define FERRET_MAPS_H
+
+#include "ferret_abi.h"
+
+/* Default ring size; the loader overrides max_entries before creating it. */
+#define FERRET_RING_BYTES (8u << 20)
+#define FERRET_TRACK_ENTRIES 65536
+#define FERRET_STACK_ENTRIES 16384
+#define FERRET_STACK_DEPTH 127 /* PERF_MAX_STACK_DEPTH */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ferret_config);
+} config SEC(".maps");
+
+/* One slot more than the rule loop visits: FERRET_TEST_SLOT. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FERRET_MAX_RULES + 1);
+	__type(key, __u32);
+	__type(value, struct ferret_rule);
+} rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FERRET_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct ferret_counters);
+} counters SEC(".maps");
+
+/* Shared across CPUs on purpose: a rate is a global property of a rule. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FERRET_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct ferret_limit);
+} limits SEC(".maps");
+
+/* skb address -> bitmask of the rules that tracked it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FERRET_TRACK_ENTRIES);
+	__type(key, __u64);
+	__type(value, __u64);
+} track SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FERRET_RING_BYTES);
+} ring SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, FERRET_STACK_ENTRIES);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, FERRET_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+/* Which raw tracepoint argument holds the skb, per `tp` slot (0..4). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FERRET_TP_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} tp_slot_arg SEC(".maps");
+
+/* Input of ferret_test_filter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ferret_meta);
+} test_meta SEC(".maps");
+
+#endif

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Filling `struct ferret_meta` from an skb. Kernel structs are read with CO-RE
+ * (BPF_CORE_READ); packet headers are read as raw bytes from skb->head,
+ * because their layout is fixed on the wire. Only the linear part of the skb
+ * is parsed: every hook ferret uses sees headers there.
+ */
+#ifndef FERRET_PARSE_H
+#define FERRET_PARSE_H
+
+#include "ferret_run.h"
+#include "kernel_types.h"
+
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_ARP 0x0806
+#define ETH_P_IPV6 0x86DD
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define IPPROTO_SCTP 132
+#define IPPROTO_UDPLITE 136
+#define IPV6_EXT_MAX 4 /* extension headers walked before giving up */
+
+static __always_inline void fill_dev(struct run *r, struct sk_buff *skb)
+{
+	struct ferret_meta *m = &r->meta;
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct sock *sk;
+	unsigned int inum = 0;
+
+	if (dev) {
+		m->ifindex = BPF_CORE_READ(dev, ifindex);
+		m->mtu = BPF_CORE_READ(dev, mtu);
+		/* _str: a renamed device keeps old bytes after the NUL; meta
+		 * starts zeroed, so the name comes out zero-padded. */
+		bpf_probe_read_kernel_str(m->ifname, sizeof(m->ifname), &dev->name);
+		inum = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+		m->present |= FIELD_BIT(FERRET_F_IFINDEX) | FIELD_BIT(FERRET_F_IFNAME);
+	}
+	if (!inum) {
+		/* Locally built skbs have no device yet, but have a socket. */
+		sk = BPF_CORE_READ(skb, sk);
+		if (sk)
+			inum = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	}
+	if (inum) {
+		m->netns = inum;
+		m->present |= FIELD_BIT(FERRET_F_NETNS);
+	}
+}
+
+static __always_inline void fill_task(struct run *r)
+{
+	struct ferret_meta *m = &r->meta;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	m->pid = pid_tgid >> 32;
+	m->tid = (__u32)pid_tgid;
+	bpf_get_current_comm(m->comm, sizeof(m->comm));
+	m->present |= NEED_TASK;
+}
+
+static __always_inline void set_mapped_v4(__u8 *dst, const __u8 *src)
+{
+	/* ::ffff:a.b.c.d; the other bytes are already zero. */
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, src, 4);
+}
+
+/*
+ * Ports and TCP flags. `off` is the transport header's offset from head;
+ * `l4` points at it inside the already-read header bytes when it is there
+ * (the common layouts), else it is read on its own.
+ */
+static __always_inline void parse_l4(struct run *r, const __u8 *l4, __u32 off)
+{
+	struct ferret_meta *m = &r->meta;
+	__u8 buf[14];
+
+	if (m->proto != IPPROTO_TCP && m->proto != IPPROTO_UDP && m->proto != IPPROTO_SCTP &&
+	    m->proto != IPPROTO_UDPLITE)
+		return;
+	if (off + 4 > r->tail)
+		return;
+	if (!l4) {
+		if (bpf_probe_read_kernel(buf, sizeof(buf), (void *)(r->head + off)))
+			return;
+		l4 = buf;
+	}
+	m->sport = ((__u16)l4[0] << 8) | l4[1];
+	m->dport = ((__u16)l4[2] << 8) | l4[3];
+	m->present |= FIELD_BIT(FERRET_F_SPORT) | FIELD_BIT(FERRET_F_DPORT);
+	if (m->proto == IPPROTO_TCP && off + 14 <= r->tail) {
+		m->tcpflags = l4[13];
+		m->present |= FIELD_BIT(FERRET_F_TCPFLAGS);
+	}
+}
+
+static __always_inline void parse_ipv4(struct run *r, const __u8 *ip, __u32 nh)
+{
+	struct ferret_meta *m = &r->meta;
+	__u32 ihl = (ip[0] & 0xf) * 4;
+
+	if (ihl < 20 || nh + 20 > r->tail)
+		return;
+	set_mapped_v4(m->saddr, ip + 12);
+	set_mapped_v4(m->daddr, ip + 16);
+	m->ttl = ip[8];
+	m->proto = ip[9];
+	m->present |= FIELD_BIT(FERRET_F_SADDR) | FIELD_BIT(FERRET_F_DADDR) |
+		      FIELD_BIT(FERRET_F_TTL) | FIELD_BIT(FERRET_F_PROTO);
+	/* Later fragments carry no transport header. Constant offsets into
+	 * `ip` only: the option-less header is by far the common case. */
+	if (((ip[6] & 0x1f) << 8 | ip[7]) == 0)
+		parse_l4(r, ihl == 20 ? ip + 20 : NULL, nh + ihl);
+}
+
+static __always_inline int ipv6_is_ext(__u8 nexthdr)
+{
+	return nexthdr == 0 || nexthdr == 43 || nexthdr == 44 || nexthdr == 51 || nexthdr == 60;
+}
+
+static __always_inline void parse_ipv6(struct run *r, const __u8 *ip, __u32 nh)
+{
+	struct ferret_meta *m = &r->meta;
+	__u8 next = ip[6], ext[4];
+	__u32 off = nh + 40;
+	int walked = 0;
+
+	if (nh + 40 > r->tail)
+		return;
+	__builtin_memcpy(m->saddr, ip + 8, 16);
+	__builtin_memcpy(m->daddr, ip + 24, 16);
+	m->ttl = ip[7];
+	m->present |= FIELD_BIT(FERRET_F_SADDR) | FIELD_BIT(FERRET_F_DADDR) |
+		      FIELD_BIT(FERRET_F_TTL);
+#pragma unroll
+	for (int i = 0; i < IPV6_EXT_MAX; i++) {
+		if (!ipv6_is_ext(next))
+			break;
+		if (bpf_probe_read_kernel(ext, sizeof(ext), (void *)(r->head + off)))
+			return;
+		if (next == 44) {
+			/* Fragment header: a later fragment has no L4 header. */
+			if (((ext[2] << 8 | ext[3]) & 0xfff8) != 0)
+				return;
+			off += 8;
+		} else if (next == 51) {
+			off += (ext[1] + 2) * 4;
+		} else {
+			off += (ext[1] + 1) * 8;
+		}
+		next = ext[0];
+		walked = 1;
+	}
+	if (ipv6_is_ext(next))
+		return; /* too many extension headers: the protocol stays unknown */
+	m->proto = next;
+	m->present |= FIELD_BIT(FERRET_F_PROTO);
+	parse_l4(r, walked ? NULL : ip + 40, off);
+}
+
+static __always_inline void parse_arp(struct run *r, const __u8 *arp, __u32 nh)
+{
+	/* Ethernet/IPv4 ARP: sender and target protocol addresses, as tcpdump's
+	 * `host` matches them. */
+	if (nh + 28 > r->tail || arp[2] != 0x08 || arp[3] != 0x00 || arp[4] != 6 || arp[5] != 4)
+		return;
+	set_mapped_v4(r->meta.saddr, arp + 14);
+	set_mapped_v4(r->meta.daddr, arp + 24);
+	r->meta.present |= FIELD_BIT(FERRET_F_SADDR) | FIELD_BIT(FERRET_F_DADDR);
+}
+
+/* Enough for IPv4 without options or IPv6 without extension headers, plus
+ * the 14 transport header bytes ferret reads. */
+#define HDR_BYTES 64
+
+static __always_inline void fill_net(struct run *r)
+{
+	struct ferret_meta *m = &r->meta;
+	__u16 nh = r->skb_nh, mh = r->mac_off, family = r->protocol;
+	__u8 hdr[HDR_BYTES];
+
+	/* A fresh skb has network_header 0 (alloc does not mark it unset, as it
+	 * does mac_header), so 0 counts as unset too. */
+	if (nh == HDR_UNSET || nh == 0) {
+		if (mh == HDR_UNSET)
+			return;
+		/* Not set yet (early receive, some drops): assume Ethernet. */
+		nh = mh + ETH_HLEN;
+		if (!family && !bpf_probe_read_kernel(hdr, 2, (void *)(r->head + mh + 12)))
+			family = hdr[0] << 8 | hdr[1];
+	}
+	/* Without skb->protocol the bytes at the offset are not known to be a
+	 * header (a socket-level skb before the IP layer built one). */
+	if (!family)
+		return;
+	r->net_off = nh;
+	if (bpf_probe_read_kernel(hdr, sizeof(hdr), (void *)(r->head + nh)))
+		return;
+	m->family = family;
+	m->present |= FIELD_BIT(FERRET_F_FAMILY);
+	if (family == ETH_P_IP)
+		parse_ipv4(r, hdr, nh);
+	else if (family == ETH_P_IPV6)
+		parse_ipv6(r, hdr, nh);
+	else if (family == ETH_P_ARP)
+		parse_arp(r, hdr, nh);
+}
+
+/*
+ * Fills the groups in `needs` that are not filled yet. A global (noinline,
+ * non-static) function: the verifier checks it once on its own instead of
+ * once per path of every caller, which keeps hook programs cheap to load.
+ */
+__noinline int fill_meta(struct run *r, __u32 needs)
+{
+	struct sk_buff *skb;
+
+	if (!r)
+		return 0;
+	/* Taken from meta, not passed: a tp_btf caller's skb is a typed
+	 * pointer, which a global function cannot take as an integer. */
+	skb = (struct sk_buff *)r->meta.skb;
+	if ((needs & NEED_DEV) && !(r->filled & 1)) {
+		r->filled |= 1;
+		fill_dev(r, skb);
+	}
+	if ((needs & NEED_TASK) && !(r->filled & 2)) {
+		r->filled |= 2;
+		fill_task(r);
+	}
+	if ((needs & NEED_NET) && !(r->filled & 4)) {
+		r->filled |= 4;
+		fill_net(r);
+	}
+	return 0;
+}
+
+#endif

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The sk_buff fields every event needs, read with ONE bpf_probe_read_kernel
+ * of the span that holds them instead of one helper call per field: each
+ * call costs about as much as the rest of a non-matching event put together.
+ *
+ * Offsets still come from CO-RE relocations, so the span follows the running
+ * kernel's layout. The verifier sees the relocated offsets as constants and
+ * drops whichever branch of SKB_GET does not apply; a field that a kernel
+ * places outside the span is read on its own.
+ */
+#ifndef FERRET_SKB_H
+#define FERRET_SKB_H
+
+#include "ferret_run.h"
+#include "kernel_types.h"
+
+#define SKB_SPAN 128 /* bytes copied; 6.18 needs 104 (len .. head) */
+
+#define SKB_OFF(f) ((__u32)bpf_core_field_offset(struct sk_buff, f))
+
+/* Field `f` (of C type `type`) from the copy at `base`, else from the skb. */
+#define SKB_GET(type, f)                                                                           \
+	({                                                                                         \
+		__u32 __off = SKB_OFF(f);                                                          \
+		type __v;                                                                          \
+		if (__off >= base && __off + sizeof(type) <= base + span)                          \
+			__v = *(type *)((__u8 *)chunk + (__off - base));                           \
+		else                                                                               \
+			__v = BPF_CORE_READ(skb, f);                                               \
+		__v;                                                                               \
+	})
+
+/*
+ * Fills len, mark and the header offsets into `r`. Global, like the other
+ * heavy helpers, so the verifier checks it once (see fill_meta).
+ */
+__noinline int read_skb(struct run *r)
+{
+	/* u64 elements: 8-aligned, and the base is rounded down to 8 below, so
+	 * every field keeps its natural alignment (the verifier insists on
+	 * aligned stack access). */
+	__u64 chunk[SKB_SPAN / 8];
+	struct sk_buff *skb;
+	__u32 base, span;
+
+	if (!r)
+		return 0;
+	skb = (struct sk_buff *)r->meta.skb;
+	base = SKB_OFF(len) & ~7u;
+	span = SKB_OFF(head) + sizeof(void *) - base;
+	if (span > SKB_SPAN)
+		span = SKB_SPAN;
+	if (bpf_probe_read_kernel(chunk, span, (__u8 *)skb + base))
+		return -1;
+	r->meta.len = SKB_GET(unsigned int, len);
+	r->meta.mark = SKB_GET(__u32, mark);
+	r->protocol = bpf_ntohs(SKB_GET(__be16, protocol));
+	r->skb_nh = SKB_GET(__u16, network_header);
+	r->mac_off = SKB_GET(__u16, mac_header);
+	r->tail = SKB_GET(unsigned int, tail);
+	r->head = (__u64)SKB_GET(unsigned char *, head);
+	r->meta.present |= FIELD_BIT(FERRET_F_LEN) | FIELD_BIT(FERRET_F_MARK);
+	return 0;
+}
+
+#endif
