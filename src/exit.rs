@@ -13,15 +13,12 @@ pub enum Exit {
     System,
     /// Events were lost (ring full) — the trace is incomplete.
     Lost,
-    /// Ended by SIGINT/SIGTERM before its natural end (counted as success
-    /// for interactive use; the summary is printed).
-    Interrupted,
 }
 
 impl Exit {
     pub fn code(self) -> i32 {
         match self {
-            Exit::Ok | Exit::Interrupted => 0,
+            Exit::Ok => 0,
             Exit::RuleError => 1,
             Exit::Usage => 2,
             Exit::System => 3,

@@ -2,8 +2,10 @@
 
 mod check_cmd;
 mod cli;
+mod demo;
 mod exit;
 mod source;
+mod trace_cmd;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -49,8 +51,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             }
             Ok(Exit::Ok)
         }
-        Some(Command::Run(_)) | Some(Command::Demo) | None => {
-            anyhow::bail!("tracing is not built yet")
+        Some(Command::Run(args)) => match args.file.or(args.path) {
+            Some(path) => trace_cmd::run(&RuleSource::file(&path)?, &cli.trace.output),
+            None => {
+                eprintln!("ferret run: give a rule file: ferret run FILE");
+                Ok(Exit::Usage)
+            }
+        },
+        Some(Command::Demo) => demo::run(&cli.trace.output),
+        None => {
+            let source = match (&cli.trace.rules, &cli.trace.file) {
+                (Some(r), _) => RuleSource::inline(r),
+                (None, Some(path)) => RuleSource::file(path)?,
+                (None, None) => {
+                    eprintln!("ferret: give rules to trace, e.g. sudo ferret 'on drop where dport == 443 print stack' (see ferret --help)");
+                    return Ok(Exit::Usage);
+                }
+            };
+            trace_cmd::run(&source, &cli.trace.output)
         }
     }
 }

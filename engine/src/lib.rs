@@ -19,6 +19,7 @@ pub mod output;
 pub mod plan;
 pub mod reasons;
 pub mod rules;
+pub mod session;
 pub mod summary;
 pub mod system;
 

@@ -6,6 +6,7 @@
 
 use crate::abi;
 use crate::funcs::TRACEPOINT_TRIGGERS;
+use crate::ir::TriggerIr;
 use crate::plan::RulePlan;
 
 /// How a hook was attached.
@@ -34,6 +35,9 @@ pub trait Backend {
     fn set_config(&mut self, cfg: &abi::Config) -> Result<(), Self::Error>;
     fn attach(&mut self, hook: u32) -> Result<AttachKind, Self::Error>;
     fn detach(&mut self, hook: u32) -> Result<(), Self::Error>;
+    /// Points `tp` slot `slot` (hook `TP0 + slot`) at `category:name`.
+    fn attach_tracepoint(&mut self, slot: u32, tracepoint: &str)
+        -> Result<AttachKind, Self::Error>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +46,18 @@ pub struct LiveRule {
     pub id: usize,
     pub plan: RulePlan,
     pub paused: bool,
+    /// Hook bits of the `tp` slots its tracepoint triggers were given.
+    pub tp_hooks: u32,
+}
+
+impl LiveRule {
+    fn entry(&self) -> abi::Rule {
+        let mut e = self.plan.to_abi(self.tp_hooks);
+        if self.paused {
+            e.state = abi::RULE_PAUSED;
+        }
+        e
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +66,8 @@ pub enum RulesError<E: std::error::Error + 'static> {
     Full { max: usize },
     #[error("there is no rule {id}")]
     NoSuchRule { id: usize },
+    #[error("at most {max} different `tp` tracepoints can be traced at once")]
+    NoTracepointSlot { max: usize },
     #[error(transparent)]
     Backend(#[from] E),
 }
@@ -57,6 +75,8 @@ pub enum RulesError<E: std::error::Error + 'static> {
 #[derive(Debug)]
 pub struct RuleTable {
     slots: Vec<Option<LiveRule>>,
+    /// The tracepoint (`category:name`) each `tp` slot serves.
+    tp_slots: Vec<Option<String>>,
     next_id: usize,
     attached: Vec<(u32, AttachKind)>,
     wakeup_bytes: u32,
@@ -66,6 +86,7 @@ impl RuleTable {
     pub fn new(wakeup_bytes: u32) -> RuleTable {
         RuleTable {
             slots: vec![None; abi::MAX_RULES],
+            tp_slots: vec![None; abi::TP_SLOTS as usize],
             next_id: 1,
             attached: Vec::new(),
             wakeup_bytes,
@@ -85,14 +106,17 @@ impl RuleTable {
             .ok_or(RulesError::Full {
                 max: abi::MAX_RULES,
             })?;
+        let tp_hooks = self.tp_hooks_for(&plan)?;
         let id = self.next_id;
         plan.number = id;
-        backend.set_rule(slot, &plan.to_abi(0))?;
-        self.slots[slot] = Some(LiveRule {
+        let rule = LiveRule {
             id,
             plan,
             paused: false,
-        });
+            tp_hooks,
+        };
+        backend.set_rule(slot, &rule.entry())?;
+        self.slots[slot] = Some(rule);
         self.next_id += 1;
         self.sync(backend)?;
         Ok(id)
@@ -120,11 +144,7 @@ impl RuleTable {
             .as_mut()
             .expect("slot_of finds occupied slots");
         rule.paused = paused;
-        let mut entry = rule.plan.to_abi(0);
-        if paused {
-            entry.state = abi::RULE_PAUSED;
-        }
-        backend.set_rule(slot, &entry)?;
+        backend.set_rule(slot, &rule.entry())?;
         self.sync(backend)
     }
 
@@ -150,6 +170,57 @@ impl RuleTable {
         self.slots.get(slot).and_then(Option::as_ref)
     }
 
+    /// Gives each tracepoint trigger of `plan` a `tp` slot (shared with
+    /// rules on the same tracepoint); returns their hook bits.
+    fn tp_hooks_for<E: std::error::Error>(
+        &mut self,
+        plan: &RulePlan,
+    ) -> Result<u32, RulesError<E>> {
+        let mut bits = 0;
+        for t in &plan.triggers {
+            let TriggerIr::Tracepoint { category, name } = t else {
+                continue;
+            };
+            let full = format!("{category}:{name}");
+            let slot = match self
+                .tp_slots
+                .iter()
+                .position(|s| s.as_deref() == Some(full.as_str()))
+            {
+                Some(slot) => slot,
+                None => {
+                    let free = self.tp_slots.iter().position(Option::is_none).ok_or(
+                        RulesError::NoTracepointSlot {
+                            max: abi::TP_SLOTS as usize,
+                        },
+                    )?;
+                    self.tp_slots[free] = Some(full);
+                    free
+                }
+            };
+            bits |= 1 << (abi::hook::TP0 + slot as u32);
+        }
+        Ok(bits)
+    }
+
+    /// The tracepoint (`category:name`) a `tp` slot hook serves.
+    pub fn tracepoint_of(&self, hook: u32) -> Option<&str> {
+        let slot = hook.checked_sub(abi::hook::TP0)? as usize;
+        self.tp_slots.get(slot).and_then(Option::as_deref)
+    }
+
+    /// A hook as users name it: `drop`, or `tp skb:kfree_skb`.
+    pub fn hook_label(&self, hook: u32) -> String {
+        if let Some((name, _, _)) = TRACEPOINT_TRIGGERS.iter().find(|(_, h, _)| *h == hook) {
+            return (*name).to_string();
+        }
+        let slot = hook.wrapping_sub(abi::hook::TP0) as usize;
+        match self.tp_slots.get(slot).and_then(Option::as_deref) {
+            Some(tp) => format!("tp {tp}"),
+            None => format!("hook {hook}"),
+        }
+    }
+
     /// Hooks attached now, with how.
     pub fn attached(&self) -> &[(u32, AttachKind)] {
         &self.attached
@@ -159,7 +230,12 @@ impl RuleTable {
     /// attach before the config names a hook, detach after it no longer does.
     fn sync<B: Backend>(&mut self, backend: &mut B) -> Result<(), RulesError<B::Error>> {
         let active = || self.rules().filter(|(_, r)| !r.paused);
-        let hooks = active().fold(0u32, |m, (_, r)| m | r.plan.hooks);
+        let mut hooks = active().fold(0u32, |m, (_, r)| m | r.plan.hooks | r.tp_hooks);
+        // Freed skbs leave the track map on the drop and free hooks, so
+        // those run whenever a rule tracks, whatever its own triggers.
+        if active().any(|(_, r)| r.plan.action_flags & abi::act::TRACK != 0) {
+            hooks |= 1 << abi::hook::DROP | 1 << abi::hook::FREE;
+        }
         let needs = active().fold(0u32, |m, (_, r)| m | r.plan.needs);
         let nrules = self.rules().map(|(slot, _)| slot + 1).max().unwrap_or(0) as u32;
         for (_, hook, _) in TRACEPOINT_TRIGGERS {
@@ -168,6 +244,16 @@ impl RuleTable {
             if wanted && !have {
                 let kind = backend.attach(*hook)?;
                 self.attached.push((*hook, kind));
+            }
+        }
+        for (slot, tp) in self.tp_slots.iter().enumerate() {
+            let hook = abi::hook::TP0 + slot as u32;
+            let (Some(tp), true) = (tp, hooks & (1 << hook) != 0) else {
+                continue;
+            };
+            if !self.attached.iter().any(|(h, _)| *h == hook) {
+                let kind = backend.attach_tracepoint(slot as u32, tp)?;
+                self.attached.push((hook, kind));
             }
         }
         backend.set_config(&abi::Config {
@@ -185,6 +271,13 @@ impl RuleTable {
         for hook in stale {
             backend.detach(hook)?;
             self.attached.retain(|(h, _)| *h != hook);
+        }
+        // A `tp` slot no rule names any more is free for another tracepoint.
+        let used = self.rules().fold(0u32, |m, (_, r)| m | r.tp_hooks);
+        for (slot, tp) in self.tp_slots.iter_mut().enumerate() {
+            if used & (1 << (abi::hook::TP0 + slot as u32)) == 0 {
+                *tp = None;
+            }
         }
         Ok(())
     }
@@ -234,6 +327,15 @@ mod tests {
             self.log.push(format!("detach {hook}"));
             Ok(())
         }
+        fn attach_tracepoint(
+            &mut self,
+            slot: u32,
+            tracepoint: &str,
+        ) -> Result<AttachKind, FakeError> {
+            self.attached.push(abi::hook::TP0 + slot);
+            self.log.push(format!("tp {slot} {tracepoint}"));
+            Ok(AttachKind::RawTp)
+        }
     }
 
     fn plan(text: &str) -> RulePlan {
@@ -270,6 +372,51 @@ mod tests {
         t.set_paused(&mut k, a, false).unwrap();
         assert_eq!(k.rules[&0].state, abi::RULE_ACTIVE);
         assert_eq!(k.attached, vec![abi::hook::DROP]);
+    }
+
+    #[test]
+    fn tracking_rules_keep_drop_and_free_attached_to_clean_the_track_map() {
+        let mut k = FakeKernel::default();
+        let mut t = RuleTable::new(4096);
+        let id = t
+            .add(&mut k, plan("on recv where dport == 443 track"))
+            .unwrap();
+        assert_eq!(
+            k.attached,
+            vec![abi::hook::DROP, abi::hook::FREE, abi::hook::RECV]
+        );
+        t.remove(&mut k, id).unwrap();
+        assert!(k.attached.is_empty());
+    }
+
+    #[test]
+    fn tracepoint_triggers_share_a_slot_per_tracepoint() {
+        let mut k = FakeKernel::default();
+        let mut t = RuleTable::new(4096);
+        let a = t
+            .add(&mut k, plan("on tp skb:kfree_skb where dport == 1"))
+            .unwrap();
+        let b = t
+            .add(&mut k, plan("on tp skb:kfree_skb, tp net:netif_rx"))
+            .unwrap();
+        assert_eq!(k.log, ["tp 0 skb:kfree_skb", "tp 1 net:netif_rx"]);
+        assert_eq!(k.rules[&0].hooks, 1 << abi::hook::TP0);
+        assert_eq!(
+            k.rules[&1].hooks,
+            1 << abi::hook::TP0 | 1 << (abi::hook::TP0 + 1)
+        );
+        assert_eq!(t.hook_label(abi::hook::TP0 + 1), "tp net:netif_rx");
+        t.remove(&mut k, b).unwrap();
+        assert_eq!(k.attached, vec![abi::hook::TP0]);
+        t.remove(&mut k, a).unwrap();
+        assert!(k.attached.is_empty());
+        let c = t.add(&mut k, plan("on tp net:netif_rx")).unwrap();
+        assert_eq!(c, 3);
+        assert_eq!(
+            k.rules[&0].hooks,
+            1 << abi::hook::TP0,
+            "freed slots are reused"
+        );
     }
 
     #[test]

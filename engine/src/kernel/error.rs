@@ -91,6 +91,8 @@ pub enum KernelError {
     #[error("hook {hook} is not a tracepoint trigger ferret knows")]
     BadHook { hook: u32 },
 
+    #[error(transparent)]
+    TracepointArgs { source: crate::kbtf::KbtfError },
     #[error("tracepoint slot {slot}: {why}")]
     BadTracepointSlot { slot: u32, why: String },
 

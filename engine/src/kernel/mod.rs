@@ -191,6 +191,20 @@ impl crate::rules::Backend for Kernel {
     fn detach(&mut self, hook: u32) -> Result<(), KernelError> {
         Kernel::detach(self, hook)
     }
+    fn attach_tracepoint(
+        &mut self,
+        slot: u32,
+        tracepoint: &str,
+    ) -> Result<AttachKind, KernelError> {
+        // Where the skb is among the tracepoint's arguments differs per
+        // tracepoint and kernel: ask the running kernel's BTF.
+        let name = tracepoint.rsplit_once(':').map_or(tracepoint, |(_, n)| n);
+        let skb_arg = crate::kbtf::KernelBtf::load()
+            .and_then(|btf| btf.tracepoint_skb_arg(name))
+            .map_err(|source| KernelError::TracepointArgs { source })?;
+        Kernel::attach_tp(self, slot, tracepoint, skb_arg)?;
+        Ok(AttachKind::RawTp)
+    }
 }
 
 #[cfg(test)]

@@ -71,11 +71,12 @@ impl<W: Write> Sink for JsonSink<W> {
     }
 
     fn summary(&mut self, summary: &Summary) -> io::Result<()> {
+        // The text account goes to stderr first: it must reach the user
+        // even when the JSON reader has gone away.
+        eprint!("{}", summary.render_text());
         serde_json::to_writer(&mut self.out, &summary.to_json())?;
         self.out.write_all(b"\n")?;
-        self.out.flush()?;
-        eprint!("{}", summary.render_text());
-        Ok(())
+        self.out.flush()
     }
 
     fn flush(&mut self) -> io::Result<()> {

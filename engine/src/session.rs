@@ -1,0 +1,450 @@
+//! A tracing session: the kernel, the live rule table and the event
+//! stream together. `Session` is the API the CLI, the REPL and playbooks
+//! drive; [`run`] is the one-shot trace loop built on it (ready line,
+//! stream until duration / signal / `stop after`, summary).
+
+use crate::event::{self, Event};
+use crate::ir::TriggerIr;
+use crate::kallsyms::Kallsyms;
+use crate::kernel::{EventStream, Kernel, KernelError, LoadOptions};
+use crate::output::{Context, Sink};
+use crate::plan::{Plan, RulePlan};
+use crate::rules::{LiveRule, RuleTable, RulesError};
+use crate::summary::{RuleSummary, Summary};
+use crate::system::SystemFacts;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// How often the reader looks at the ring even without a wakeup: the
+/// kernel side wakes it only once enough data is pending.
+pub const POLL: Duration = Duration::from_millis(50);
+
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub ring_bytes: u32,
+    pub duration: Option<Duration>,
+    pub verbose: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    #[error("rule {rule}: `{action}` is not available yet: {why}")]
+    Unsupported {
+        rule: usize,
+        action: &'static str,
+        why: &'static str,
+    },
+    #[error("rule {rule}: function triggers need kprobes or BPF trampolines: {why}; the tracepoint triggers drop, free, recv, xmit and queue still work")]
+    NoFunctionBackend { rule: usize, why: String },
+    #[error("the rule table is full ({max} rules); delete a rule first")]
+    TooManyRules { max: usize },
+    #[error("there is no rule {id}")]
+    NoSuchRule { id: usize },
+    #[error("at most {max} different `tp` tracepoints can be traced at once")]
+    NoTracepointSlot { max: usize },
+    #[error("cannot write output: {source}")]
+    Output { source: std::io::Error },
+    #[error("cannot install signal handlers: {source}")]
+    Signals { source: std::io::Error },
+}
+
+impl From<RulesError<KernelError>> for SessionError {
+    fn from(e: RulesError<KernelError>) -> SessionError {
+        match e {
+            RulesError::Backend(k) => SessionError::Kernel(k),
+            RulesError::Full { max } => SessionError::TooManyRules { max },
+            RulesError::NoSuchRule { id } => SessionError::NoSuchRule { id },
+            RulesError::NoTracepointSlot { max } => SessionError::NoTracepointSlot { max },
+        }
+    }
+}
+
+/// Refuses what this build cannot trace yet, before touching the kernel.
+pub fn preflight(rule: &RulePlan) -> Result<(), SessionError> {
+    let a = &rule.actions;
+    let unsupported = [
+        (
+            a.count_by.is_some(),
+            "count",
+            "in-kernel aggregation arrives with the aggregation work (issue 5)",
+        ),
+        (
+            a.hist.is_some(),
+            "hist",
+            "in-kernel aggregation arrives with the aggregation work (issue 5)",
+        ),
+        (
+            a.capture.is_some(),
+            "capture",
+            "pcap-ng output arrives with the capture work (issue 5)",
+        ),
+        (
+            a.call.is_some(),
+            "call",
+            "Rhai handlers arrive with the scripting work (issue 6)",
+        ),
+    ];
+    if let Some((_, action, why)) = unsupported.into_iter().find(|(used, ..)| *used) {
+        return Err(SessionError::Unsupported {
+            rule: rule.number,
+            action,
+            why,
+        });
+    }
+    if rule
+        .triggers
+        .iter()
+        .any(|t| matches!(t, TriggerIr::Func { .. }))
+    {
+        return Err(SessionError::NoFunctionBackend {
+            rule: rule.number,
+            why: crate::kernel::function_backend_status(),
+        });
+    }
+    Ok(())
+}
+
+/// Receives each event with its resolved stack and the naming context.
+pub type EventHandler<'a> = dyn FnMut(&Event, Option<&[String]>, &Context) -> Flow + 'a;
+
+/// What a handler tells the pump after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Stop delivering; the rest of this batch is not shown.
+    Stop,
+}
+
+pub struct Session {
+    kernel: Kernel,
+    table: RuleTable,
+    events: EventStream,
+    ctx: Context,
+    stacks: HashMap<i32, Vec<String>>,
+    /// Events delivered per rule id.
+    delivered: HashMap<usize, u64>,
+    decode_errors: u64,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("rules", &self.table.ids())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Loads the kernel side with no rules. Must run inside a tokio runtime.
+    pub fn open(facts: &SystemFacts, opts: &SessionOptions) -> Result<Session, SessionError> {
+        let mut kernel = Kernel::load(&LoadOptions {
+            ring_bytes: opts.ring_bytes,
+            verbose_verifier: opts.verbose,
+        })?;
+        let events = kernel.take_events()?;
+        let ctx = Context {
+            kallsyms: Kallsyms::default(),
+            reasons: facts.reasons.as_ref().ok().cloned(),
+            funcs: facts.funcs.clone(),
+        };
+        Ok(Session {
+            kernel,
+            table: RuleTable::new(wakeup_bytes(opts.ring_bytes)),
+            events,
+            ctx,
+            stacks: HashMap::new(),
+            delivered: HashMap::new(),
+            decode_errors: 0,
+            started: Instant::now(),
+        })
+    }
+
+    /// Adds a rule (attaching its hooks if needed); returns its id.
+    pub fn add_rule(&mut self, rule: RulePlan) -> Result<usize, SessionError> {
+        preflight(&rule)?;
+        let id = self.table.add(&mut self.kernel, rule)?;
+        // Events of `tp` slots carry the slot's hook as their function id.
+        for (hook, _) in self.table.attached() {
+            if let Some(tp) = self.table.tracepoint_of(*hook) {
+                self.ctx.funcs.insert(*hook, tp);
+            }
+        }
+        if self.ctx.kallsyms.is_empty() {
+            // Loaded once, after the first attach (kallsyms is ~100k lines).
+            self.ctx.kallsyms = Kallsyms::load().unwrap_or_default();
+        }
+        Ok(id)
+    }
+
+    pub fn remove_rule(&mut self, id: usize) -> Result<(), SessionError> {
+        Ok(self.table.remove(&mut self.kernel, id)?)
+    }
+
+    pub fn set_paused(&mut self, id: usize, paused: bool) -> Result<(), SessionError> {
+        Ok(self.table.set_paused(&mut self.kernel, id, paused)?)
+    }
+
+    pub fn rules(&self) -> impl Iterator<Item = &LiveRule> {
+        self.table.rules().map(|(_, r)| r)
+    }
+
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// "drop (tp_btf), recv (tp_btf)": what is attached, for the ready line.
+    pub fn attached_text(&self) -> String {
+        let names: Vec<String> = self
+            .table
+            .attached()
+            .iter()
+            .map(|(h, k)| format!("{} ({})", self.table.hook_label(*h), k.name()))
+            .collect();
+        if names.is_empty() {
+            "no hooks".into()
+        } else {
+            names.join(", ")
+        }
+    }
+
+    /// Waits for events or `timeout`.
+    pub async fn wait(&mut self, timeout: Duration) {
+        self.events.wait(timeout).await;
+    }
+
+    /// Decodes what the ring holds and hands each event to `handler`, with
+    /// rule ids in `Event::rules`. Returns `Flow::Stop` if the handler did.
+    pub fn pump(&mut self, handler: &mut EventHandler<'_>) -> Flow {
+        let mut flow = Flow::Continue;
+        let Session {
+            kernel,
+            table,
+            events,
+            ctx,
+            stacks,
+            delivered,
+            decode_errors,
+            ..
+        } = self;
+        events.drain(|record| {
+            if flow == Flow::Stop {
+                return;
+            }
+            match event::decode(record) {
+                Ok(mut ev) => {
+                    // Slots → the ids users see.
+                    ev.rules = ev
+                        .rules
+                        .iter()
+                        .filter_map(|slot| table.by_slot(slot - 1).map(|r| r.id))
+                        .collect();
+                    for id in &ev.rules {
+                        *delivered.entry(*id).or_default() += 1;
+                    }
+                    let stack = ev.stack_id.map(|id| {
+                        stacks
+                            .entry(id)
+                            .or_insert_with(|| resolve_stack(kernel, id, &ctx.kallsyms))
+                            .as_slice()
+                    });
+                    flow = handler(&ev, stack, ctx);
+                }
+                Err(e) => {
+                    *decode_errors += 1;
+                    eprintln!("ferret: warning: skipped a ring buffer record: {e}");
+                }
+            }
+        });
+        flow
+    }
+
+    pub fn delivered(&self, id: usize) -> u64 {
+        self.delivered.get(&id).copied().unwrap_or(0)
+    }
+
+    /// The account of every rule now in the table.
+    pub fn summary(&self, ended_by: &str) -> Result<Summary, SessionError> {
+        let counters = self.kernel.counters()?;
+        let rules = self
+            .table
+            .rules()
+            .map(|(slot, r)| {
+                let c = counters.get(slot).copied().unwrap_or_default();
+                RuleSummary {
+                    rule: r.id,
+                    text: r.plan.text.clone(),
+                    seen: c.seen,
+                    matched: c.matched,
+                    emitted: c.emitted,
+                    lost_ring_full: c.ring_full,
+                    rate_limited: c.rate_limited,
+                    delivered: self.delivered(r.id),
+                }
+            })
+            .collect();
+        Ok(Summary {
+            rules,
+            decode_errors: self.decode_errors,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            ended_by: ended_by.to_string(),
+        })
+    }
+}
+
+/// The one-shot trace: load every rule of `plan`, call `ready` once all
+/// probes are attached, stream to `sink` until the duration, a signal,
+/// `stop after` or a closed output ends it.
+pub async fn run(
+    plan: &Plan,
+    facts: &SystemFacts,
+    opts: &SessionOptions,
+    sink: &mut dyn Sink,
+    ready: &mut dyn FnMut(&str),
+) -> Result<Summary, SessionError> {
+    for rule in &plan.rules {
+        preflight(rule)?;
+    }
+    let mut session = Session::open(facts, opts)?;
+    for rule in &plan.rules {
+        session.add_rule(rule.clone())?;
+    }
+    let plural = if plan.rules.len() == 1 { "" } else { "s" };
+    ready(&format!(
+        "ferret: ready: {} rule{plural} on {}; Ctrl-C to stop",
+        plan.rules.len(),
+        session.attached_text()
+    ));
+
+    let stop_after: HashMap<usize, u64> = session
+        .rules()
+        .filter_map(|r| r.plan.actions.stop_after.map(|n| (r.id, n)))
+        .collect();
+    let deadline = opts.duration.map(|d| Instant::now() + d);
+    let mut signals = Signals::install().map_err(|source| SessionError::Signals { source })?;
+    let mut ended_by: Option<&str> = None;
+    let mut write_error = None;
+    let mut shown: HashMap<usize, u64> = HashMap::new();
+    while ended_by.is_none() {
+        let wait = deadline.map_or(POLL, |d| {
+            d.saturating_duration_since(Instant::now()).min(POLL)
+        });
+        tokio::select! {
+            _ = session.wait(wait) => {}
+            _ = signals.next() => ended_by = Some("signal"),
+        }
+        let flow = session.pump(&mut |ev, stack, ctx| {
+            if let Err(e) = sink.event(ev, stack, ctx) {
+                write_error = Some(e);
+                return Flow::Stop;
+            }
+            let mut stop = false;
+            for id in &ev.rules {
+                let n = shown.entry(*id).or_default();
+                *n += 1;
+                stop |= stop_after.get(id).is_some_and(|limit| *n >= *limit);
+            }
+            if stop {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        });
+        if flow == Flow::Stop && write_error.is_none() {
+            ended_by = Some("stop-after");
+        }
+        if write_error.is_none() {
+            if let Err(e) = sink.flush() {
+                write_error = Some(e);
+            }
+        }
+        if let Some(e) = write_error.take() {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(SessionError::Output { source: e });
+            }
+            ended_by = Some("output closed");
+        }
+        if ended_by.is_none() && deadline.is_some_and(|d| Instant::now() >= d) {
+            ended_by = Some("duration");
+        }
+    }
+    session.summary(ended_by.unwrap_or_default())
+}
+
+/// Wake the reader once 1/16 of the ring is pending (4 KiB to 256 KiB):
+/// a wakeup per event costs microseconds, the 50 ms poll bounds latency.
+pub fn wakeup_bytes(ring_bytes: u32) -> u32 {
+    (ring_bytes / 16).clamp(4096, 256 * 1024)
+}
+
+fn resolve_stack(kernel: &Kernel, id: i32, syms: &Kallsyms) -> Vec<String> {
+    match kernel.stack(id) {
+        Ok(ips) => trim_tracer_frames(ips.iter().map(|ip| syms.describe(*ip)).collect()),
+        Err(e) => vec![format!("<stack unavailable: {e}>")],
+    }
+}
+
+/// Drops the innermost frames that belong to the tracer itself (the BPF
+/// program and the tracepoint dispatch), so a stack starts in the kernel
+/// code the user asked about.
+pub fn trim_tracer_frames(frames: Vec<String>) -> Vec<String> {
+    let ours = |f: &str| {
+        f.starts_with("bpf_prog_")
+            || f.starts_with("bpf_trace_run")
+            || f.starts_with("__bpf_trace_")
+    };
+    let skip = frames.iter().take_while(|f| ours(f)).count();
+    frames.into_iter().skip(skip).collect()
+}
+
+/// SIGINT, SIGTERM and SIGHUP all end the session cleanly.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+            _ = self.hup.recv() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracer_frames_are_trimmed_only_at_the_top() {
+        let frames = [
+            "bpf_prog_abc_ferret_drop+0x3a4",
+            "bpf_trace_run4+0x10d",
+            "sk_skb_reason_drop+0x90",
+            "bpf_prog_x+0x1",
+        ];
+        let out = trim_tracer_frames(frames.iter().map(|s| s.to_string()).collect());
+        assert_eq!(out, ["sk_skb_reason_drop+0x90", "bpf_prog_x+0x1"]);
+    }
+
+    #[test]
+    fn wakeup_threshold_is_bounded() {
+        assert_eq!(wakeup_bytes(8 << 20), 256 * 1024);
+        assert_eq!(wakeup_bytes(4096), 4096);
+        assert_eq!(wakeup_bytes(1 << 20), 64 * 1024);
+    }
+}

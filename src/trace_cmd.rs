@@ -1,0 +1,120 @@
+//! `ferret 'RULES'` and `ferret run FILE`: compile, load, stream, summarise.
+
+use crate::cli::OutputArgs;
+use crate::exit::Exit;
+use crate::source::RuleSource;
+use anyhow::Context;
+use ferret_engine::output::{JsonSink, Sink, TableSink};
+use ferret_engine::session::{self, SessionError, SessionOptions};
+use ferret_engine::system::SystemFacts;
+use std::io::{BufWriter, Write};
+
+/// Loading eBPF programs needs root (or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN).
+pub fn require_root() -> Result<(), Exit> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("ferret: error: tracing loads eBPF programs and needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN); run it with sudo. `ferret check` works without.");
+        return Err(Exit::System);
+    }
+    Ok(())
+}
+
+/// Creates the output: stdout, or a new file readable only by its owner.
+pub fn open_output(args: &OutputArgs) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match &args.output {
+        None => Box::new(std::io::stdout().lock()),
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("cannot create output file {}", path.display()))?;
+            Box::new(file)
+        }
+    })
+}
+
+pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
+    let facts = SystemFacts::load();
+    let (plan, diags) = ferret_engine::compile(&source.text, &facts.env());
+    if !diags.is_empty() {
+        let color = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        eprint!(
+            "{}",
+            ferret_engine::diag::render(&source.name, &source.text, &diags, color)
+        );
+    }
+    let Some(plan) = plan else {
+        return Ok(Exit::RuleError);
+    };
+    if let Err(exit) = require_root() {
+        return Ok(exit);
+    }
+    let out = BufWriter::with_capacity(64 * 1024, open_output(args)?);
+    let mut sink: Box<dyn Sink> = if args.json {
+        Box::new(JsonSink::new(out))
+    } else {
+        Box::new(TableSink::new(out))
+    };
+    let opts = SessionOptions {
+        ring_bytes: ring_bytes(args.ring_mib)?,
+        duration: args.duration,
+        verbose: args.verbose,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the event loop")?;
+    let mut ready = |line: &str| eprintln!("{line}");
+    let result = runtime.block_on(session::run(
+        &plan,
+        &facts,
+        &opts,
+        sink.as_mut(),
+        &mut ready,
+    ));
+    finish(result, sink.as_mut(), args.verbose)
+}
+
+/// Prints the summary, or the error; picks the exit status.
+pub fn finish(
+    result: Result<ferret_engine::summary::Summary, SessionError>,
+    sink: &mut dyn Sink,
+    verbose: bool,
+) -> anyhow::Result<Exit> {
+    match result {
+        Ok(summary) => {
+            let _ = sink.summary(&summary);
+            Ok(if summary.lost() > 0 {
+                Exit::Lost
+            } else {
+                Exit::Ok
+            })
+        }
+        Err(SessionError::Kernel(e)) => {
+            eprintln!("ferret: error: {e}");
+            if let Some(log) = e.verifier_log() {
+                if verbose {
+                    eprintln!("{log}");
+                } else {
+                    eprintln!("ferret: run with -v for the full verifier log");
+                }
+            }
+            Ok(Exit::System)
+        }
+        Err(e) => {
+            eprintln!("ferret: error: {e}");
+            Ok(Exit::System)
+        }
+    }
+}
+
+fn ring_bytes(mib: u32) -> anyhow::Result<u32> {
+    if !(1..=1024).contains(&mib) || !mib.is_power_of_two() {
+        anyhow::bail!("--ring-mib must be a power of two from 1 to 1024, got {mib}");
+    }
+    Ok(mib * 1024 * 1024)
+}
