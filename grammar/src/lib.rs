@@ -8,6 +8,7 @@
 
 pub mod ast;
 mod diagnostic;
+pub mod limits;
 mod parse;
 mod program;
 mod syntax_error;

@@ -16,6 +16,7 @@ type P<'i> = Pair<'i, R>;
 
 /// Parses one rule statement; `offset` is where `text` starts in the input.
 pub(crate) fn parse_statement(text: &str, offset: usize) -> Result<crate::ast::Rule, Diagnostic> {
+    crate::limits::check_text(text, offset)?;
     let mut pairs =
         FerretParser::parse(R::statement, text).map_err(|e| from_pest(&e, text, offset))?;
     let statement = pairs.next().expect("statement always yields one pair");
@@ -23,7 +24,29 @@ pub(crate) fn parse_statement(text: &str, offset: usize) -> Result<crate::ast::R
         .into_inner()
         .next()
         .expect("statement holds a rule");
-    Ok(Builder { offset }.rule(rule))
+    let rule = Builder { offset }.rule(rule);
+    if let Some(filter) = &rule.filter {
+        crate::limits::check_nodes(count_nodes(filter), filter.span)?;
+    }
+    Ok(rule)
+}
+
+/// Nodes of a filter tree, counted without recursion (the tree may be deep).
+fn count_nodes(root: &Expr) -> usize {
+    let mut stack = vec![root];
+    let mut n = 0;
+    while let Some(e) = stack.pop() {
+        n += 1;
+        match &e.kind {
+            ExprKind::And(l, r) | ExprKind::Or(l, r) => {
+                stack.push(l);
+                stack.push(r);
+            }
+            ExprKind::Not(inner) => stack.push(inner),
+            ExprKind::Compare(_) | ExprKind::Primitive(_) => {}
+        }
+    }
+    n
 }
 
 struct Builder {
