@@ -68,6 +68,10 @@ pub struct OutputArgs {
     /// More detail: the full verifier log on a load failure.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+
+    /// Run rule files and playbooks even when other users can change them.
+    #[arg(long, global = true)]
+    pub allow_unsafe_files: bool,
 }
 
 #[derive(Debug, Subcommand)]

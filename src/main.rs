@@ -26,11 +26,13 @@ fn main() {
 
 fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     let json = cli.trace.output.json;
+    let allow_unsafe = cli.trace.output.allow_unsafe_files;
     match cli.command {
         Some(Command::Check(args)) => {
             let source = match (&args.expr, &args.file) {
                 (Some(e), _) => RuleSource::inline(e),
-                (None, Some(path)) => RuleSource::file(path)?,
+                // Checking runs nothing, so any readable file may be checked.
+                (None, Some(path)) => RuleSource::file(path, true)?,
                 (None, None) => {
                     eprintln!("ferret check: give rules with -e 'on drop ...' or a rule file");
                     return Ok(Exit::Usage);
@@ -52,7 +54,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Some(Command::Run(args)) => match args.file.or(args.path) {
-            Some(path) => trace_cmd::run(&RuleSource::file(&path)?, &cli.trace.output),
+            Some(path) => trace_cmd::run(&RuleSource::file(&path, allow_unsafe)?, &cli.trace.output),
             None => {
                 eprintln!("ferret run: give a rule file: ferret run FILE");
                 Ok(Exit::Usage)
@@ -62,7 +64,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         None => {
             let source = match (&cli.trace.rules, &cli.trace.file) {
                 (Some(r), _) => RuleSource::inline(r),
-                (None, Some(path)) => RuleSource::file(path)?,
+                (None, Some(path)) => RuleSource::file(path, allow_unsafe)?,
                 (None, None) => {
                     eprintln!("ferret: give rules to trace, e.g. sudo ferret 'on drop where dport == 443 print stack' (see ferret --help)");
                     return Ok(Exit::Usage);

@@ -18,7 +18,13 @@ impl RuleSource {
         }
     }
 
-    pub fn file(path: &Path) -> anyhow::Result<RuleSource> {
+    /// Reads a rule file; as root, one that others can change is refused
+    /// unless `allow_unsafe` (see engine::trust).
+    pub fn file(path: &Path, allow_unsafe: bool) -> anyhow::Result<RuleSource> {
+        if !allow_unsafe {
+            // SAFETY: geteuid has no preconditions.
+            ferret_engine::trust::check(path, unsafe { libc::geteuid() })?;
+        }
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read rule file {}", path.display()))?;
         Ok(RuleSource {

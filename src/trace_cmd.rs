@@ -50,6 +50,7 @@ pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
     let Some(plan) = plan else {
         return Ok(Exit::RuleError);
     };
+    let ring_bytes = ring_bytes(args.ring_mib)?;
     if let Err(exit) = require_root() {
         return Ok(exit);
     }
@@ -60,7 +61,7 @@ pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
         Box::new(TableSink::new(out))
     };
     let opts = SessionOptions {
-        ring_bytes: ring_bytes(args.ring_mib)?,
+        ring_bytes,
         duration: args.duration,
         verbose: args.verbose,
     };

@@ -22,6 +22,7 @@ pub mod rules;
 pub mod session;
 pub mod summary;
 pub mod system;
+pub mod trust;
 
 use ferret_grammar::Diagnostic;
 

@@ -40,6 +40,8 @@ pub enum SessionError {
     NoFunctionBackend { rule: usize, why: String },
     #[error("the rule table is full ({max} rules); delete a rule first")]
     TooManyRules { max: usize },
+    #[error("{got} rules given; at most {max} can be traced at once — merge rules with `or`, or split the session")]
+    PlanTooBig { got: usize, max: usize },
     #[error("there is no rule {id}")]
     NoSuchRule { id: usize },
     #[error("at most {max} different `tp` tracepoints can be traced at once")]
@@ -304,6 +306,9 @@ pub async fn run(
     sink: &mut dyn Sink,
     ready: &mut dyn FnMut(&str),
 ) -> Result<Summary, SessionError> {
+    if plan.rules.len() > crate::abi::MAX_RULES {
+        return Err(SessionError::PlanTooBig { got: plan.rules.len(), max: crate::abi::MAX_RULES });
+    }
     for rule in &plan.rules {
         preflight(rule)?;
     }
