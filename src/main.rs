@@ -13,6 +13,12 @@ use exit::Exit;
 use source::RuleSource;
 
 fn main() {
+    // A panic is a bug: say so plainly. The exit status stays Rust's 101,
+    // and the kernel objects go with the process (nothing is pinned).
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("ferret: internal error: {info}");
+        eprintln!("ferret: this is a bug; please report it with the command line that caused it");
+    }));
     let cli = Cli::parse();
     let code = match dispatch(cli) {
         Ok(exit) => exit.code(),
@@ -54,7 +60,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Some(Command::Run(args)) => match args.file.or(args.path) {
-            Some(path) => trace_cmd::run(&RuleSource::file(&path, allow_unsafe)?, &cli.trace.output),
+            Some(path) => {
+                trace_cmd::run(&RuleSource::file(&path, allow_unsafe)?, &cli.trace.output)
+            }
             None => {
                 eprintln!("ferret run: give a rule file: ferret run FILE");
                 Ok(Exit::Usage)

@@ -60,6 +60,9 @@ pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
     } else {
         Box::new(TableSink::new(out))
     };
+    if std::env::var("FERRET_FAULT").as_deref() == Ok("panic-on-event") {
+        sink = Box::new(PanicOnEvent);
+    }
     let opts = SessionOptions {
         ring_bytes,
         duration: args.duration,
@@ -118,4 +121,25 @@ fn ring_bytes(mib: u32) -> anyhow::Result<u32> {
         anyhow::bail!("--ring-mib must be a power of two from 1 to 1024, got {mib}");
     }
     Ok(mib * 1024 * 1024)
+}
+
+/// Fault injection for the exit tests (FERRET_FAULT=panic-on-event):
+/// proves that a panic mid-session leaves no kernel object behind.
+struct PanicOnEvent;
+
+impl Sink for PanicOnEvent {
+    fn event(
+        &mut self,
+        _: &ferret_engine::event::Event,
+        _: Option<&[String]>,
+        _: &ferret_engine::output::Context,
+    ) -> std::io::Result<()> {
+        panic!("FERRET_FAULT=panic-on-event: a deliberate panic in the event handler");
+    }
+    fn summary(&mut self, _: &ferret_engine::summary::Summary) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn ferret(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferret")).args(args).output().expect("ferret runs")
+    Command::new(env!("CARGO_BIN_EXE_ferret"))
+        .args(args)
+        .output()
+        .expect("ferret runs")
 }
 
 fn stderr(o: &Output) -> String {
@@ -69,7 +72,11 @@ fn a_ring_size_that_is_not_a_power_of_two_is_refused_before_anything_loads() {
 fn missing_and_unreadable_files_say_which_file() {
     let dir = TempDir::new("files");
     let not_utf8 = dir.file("binary.ferret", &[0xff, 0xfe, 0x00, 0x80], 0o644);
-    for path in ["/nonexistent/rules.ferret".to_string(), dir.0.display().to_string(), not_utf8] {
+    for path in [
+        "/nonexistent/rules.ferret".to_string(),
+        dir.0.display().to_string(),
+        not_utf8,
+    ] {
         for args in [vec!["check", path.as_str()], vec!["run", path.as_str()]] {
             let o = ferret(&args);
             assert_eq!(o.status.code(), Some(3), "{args:?}: {}", stderr(&o));
@@ -80,7 +87,11 @@ fn missing_and_unreadable_files_say_which_file() {
 
 #[test]
 fn empty_input_is_a_rule_error_that_shows_an_example() {
-    for args in [vec!["check", "-e", ""], vec!["check", "-e", "# only a comment\n\n"], vec![""]] {
+    for args in [
+        vec!["check", "-e", ""],
+        vec!["check", "-e", "# only a comment\n\n"],
+        vec![""],
+    ] {
         let o = ferret(&args);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains("no rules given"), "{}", stderr(&o));
@@ -91,7 +102,9 @@ fn empty_input_is_a_rule_error_that_shows_an_example() {
 #[test]
 fn ten_thousand_rules_check_but_do_not_trace() {
     let dir = TempDir::new("many");
-    let text: String = (0..10_000).map(|i| format!("on drop where dport == {}\n", i % 65536)).collect();
+    let text: String = (0..10_000)
+        .map(|i| format!("on drop where dport == {}\n", i % 65536))
+        .collect();
     let path = dir.file("many.ferret", text.as_bytes(), 0o644);
     let o = ferret(&["check", &path]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -99,7 +112,11 @@ fn ten_thousand_rules_check_but_do_not_trace() {
     if is_root() {
         let o = ferret(&["run", &path]);
         assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-        assert!(stderr(&o).contains("10000 rules given; at most 64"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("10000 rules given; at most 64"),
+            "{}",
+            stderr(&o)
+        );
     }
 }
 
@@ -110,26 +127,49 @@ fn a_megabyte_rule_gets_one_short_error() {
     let path = dir.file("huge.ferret", rule.as_bytes(), 0o644);
     let o = ferret(&["check", &path]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("a rule can be at most"), "{}", stderr(&o));
-    assert!(o.stderr.len() < 2000, "the diagnostic is {} bytes", o.stderr.len());
+    assert!(
+        stderr(&o).contains("a rule can be at most"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        o.stderr.len() < 2000,
+        "the diagnostic is {} bytes",
+        o.stderr.len()
+    );
 }
 
 #[test]
 fn files_others_can_change_are_refused_when_root() {
     if !is_root() {
-        eprintln!("skipped files_others_can_change_are_refused_when_root: only root runs are guarded");
+        eprintln!(
+            "skipped files_others_can_change_are_refused_when_root: only root runs are guarded"
+        );
         return;
     }
     let dir = TempDir::new("unsafe");
     let path = dir.file("open.ferret", b"on drop where dport == 1\n", 0o666);
     let o = ferret(&["run", &path, "--duration", "200ms"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("writable by other users"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--allow-unsafe-files"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("writable by other users"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("--allow-unsafe-files"),
+        "{}",
+        stderr(&o)
+    );
     let o = ferret(&["run", &path, "--duration", "200ms", "--allow-unsafe-files"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let o = ferret(&["check", &path]);
-    assert_eq!(o.status.code(), Some(0), "checking runs nothing, so it is allowed: {}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "checking runs nothing, so it is allowed: {}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -142,7 +182,13 @@ fn without_privileges_tracing_is_refused_with_what_to_do() {
     }
     // As root, drop to nobody for this one run.
     let o = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_ferret"), "on drop"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_ferret"),
+            "on drop",
+        ])
         .output()
         .expect("setpriv (util-linux) runs");
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
@@ -158,5 +204,9 @@ fn an_output_file_that_cannot_be_created_is_named() {
     }
     let o = ferret(&["-o", "/nonexistent-dir/out.json", "on drop"]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("/nonexistent-dir/out.json"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("/nonexistent-dir/out.json"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -45,7 +45,9 @@ const CONTEXT: usize = 80;
 /// the span, keeping the line number, so a diagnostic stays readable.
 fn window(source: &str, start: usize, end: usize) -> (std::borrow::Cow<'_, str>, usize, usize) {
     let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+    let line_end = source[start..]
+        .find('\n')
+        .map_or(source.len(), |i| start + i);
     if line_end - line_start <= MAX_SHOWN_LINE {
         return (source.into(), start, end);
     }

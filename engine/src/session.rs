@@ -307,7 +307,10 @@ pub async fn run(
     ready: &mut dyn FnMut(&str),
 ) -> Result<Summary, SessionError> {
     if plan.rules.len() > crate::abi::MAX_RULES {
-        return Err(SessionError::PlanTooBig { got: plan.rules.len(), max: crate::abi::MAX_RULES });
+        return Err(SessionError::PlanTooBig {
+            got: plan.rules.len(),
+            max: crate::abi::MAX_RULES,
+        });
     }
     for rule in &plan.rules {
         preflight(rule)?;

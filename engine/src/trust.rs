@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum UntrustedFile {
     #[error("cannot inspect {path}: {source}")]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("refusing {path}: it is writable by other users (mode {mode:o}); as root ferret only runs files that only root or you can change — fix with `chmod go-w {path}`, or pass --allow-unsafe-files")]
     WritableByOthers { path: PathBuf, mode: u32 },
     #[error("refusing {path}: it belongs to uid {uid}, who could change what root runs — fix with `chown root {path}`, or pass --allow-unsafe-files")]
@@ -20,7 +23,9 @@ pub enum UntrustedFile {
 
 /// Who may own a file that root runs: root, and the user who ran sudo.
 fn trusted_owner(uid: u32) -> bool {
-    let sudo_uid = std::env::var("SUDO_UID").ok().and_then(|v| v.parse::<u32>().ok());
+    let sudo_uid = std::env::var("SUDO_UID")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok());
     uid == 0 || Some(uid) == sudo_uid
 }
 
@@ -30,20 +35,35 @@ pub fn check(path: &Path, effective_uid: u32) -> Result<(), UntrustedFile> {
     if effective_uid != 0 {
         return Ok(());
     }
-    let meta = std::fs::metadata(path).map_err(|source| UntrustedFile::Unreadable { path: path.to_path_buf(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| UntrustedFile::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mode = meta.mode() & 0o7777;
     let group_writable_by_others = mode & 0o020 != 0 && meta.gid() != 0;
     if mode & 0o002 != 0 || group_writable_by_others {
-        return Err(UntrustedFile::WritableByOthers { path: path.to_path_buf(), mode });
+        return Err(UntrustedFile::WritableByOthers {
+            path: path.to_path_buf(),
+            mode,
+        });
     }
     if !trusted_owner(meta.uid()) {
-        return Err(UntrustedFile::ForeignOwner { path: path.to_path_buf(), uid: meta.uid() });
+        return Err(UntrustedFile::ForeignOwner {
+            path: path.to_path_buf(),
+            uid: meta.uid(),
+        });
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if let Ok(d) = std::fs::metadata(dir) {
         let dmode = d.mode();
         if dmode & 0o002 != 0 && dmode & 0o1000 == 0 {
-            return Err(UntrustedFile::UnsafeDirectory { path: path.to_path_buf(), dir: dir.to_path_buf() });
+            return Err(UntrustedFile::UnsafeDirectory {
+                path: path.to_path_buf(),
+                dir: dir.to_path_buf(),
+            });
         }
     }
     Ok(())
@@ -68,9 +88,15 @@ mod tests {
     fn world_writable_files_are_refused_for_root_only() {
         let p = temp_file("ww", 0o666);
         let err = check(&p, 0).unwrap_err();
-        assert!(matches!(err, UntrustedFile::WritableByOthers { mode: 0o666, .. }), "{err}");
+        assert!(
+            matches!(err, UntrustedFile::WritableByOthers { mode: 0o666, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("--allow-unsafe-files"));
-        assert!(check(&p, 1000).is_ok(), "an unprivileged run escalates nothing");
+        assert!(
+            check(&p, 1000).is_ok(),
+            "an unprivileged run escalates nothing"
+        );
         std::fs::remove_dir_all(p.parent().unwrap()).unwrap();
     }
 

@@ -17,9 +17,15 @@ pub const MAX_FILTER_NODES: usize = 512;
 pub(crate) fn check_text(text: &str, offset: usize) -> Result<(), Diagnostic> {
     if text.len() > MAX_RULE_BYTES {
         let head = text.char_indices().nth(2).map_or(text.len(), |(i, _)| i);
-        return Err(Diagnostic::error(format!("this rule is {} bytes long; a rule can be at most {MAX_RULE_BYTES} bytes", text.len()), Span::new(offset, offset + head))
-            .with_label("the rule starts here")
-            .with_note("split it into several rules: rules on the same trigger act like `or`"));
+        return Err(Diagnostic::error(
+            format!(
+                "this rule is {} bytes long; a rule can be at most {MAX_RULE_BYTES} bytes",
+                text.len()
+            ),
+            Span::new(offset, offset + head),
+        )
+        .with_label("the rule starts here")
+        .with_note("split it into several rules: rules on the same trigger act like `or`"));
     }
     let mut depth = 0usize;
     let mut in_string = false;
@@ -29,9 +35,12 @@ pub(crate) fn check_text(text: &str, offset: usize) -> Result<(), Diagnostic> {
             '(' | '{' if !in_string => {
                 depth += 1;
                 if depth > MAX_NESTING {
-                    return Err(Diagnostic::error(format!("parentheses are nested more than {MAX_NESTING} deep"), Span::new(offset + i, offset + i + 1))
-                        .with_label("too deep here")
-                        .with_note("flatten the filter: `a and (b or c)` needs no further nesting"));
+                    return Err(Diagnostic::error(
+                        format!("parentheses are nested more than {MAX_NESTING} deep"),
+                        Span::new(offset + i, offset + i + 1),
+                    )
+                    .with_label("too deep here")
+                    .with_note("flatten the filter: `a and (b or c)` needs no further nesting"));
                 }
             }
             ')' | '}' if !in_string => depth = depth.saturating_sub(1),
@@ -60,27 +69,45 @@ mod tests {
         let text = format!("on drop where {}", "dport == 1 or ".repeat(80_000));
         let (_, diags) = parse_program(&text);
         assert_eq!(diags.len(), 1);
-        assert!(diags[0].message.contains("a rule can be at most"), "{}", diags[0].message);
+        assert!(
+            diags[0].message.contains("a rule can be at most"),
+            "{}",
+            diags[0].message
+        );
         assert!(diags[0].span.end - diags[0].span.start < 10);
     }
 
     #[test]
     fn deep_nesting_is_refused_before_pest_recurses() {
-        let text = format!("on drop where {}dport == 1{}", "(".repeat(5000), ")".repeat(5000));
+        let text = format!(
+            "on drop where {}dport == 1{}",
+            "(".repeat(5000),
+            ")".repeat(5000)
+        );
         let (_, diags) = parse_program(&text);
-        assert!(diags[0].message.contains("nested more than"), "{}", diags[0].message);
+        assert!(
+            diags[0].message.contains("nested more than"),
+            "{}",
+            diags[0].message
+        );
     }
 
     #[test]
     fn long_chains_of_not_are_refused() {
         let text = format!("on drop where {}dport == 1", "not ".repeat(2000));
         let (_, diags) = parse_program(&text);
-        assert!(diags[0].message.contains("comparisons and operators"), "{}", diags[0].message);
+        assert!(
+            diags[0].message.contains("comparisons and operators"),
+            "{}",
+            diags[0].message
+        );
     }
 
     #[test]
     fn ordinary_rules_are_far_from_the_limits() {
-        let (p, diags) = parse_program("on drop where (dport == 1 or (sport == 2 and not tcp)) and host 10.0.0.1");
+        let (p, diags) = parse_program(
+            "on drop where (dport == 1 or (sport == 2 and not tcp)) and host 10.0.0.1",
+        );
         assert!(diags.is_empty(), "{diags:?}");
         assert_eq!(p.rules.len(), 1);
     }

@@ -23,6 +23,9 @@ pub struct Trace {
     child: Child,
     stderr_lines: mpsc::Receiver<String>,
     pub ready_line: String,
+    stdout: Option<BufReader<std::process::ChildStdout>>,
+    /// Lines already taken with `read_line`.
+    seen_stdout: String,
 }
 
 pub struct Finished {
@@ -35,9 +38,15 @@ pub struct Finished {
 impl Trace {
     /// Starts `ferret --json ARGS..` and waits (at most 30 s) for "ready".
     pub fn start(args: &[&str]) -> Trace {
+        Trace::start_with_env(args, &[])
+    }
+
+    /// As `start`, with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Trace {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferret"))
             .arg("--json")
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -55,11 +64,14 @@ impl Trace {
         loop {
             match rx.recv_timeout(Duration::from_secs(30)) {
                 Ok(line) if line.contains("ready") => {
+                    let stdout = child.stdout.take().map(BufReader::new);
                     return Trace {
                         child,
                         stderr_lines: rx,
                         ready_line: line,
-                    }
+                        stdout,
+                        seen_stdout: String::new(),
+                    };
                 }
                 Ok(line) => seen.push(line),
                 Err(_) => {
@@ -80,20 +92,55 @@ impl Trace {
 
     /// Sends SIGTERM and collects the output.
     pub fn terminate(self) -> Finished {
+        self.signal(libc::SIGTERM)
+    }
+
+    /// Sends `signal` and collects the output.
+    pub fn signal(self, signal: i32) -> Finished {
         // SAFETY: signalling our own child process.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        unsafe { libc::kill(self.child.id() as i32, signal) };
         self.wait()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// One line of standard output, as it comes.
+    pub fn read_line(&mut self, timeout: Duration) -> Option<String> {
+        let mut reader = self.stdout.take()?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = tx.send((line, reader));
+        });
+        let (line, reader) = rx.recv_timeout(timeout).ok()?;
+        self.stdout = Some(reader);
+        self.seen_stdout.push_str(&line);
+        Some(line)
+    }
+
+    /// Hands standard output to the caller (who then reads it all).
+    pub fn take_stdout(&mut self) -> Option<BufReader<std::process::ChildStdout>> {
+        self.stdout.take()
+    }
+
+    /// Closes our end of ferret's standard output, as `| head -1` does.
+    pub fn close_stdout(&mut self) {
+        self.stdout = None;
+    }
+
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// Waits for the process to end by itself (duration, stop after).
     pub fn wait(mut self) -> Finished {
-        let mut out = String::new();
-        self.child
-            .stdout
-            .take()
-            .expect("piped stdout")
-            .read_to_string(&mut out)
-            .expect("stdout readable");
+        let mut out = std::mem::take(&mut self.seen_stdout);
+        if let Some(mut reader) = self.stdout.take() {
+            reader.read_to_string(&mut out).expect("stdout readable");
+        }
         let status = self.child.wait().expect("ferret exits");
         let stderr: Vec<String> = self.stderr_lines.try_iter().collect();
         let mut events = Vec::new();
