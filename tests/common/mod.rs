@@ -142,7 +142,8 @@ impl Trace {
             reader.read_to_string(&mut out).expect("stdout readable");
         }
         let status = self.child.wait().expect("ferret exits");
-        let stderr: Vec<String> = self.stderr_lines.try_iter().collect();
+        // The reader thread ends at EOF, after the process has exited.
+        let stderr: Vec<String> = self.stderr_lines.iter().collect();
         let mut events = Vec::new();
         let mut summary = None;
         for line in out.lines() {
