@@ -400,6 +400,7 @@ fn resolve_stack(kernel: &Kernel, id: i32, syms: &Kallsyms) -> Vec<String> {
 pub fn trim_tracer_frames(frames: Vec<String>) -> Vec<String> {
     let ours = |f: &str| {
         f.starts_with("bpf_prog_")
+            || f.starts_with("__traceiter_")
             || f.starts_with("bpf_trace_run")
             || f.starts_with("__bpf_trace_")
     };
@@ -442,6 +443,7 @@ mod tests {
         let frames = [
             "bpf_prog_abc_ferret_drop+0x3a4",
             "bpf_trace_run4+0x10d",
+            "__traceiter_kfree_skb+0x41",
             "sk_skb_reason_drop+0x90",
             "bpf_prog_x+0x1",
         ];

@@ -49,7 +49,7 @@ impl<W: Write> Sink for TableSink<W> {
         if !self.header_done {
             writeln!(
                 self.out,
-                "{:<18} {:<3} {:<16} {:<10} {:<8} {:<12} {:<6} {:<5} {:<5} {:<47} FUNC",
+                "{:<18} {:<3} {:<22} {:<10} {:<8} {:<12} {:<6} {:<5} {:<5} {:<47} FUNC",
                 "SKB", "CPU", "PROCESS", "NETNS", "MARK/x", "IFACE", "PROTO", "MTU", "LEN", "TUPLE"
             )?;
             self.header_done = true;
@@ -67,7 +67,7 @@ impl<W: Write> Sink for TableSink<W> {
         };
         writeln!(
             self.out,
-            "{:<#18x} {:<3} {:<16} {:<10} {:<#8x} {:<12} {:<#6x} {:<5} {:<5} {:<47} {}",
+            "{:<#18x} {:<3} {:<22} {:<10} {:<#8x} {:<12} {:<#6x} {:<5} {:<5} {:<47} {}",
             m.skb,
             m.cpu,
             process,
