@@ -22,6 +22,7 @@
 #include "ferret_parse.h"
 #include "ferret_interp.h"
 #include "ferret_emit.h"
+#include "ferret_agg.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -44,15 +45,6 @@ static __always_inline int within_limit(__u32 idx, __u64 limit, __u64 now)
 		return 1;
 	}
 	return __sync_fetch_and_add(&l->count, 1) < limit;
-}
-
-/*
- * COUNT / HIST go here: a matched rule with those actions will update the
- * aggregation maps keyed by rule->count_fields / rule->hist_field. Those maps
- * are not part of this object yet, so such rules only move `matched`.
- */
-static __always_inline void aggregate(struct run *r, const struct ferret_rule *rule, __u32 idx)
-{
 }
 
 static __always_inline int is_tracked(struct run *r, __u64 bit)
@@ -108,7 +100,10 @@ __noinline int eval_rule(struct run *r, __u32 idx)
 	r->matched |= bit;
 	if (actions & FERRET_ACT_TRACK)
 		r->new_track |= bit;
-	aggregate(r, rule, idx);
+	/* Before the rate limit: counts and histograms see every match. */
+	if ((actions & (FERRET_ACT_COUNT | FERRET_ACT_HIST)) &&
+	    aggregate(r, idx, actions, rule->count_fields, rule->hist_field) && cnt)
+		cnt->agg_failed++;
 	if (!(actions & FERRET_ACT_DELIVER))
 		return 0;
 	/* The clock is read only when something needs it. */

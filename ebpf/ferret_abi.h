@@ -170,8 +170,8 @@ struct ferret_event {
 	__u64 rules; /* matched rules that asked for delivery */
 	__s32 stack_id; /* -1: none; other negatives: the -errno of bpf_get_stackid */
 	__u32 cap_len;
-	__u32 cap_l2; /* 1: capture starts at the MAC header, 0: network header */
-	__u32 pad;
+	__u32 cap_l2; /* 1: capture starts at the MAC header (Ethernet), 0: network header */
+	__u32 wire_len; /* packet length from where the capture starts (pcap-ng original length) */
 	struct ferret_meta meta;
 };
 
@@ -183,6 +183,52 @@ struct ferret_counters {
 	__u64 ring_full;   /* events lost: ring buffer full */
 	__u64 rate_limited;/* events suppressed by `limit N/s` */
 	__u64 agg_failed;  /* count/hist map updates that failed (map full) */
+};
+
+/*
+ * `count by`: one entry of the `agg_counts` per-CPU hash per rule slot and
+ * key. Every chosen field the packet carries is copied and its bit set in
+ * `present`; everything else stays zero, so one fixed layout serves every
+ * choice of keys. The value is a __u64 count per CPU.
+ */
+#define FERRET_AGG_ENTRIES 16384
+
+struct ferret_agg_key {
+	__u32 slot;
+	__u32 present; /* bit (1 << field) of the chosen fields the packet carried */
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char ifname[16];
+	char comm[16];
+	__u32 netns;
+	__u32 ifindex;
+	__u32 mark;
+	__u32 len;
+	__u32 pid;
+	__u32 reason;
+	__u32 func_id;
+	__u32 cpu;
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 tcpflags;
+	__u8 ttl;
+	__u8 pad1;
+	__u16 pad2;
+	__u32 pad3;
+} __attribute__((aligned(8)));
+
+/*
+ * `hist FIELD`: per rule slot (index of the `agg_hists` per-CPU array),
+ * bucket 0 counts the value 0 and bucket k >= 1 the values in
+ * [2^(k-1), 2^k); fields are at most 32 bits wide, so 33 buckets.
+ */
+#define FERRET_HIST_BUCKETS 33
+
+struct ferret_hist {
+	__u64 missing; /* matches whose packet did not carry the field */
+	__u64 buckets[FERRET_HIST_BUCKETS];
 };
 
 /* `limit N/s` state of one rule slot: a fixed one-second window. */

@@ -56,7 +56,7 @@ static __always_inline __u64 wakeup_flags(const struct run *r)
 
 /* Returns 0 on success, -1 when the ring had no room. */
 static __always_inline int emit_sized(struct run *r, __s32 stack_id, __u32 cap_l2, __u64 src,
-				      __u32 want, const __u32 class_len)
+				      __u32 wire, __u32 want, const __u32 class_len)
 {
 	struct ferret_event *rec;
 	__u32 cap = want;
@@ -69,7 +69,7 @@ static __always_inline int emit_sized(struct run *r, __s32 stack_id, __u32 cap_l
 	rec->rules = r->deliver;
 	rec->stack_id = stack_id;
 	rec->cap_l2 = cap_l2;
-	rec->pad = 0;
+	rec->wire_len = wire;
 	__builtin_memcpy(&rec->meta, &r->meta, sizeof(rec->meta));
 	if (class_len) {
 		if (cap > class_len)
@@ -84,12 +84,21 @@ static __always_inline int emit_sized(struct run *r, __s32 stack_id, __u32 cap_l
 	return 0;
 }
 
-/* Where captured bytes start and how many the linear data holds. */
-static __always_inline __u32 capture_source(const struct run *r, __u64 *src, __u32 *l2)
+/*
+ * Where captured bytes start and how many the linear data holds; `wire` is
+ * the whole packet's length from that start.
+ */
+static __always_inline __u32 capture_source(const struct run *r, __u64 *src, __u32 *l2,
+					    __u32 *wire)
 {
+	struct sk_buff *skb = (struct sk_buff *)r->meta.skb;
 	__u32 start, snap = r->snaplen;
+	__s64 w;
 
-	if (r->mac_off != HDR_UNSET && r->mac_off != r->net_off) {
+	/* The MAC header is kept only when it is Ethernet-sized, so the link
+	 * type a capture file declares (Ethernet or raw IP) is always right. */
+	if (r->mac_off != HDR_UNSET && r->net_off != HDR_UNSET &&
+	    r->net_off == r->mac_off + ETH_HLEN) {
 		start = r->mac_off;
 		*l2 = 1;
 	} else if (r->net_off != HDR_UNSET) {
@@ -101,6 +110,9 @@ static __always_inline __u32 capture_source(const struct run *r, __u64 *src, __u
 	if (start >= r->tail)
 		return 0;
 	*src = r->head + start;
+	/* skb->len counts from skb->data, which moves as layers pull headers. */
+	w = (__s64)r->meta.len + (__s64)((__u64)BPF_CORE_READ(skb, data) - r->head) - (__s64)start;
+	*wire = w > 0 ? (__u32)w : 0;
 	if (snap > FERRET_MAX_SNAPLEN)
 		snap = FERRET_MAX_SNAPLEN;
 	return r->tail - start < snap ? r->tail - start : snap;
@@ -109,24 +121,24 @@ static __always_inline __u32 capture_source(const struct run *r, __u64 *src, __u
 /* Global for the same reason as fill_meta: verified once. */
 __noinline int emit(struct run *r, __s32 stack_id)
 {
-	__u32 want = 0, l2 = 0;
+	__u32 want = 0, l2 = 0, wire = 0;
 	__u64 src = 0;
 
 	if (!r)
 		return -1;
 	if (r->actions & FERRET_ACT_CAPTURE)
-		want = capture_source(r, &src, &l2);
+		want = capture_source(r, &src, &l2, &wire);
 	if (!want)
-		return emit_sized(r, stack_id, l2, src, 0, 0);
+		return emit_sized(r, stack_id, l2, src, 0, 0, 0);
 	if (want <= CAP_CLASS_0)
-		return emit_sized(r, stack_id, l2, src, want, CAP_CLASS_0);
+		return emit_sized(r, stack_id, l2, src, wire, want, CAP_CLASS_0);
 	if (want <= CAP_CLASS_1)
-		return emit_sized(r, stack_id, l2, src, want, CAP_CLASS_1);
+		return emit_sized(r, stack_id, l2, src, wire, want, CAP_CLASS_1);
 	if (want <= CAP_CLASS_2)
-		return emit_sized(r, stack_id, l2, src, want, CAP_CLASS_2);
+		return emit_sized(r, stack_id, l2, src, wire, want, CAP_CLASS_2);
 	if (want <= CAP_CLASS_3)
-		return emit_sized(r, stack_id, l2, src, want, CAP_CLASS_3);
-	return emit_sized(r, stack_id, l2, src, want, CAP_CLASS_4);
+		return emit_sized(r, stack_id, l2, src, wire, want, CAP_CLASS_3);
+	return emit_sized(r, stack_id, l2, src, wire, want, CAP_CLASS_4);
 }
 
 static __always_inline void deliver(void *ctx, struct run *r)

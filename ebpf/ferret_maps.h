@@ -64,6 +64,22 @@ struct {
 	__uint(value_size, FERRET_STACK_DEPTH * sizeof(__u64));
 } stacks SEC(".maps");
 
+/* `count by` results: (rule slot, key) -> count, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, FERRET_AGG_ENTRIES);
+	__type(key, struct ferret_agg_key);
+	__type(value, __u64);
+} agg_counts SEC(".maps");
+
+/* `hist` results: rule slot -> log2 buckets, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FERRET_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct ferret_hist);
+} agg_hists SEC(".maps");
+
 /* Which raw tracepoint argument holds the skb, per `tp` slot (0..4). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -175,7 +175,8 @@ pub struct EventHeader {
     pub stack_id: i32,
     pub cap_len: u32,
     pub cap_l2: u32,
-    pub pad: u32,
+    /// Packet length from where the capture starts (pcap-ng original length).
+    pub wire_len: u32,
     pub meta: Meta,
 }
 
@@ -201,6 +202,106 @@ impl Counters {
     }
 }
 
+/// Capacity of the `count by` map (`FERRET_AGG_ENTRIES`), all rules together.
+pub const AGG_ENTRIES: u32 = 16384;
+/// Log2 buckets of a `hist` (`FERRET_HIST_BUCKETS`).
+pub const HIST_BUCKETS: usize = 33;
+
+/// Key of the `count by` map (`struct ferret_agg_key`): the rule slot and
+/// the chosen fields the packet carried (bits in `present`), zero elsewhere.
+#[repr(C, align(8))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct AggKey {
+    pub slot: u32,
+    pub present: u32,
+    pub saddr: [u8; 16],
+    pub daddr: [u8; 16],
+    pub ifname: [u8; 16],
+    pub comm: [u8; 16],
+    pub netns: u32,
+    pub ifindex: u32,
+    pub mark: u32,
+    pub len: u32,
+    pub pid: u32,
+    pub reason: u32,
+    pub func_id: u32,
+    pub cpu: u32,
+    pub family: u16,
+    pub sport: u16,
+    pub dport: u16,
+    pub proto: u8,
+    pub tcpflags: u8,
+    pub ttl: u8,
+    pub pad1: u8,
+    pub pad2: u16,
+    pub pad3: u32,
+}
+
+impl AggKey {
+    /// The key's fields as an event's metadata, so the field catalog can
+    /// read them (`FieldDef::value_in`).
+    pub fn as_meta(&self) -> Meta {
+        Meta {
+            present: self.present,
+            saddr: self.saddr,
+            daddr: self.daddr,
+            ifname: self.ifname,
+            comm: self.comm,
+            netns: self.netns,
+            ifindex: self.ifindex,
+            mark: self.mark,
+            len: self.len,
+            pid: self.pid,
+            reason: self.reason,
+            func_id: self.func_id,
+            cpu: self.cpu,
+            family: self.family,
+            sport: self.sport,
+            dport: self.dport,
+            proto: self.proto,
+            tcpflags: self.tcpflags,
+            ttl: self.ttl,
+            ..Meta::default()
+        }
+    }
+}
+
+/// One rule's `hist` (`struct ferret_hist`): bucket 0 is the value 0,
+/// bucket k >= 1 holds [2^(k-1), 2^k).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hist {
+    pub missing: u64,
+    pub buckets: [u64; HIST_BUCKETS],
+}
+
+impl Default for Hist {
+    fn default() -> Self {
+        Hist {
+            missing: 0,
+            buckets: [0; HIST_BUCKETS],
+        }
+    }
+}
+
+impl Hist {
+    pub fn add(&mut self, other: &Hist) {
+        self.missing += other.missing;
+        for (a, b) in self.buckets.iter_mut().zip(other.buckets.iter()) {
+            *a += b;
+        }
+    }
+
+    /// The bucket a value falls in, as the kernel side computes it.
+    pub fn bucket_of(value: u32) -> usize {
+        if value == 0 {
+            0
+        } else {
+            32 - value.leading_zeros() as usize
+        }
+    }
+}
+
 /// `limit N/s` state of one rule slot (`struct ferret_limit`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -219,6 +320,8 @@ unsafe impl aya::Pod for Meta {}
 unsafe impl aya::Pod for Counters {}
 unsafe impl aya::Pod for Limit {}
 unsafe impl aya::Pod for EventHeader {}
+unsafe impl aya::Pod for AggKey {}
+unsafe impl aya::Pod for Hist {}
 
 /// Views a plain-old-data value as bytes (for `BPF_PROG_TEST_RUN` inputs).
 pub fn bytes_of<T: aya::Pod>(value: &T) -> &[u8] {
@@ -253,7 +356,27 @@ mod tests {
         assert_eq!(size_of::<EventHeader>(), 32 + 144);
         assert_eq!(size_of::<Counters>(), 48);
         assert_eq!(size_of::<Limit>(), 16);
+        assert_eq!(size_of::<AggKey>(), 120);
+        assert_eq!(align_of::<AggKey>(), 8);
+        assert_eq!(offset_of!(AggKey, saddr), 8);
+        assert_eq!(offset_of!(AggKey, netns), 72);
+        assert_eq!(offset_of!(AggKey, family), 104);
+        assert_eq!(offset_of!(AggKey, proto), 110);
+        assert_eq!(size_of::<Hist>(), 8 * (1 + HIST_BUCKETS));
+        assert_eq!(offset_of!(EventHeader, wire_len), 28);
         assert_eq!(TEST_SLOT, MAX_RULES);
+    }
+
+    #[test]
+    fn hist_buckets_are_powers_of_two() {
+        assert_eq!(Hist::bucket_of(0), 0);
+        assert_eq!(Hist::bucket_of(1), 1);
+        assert_eq!(Hist::bucket_of(2), 2);
+        assert_eq!(Hist::bucket_of(3), 2);
+        assert_eq!(Hist::bucket_of(4), 3);
+        assert_eq!(Hist::bucket_of(1023), 10);
+        assert_eq!(Hist::bucket_of(1024), 11);
+        assert_eq!(Hist::bucket_of(u32::MAX), HIST_BUCKETS - 1);
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub struct Event {
     pub capture: Vec<u8>,
     /// Whether `capture` starts at the MAC header (else the network header).
     pub capture_l2: bool,
+    /// The whole packet's length from where `capture` starts (at least
+    /// `capture.len()`; more when the snaplen or the linear data cut it).
+    pub wire_len: u32,
 }
 
 pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
@@ -58,6 +61,7 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
         meta: header.meta,
         capture: rest[..cap].to_vec(),
         capture_l2: header.cap_l2 != 0,
+        wire_len: header.wire_len.max(header.cap_len),
     })
 }
 

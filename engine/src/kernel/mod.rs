@@ -13,6 +13,8 @@
 //!   .detach(hook)                       idempotent
 //!   .attach_tp(slot, "cat:name", arg)   a `tp` trigger in slot 0..abi::TP_SLOTS, hook TP0+slot
 //!   .counters() -> Vec<abi::Counters>   per rule slot, summed over CPUs
+//!   .counts() -> Vec<(AggKey, u64)>     `count by` entries of all slots, summed over CPUs
+//!   .hist(slot) -> abi::Hist            a slot's `hist` buckets, summed over CPUs
 //!   .stack(stack_id) -> Vec<u64>        kernel instruction pointers, innermost first
 //!   .take_events() -> EventStream       the ring buffer reader (once per Kernel)
 //!   .test_filter(&rule, &meta) -> bool  the kernel interpreter via BPF_PROG_TEST_RUN
@@ -26,6 +28,7 @@
 //! Everything needs root (or CAP_BPF + CAP_PERFMON) and kernel BTF; both
 //! are reported as [`KernelError`]s that say so.
 
+mod agg;
 mod attach;
 mod error;
 mod events;
@@ -33,6 +36,7 @@ mod tables;
 mod testrun;
 
 pub use crate::rules::AttachKind;
+pub use agg::COUNT_CAPACITY;
 pub use attach::function_backend_status;
 pub use error::KernelError;
 pub use events::EventStream;

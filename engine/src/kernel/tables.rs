@@ -12,7 +12,8 @@ impl Kernel {
     }
 
     /// Empties a slot and forgets what its rule left behind (counters, rate
-    /// window, track bits), so the next rule there starts clean.
+    /// window, track bits, counts and histogram), so the next rule there
+    /// starts clean.
     pub fn clear_rule(&mut self, slot: usize) -> Result<(), KernelError> {
         check_slot(slot)?;
         let old = self
@@ -41,6 +42,9 @@ impl Kernel {
             .map_err(|e| KernelError::map("limits", e))?;
         if old.actions & abi::act::TRACK != 0 {
             self.scrub_track_bit(slot)?;
+        }
+        if old.actions & (abi::act::COUNT | abi::act::HIST) != 0 {
+            self.clear_aggregates(slot)?;
         }
         Ok(())
     }

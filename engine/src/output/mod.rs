@@ -105,6 +105,7 @@ mod tests {
             meta,
             capture: vec![],
             capture_l2: false,
+            wire_len: 0,
         }
     }
 

@@ -31,7 +31,8 @@ pub struct RulePlan {
     pub action_flags: u32,
     #[serde(serialize_with = "render::serialize_insns")]
     pub insns: Vec<Insn>,
-    /// Fields this rule's filter reads.
+    /// Fields this rule reads in the kernel: its filter, `count by` keys
+    /// and `hist` field (the kernel parses only what some rule reads).
     pub needs: u32,
     #[serde(skip)]
     pub filter: ir::Filter,
@@ -78,9 +79,25 @@ pub fn plan_rule(rule: &CheckedRule) -> Result<RulePlan, PlanError> {
         action_flags: rule.actions.flags(),
         actions: rule.actions.clone(),
         insns,
-        needs: rule.filter.fields(),
+        needs: rule.filter.fields() | aggregated_fields(&rule.actions),
         filter: rule.filter.clone(),
     })
+}
+
+/// Bit (1 << field) of each field a `count by` key names (`rule` is the
+/// slot, always in the key) and of the `hist` field.
+pub fn aggregated_fields(actions: &ActionsIr) -> u32 {
+    let hist = actions.hist.as_deref().and_then(catalog::lookup);
+    hist.map_or(0, |f| 1 << f.id) | key_fields(actions.count_by.as_deref().unwrap_or_default())
+}
+
+fn key_fields(keys: &[ir::KeyField]) -> u32 {
+    keys.iter()
+        .filter_map(|k| match k {
+            ir::KeyField::Field(name) => catalog::lookup(name),
+            ir::KeyField::Rule => None,
+        })
+        .fold(0, |m, f| m | 1 << f.id)
 }
 
 impl RulePlan {
@@ -92,7 +109,7 @@ impl RulePlan {
             actions: self.action_flags,
             ninsns: self.insns.len() as u32,
             limit_per_sec: self.actions.limit_per_sec.unwrap_or(0),
-            count_fields: 0,
+            count_fields: self.count_fields().into(),
             hist_field: self
                 .actions
                 .hist
@@ -104,6 +121,11 @@ impl RulePlan {
         };
         r.insns[..self.insns.len()].copy_from_slice(&self.insns);
         r
+    }
+
+    /// Bit (1 << field) of each field in the `count by` key.
+    pub fn count_fields(&self) -> u32 {
+        key_fields(self.actions.count_by.as_deref().unwrap_or_default())
     }
 
     /// What the reference evaluator says about a packet: the oracle.

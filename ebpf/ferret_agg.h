@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * In-kernel aggregation: `count [by KEY, ..]` and `hist FIELD`. A matched
+ * rule with these actions updates per-CPU maps here and sends nothing to
+ * userspace; the engine reads the maps and sums over CPUs.
+ *
+ * The key is filled without branches (a mask per field): a branch per
+ * optional field would give the verifier 2^fields paths to walk.
+ */
+#ifndef FERRET_AGG_H
+#define FERRET_AGG_H
+
+#include "ferret_maps.h"
+#include "ferret_run.h"
+#include "ferret_interp.h"
+
+/* All ones when field `f` is in `fields`, else zero. */
+#define KEEP(fields, f) ((__u64)0 - (((fields) >> (f)) & 1))
+
+static __always_inline void keep_bytes(__u8 *dst, const __u8 *src, __u64 keep)
+{
+	/* Both sides are 8-aligned (the ABI pins meta's offsets, the key is
+	 * aligned(8)), and the verifier wants aligned stack access. */
+	((__u64 *)dst)[0] = ((const __u64 *)src)[0] & keep;
+	((__u64 *)dst)[1] = ((const __u64 *)src)[1] & keep;
+}
+
+static __always_inline void fill_agg_key(struct ferret_agg_key *k, const struct ferret_meta *m,
+					 __u32 slot, __u32 fields)
+{
+	k->slot = slot;
+	k->present = fields;
+	keep_bytes(k->saddr, m->saddr, KEEP(fields, FERRET_F_SADDR));
+	keep_bytes(k->daddr, m->daddr, KEEP(fields, FERRET_F_DADDR));
+	keep_bytes((__u8 *)k->ifname, (const __u8 *)m->ifname, KEEP(fields, FERRET_F_IFNAME));
+	keep_bytes((__u8 *)k->comm, (const __u8 *)m->comm, KEEP(fields, FERRET_F_COMM));
+	k->netns = m->netns & KEEP(fields, FERRET_F_NETNS);
+	k->ifindex = m->ifindex & KEEP(fields, FERRET_F_IFINDEX);
+	k->mark = m->mark & KEEP(fields, FERRET_F_MARK);
+	k->len = m->len & KEEP(fields, FERRET_F_LEN);
+	k->pid = m->pid & KEEP(fields, FERRET_F_PID);
+	k->reason = m->reason & KEEP(fields, FERRET_F_REASON);
+	k->func_id = m->func_id & KEEP(fields, FERRET_F_FUNC);
+	k->cpu = m->cpu & KEEP(fields, FERRET_F_CPU);
+	k->family = m->family & KEEP(fields, FERRET_F_FAMILY);
+	k->sport = m->sport & KEEP(fields, FERRET_F_SPORT);
+	k->dport = m->dport & KEEP(fields, FERRET_F_DPORT);
+	k->proto = m->proto & KEEP(fields, FERRET_F_PROTO);
+	k->tcpflags = m->tcpflags & KEEP(fields, FERRET_F_TCPFLAGS);
+	k->ttl = m->ttl & KEEP(fields, FERRET_F_TTL);
+}
+
+/* Returns 0 when counted, 1 when the map refused a new key (full). */
+static __always_inline int count_key(const struct ferret_agg_key *k)
+{
+	__u64 one = 1, *v;
+	long err;
+
+	v = bpf_map_lookup_elem(&agg_counts, k);
+	if (v) {
+		/* Atomic although per-CPU: a softirq may interrupt a program on
+		 * this CPU and bump the same key. */
+		__sync_fetch_and_add(v, 1);
+		return 0;
+	}
+	err = bpf_map_update_elem(&agg_counts, k, &one, BPF_NOEXIST);
+	if (!err)
+		return 0;
+	/* Another CPU (or a nested program) created it meanwhile. */
+	v = bpf_map_lookup_elem(&agg_counts, k);
+	if (v) {
+		__sync_fetch_and_add(v, 1);
+		return 0;
+	}
+	return 1;
+}
+
+/* floor(log2(v)) for v > 0, without loops or branches. */
+static __always_inline __u32 log2_u32(__u32 v)
+{
+	__u32 r, s;
+
+	r = (v > 0xffff) << 4;
+	v >>= r;
+	s = (v > 0xff) << 3;
+	v >>= s;
+	r |= s;
+	s = (v > 0xf) << 2;
+	v >>= s;
+	r |= s;
+	s = (v > 0x3) << 1;
+	v >>= s;
+	r |= s;
+	return r | (v >> 1);
+}
+
+static __always_inline void hist_add(const struct ferret_meta *m, __u32 slot, __u32 field)
+{
+	struct ferret_hist *h = bpf_map_lookup_elem(&agg_hists, &slot);
+	__u64 hi = 0, lo = 0;
+	__u32 v, b;
+
+	if (!h)
+		return;
+	if (!load_field(m, field, &hi, &lo)) {
+		__sync_fetch_and_add(&h->missing, 1);
+		return;
+	}
+	v = (__u32)lo;
+	b = v ? 1 + log2_u32(v) : 0;
+	if (b < FERRET_HIST_BUCKETS)
+		__sync_fetch_and_add(&h->buckets[b], 1);
+}
+
+/*
+ * COUNT and HIST of one matched rule. Global, so the verifier checks it
+ * once, not once per state of the rule loop. Returns how many updates
+ * failed (the caller counts them in `agg_failed`).
+ */
+__noinline int aggregate(struct run *r, __u32 slot, __u32 actions, __u64 count_fields,
+			 __u32 hist_field)
+{
+	struct ferret_agg_key key;
+
+	if (!r)
+		return 0;
+	if (actions & FERRET_ACT_HIST)
+		hist_add(&r->meta, slot, hist_field);
+	if (!(actions & FERRET_ACT_COUNT))
+		return 0;
+	__builtin_memset(&key, 0, sizeof(key));
+	fill_agg_key(&key, &r->meta, slot, (__u32)count_fields & r->meta.present);
+	return count_key(&key);
+}
+
+#endif
