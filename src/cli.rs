@@ -7,6 +7,9 @@ const EXAMPLES: &str = "\
 Examples:
   sudo ferret 'on drop where dport == 443 print stack'
   sudo ferret 'on drop count by reason, func' --duration 10s
+  sudo ferret 'on drop count by reason, func' --cmd 'curl -s https://example.invalid'
+  sudo ferret 'on recv where udp hist len' --interval 1s
+  sudo ferret 'on drop where tcp capture snaplen 128' --pcap drops.pcapng
   sudo ferret --json 'on recv, xmit where host 198.18.0.2 and tcp port 80'
   sudo ferret demo
   ferret check -e 'on drop where reason == NETFILTER_DROP limit 10/s'
@@ -64,6 +67,19 @@ pub struct OutputArgs {
     /// Ring buffer size in MiB (a power of two).
     #[arg(long, value_name = "MIB", default_value_t = 8, global = true)]
     pub ring_mib: u32,
+
+    /// Also print the `count`/`hist` tables this often (totals so far), e.g. 1s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, global = true)]
+    pub interval: Option<std::time::Duration>,
+
+    /// Write the packets of `capture` rules to FILE as pcap-ng (created 0600).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub pcap: Option<PathBuf>,
+
+    /// Run COMMAND with sh -c once the probes are ready; the trace ends when
+    /// it exits, and ferret exits with its status.
+    #[arg(long = "cmd", value_name = "COMMAND", global = true)]
+    pub cmd: Option<String>,
 
     /// More detail: the full verifier log on a load failure.
     #[arg(short, long, global = true)]

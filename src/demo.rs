@@ -36,6 +36,7 @@ pub fn run(args: &OutputArgs) -> anyhow::Result<Exit> {
         ring_bytes: 8 << 20,
         duration: Some(args.duration.unwrap_or(Duration::from_secs(4))),
         verbose: args.verbose,
+        ..SessionOptions::default()
     };
     let client = lab.a.clone();
     let mut traffic = None;

@@ -13,6 +13,8 @@ pub enum Exit {
     System,
     /// Events were lost (ring full) — the trace is incomplete.
     Lost,
+    /// `--cmd`: the command's own exit status.
+    Command(i32),
 }
 
 impl Exit {
@@ -23,6 +25,7 @@ impl Exit {
             Exit::Usage => 2,
             Exit::System => 3,
             Exit::Lost => 4,
+            Exit::Command(status) => status,
         }
     }
 }

@@ -63,10 +63,18 @@ pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
     if std::env::var("FERRET_FAULT").as_deref() == Ok("panic-on-event") {
         sink = Box::new(PanicOnEvent);
     }
+    if args.pcap.is_some() && !plan.rules.iter().any(|r| r.actions.capture.is_some()) {
+        eprintln!("ferret: warning: --pcap is given but no rule has `capture`; the file will hold no packets");
+    }
     let opts = SessionOptions {
         ring_bytes,
         duration: args.duration,
         verbose: args.verbose,
+        interval: args.interval,
+        command: args.cmd.clone(),
+        // A JSON stream on stdout stays parseable.
+        command_stdout_to_stderr: args.json && args.output.is_none(),
+        pcap: args.pcap.clone(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -92,10 +100,12 @@ pub fn finish(
     match result {
         Ok(summary) => {
             let _ = sink.summary(&summary);
-            Ok(if summary.lost() > 0 {
-                Exit::Lost
-            } else {
-                Exit::Ok
+            // An incomplete trace outranks the command's status: a script
+            // must be able to tell that the counts are not whole.
+            Ok(match (summary.lost(), summary.command_status) {
+                (1.., _) => Exit::Lost,
+                (0, Some(status)) => Exit::Command(status),
+                (0, None) => Exit::Ok,
             })
         }
         Err(SessionError::Kernel(e)) => {

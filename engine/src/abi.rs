@@ -210,7 +210,7 @@ pub const HIST_BUCKETS: usize = 33;
 /// Key of the `count by` map (`struct ferret_agg_key`): the rule slot and
 /// the chosen fields the packet carried (bits in `present`), zero elsewhere.
 #[repr(C, align(8))]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AggKey {
     pub slot: u32,
     pub present: u32,

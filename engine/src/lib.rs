@@ -5,8 +5,10 @@
 //! [`check::CheckEnv`] hands it.
 
 pub mod abi;
+mod agg_read;
 pub mod catalog;
 pub mod check;
+pub mod command;
 pub mod diag;
 pub mod event;
 pub mod funcs;
@@ -18,6 +20,7 @@ pub mod lab;
 pub mod output;
 pub mod plan;
 pub mod reasons;
+mod router;
 pub mod rules;
 pub mod session;
 pub mod summary;

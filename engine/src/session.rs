@@ -3,14 +3,17 @@
 //! drive; [`run`] is the one-shot trace loop built on it (ready line,
 //! stream until duration / signal / `stop after`, summary).
 
+use crate::command::RunningCommand;
 use crate::event::{self, Event};
 use crate::ir::TriggerIr;
 use crate::kallsyms::Kallsyms;
 use crate::kernel::{EventStream, Kernel, KernelError, LoadOptions};
-use crate::output::{Context, Sink};
+use crate::output::pcap::PcapWriter;
+use crate::output::{Aggregates, Context, Sink};
 use crate::plan::{Plan, RulePlan};
+use crate::router::Router;
 use crate::rules::{LiveRule, RuleTable, RulesError};
-use crate::summary::{RuleSummary, Summary};
+use crate::summary::{PcapSummary, RuleSummary, Summary};
 use crate::system::SystemFacts;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -24,6 +27,28 @@ pub struct SessionOptions {
     pub ring_bytes: u32,
     pub duration: Option<Duration>,
     pub verbose: bool,
+    /// Print the `count`/`hist` tables this often, not only at the end.
+    pub interval: Option<Duration>,
+    /// `--cmd`: run this through `sh -c` once ready; its end ends the session.
+    pub command: Option<String>,
+    /// Send the command's standard output to ferret's standard error.
+    pub command_stdout_to_stderr: bool,
+    /// `--pcap`: where `capture` rules write their packets.
+    pub pcap: Option<std::path::PathBuf>,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            ring_bytes: 8 << 20,
+            duration: None,
+            verbose: false,
+            interval: None,
+            command: None,
+            command_stdout_to_stderr: false,
+            pcap: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +75,10 @@ pub enum SessionError {
     Output { source: std::io::Error },
     #[error("cannot install signal handlers: {source}")]
     Signals { source: std::io::Error },
+    #[error(transparent)]
+    Pcap(#[from] crate::output::pcap::PcapError),
+    #[error(transparent)]
+    Command(#[from] crate::command::CommandError),
 }
 
 impl From<RulesError<KernelError>> for SessionError {
@@ -66,28 +95,11 @@ impl From<RulesError<KernelError>> for SessionError {
 /// Refuses what this build cannot trace yet, before touching the kernel.
 pub fn preflight(rule: &RulePlan) -> Result<(), SessionError> {
     let a = &rule.actions;
-    let unsupported = [
-        (
-            a.count_by.is_some(),
-            "count",
-            "in-kernel aggregation arrives with the aggregation work (issue 5)",
-        ),
-        (
-            a.hist.is_some(),
-            "hist",
-            "in-kernel aggregation arrives with the aggregation work (issue 5)",
-        ),
-        (
-            a.capture.is_some(),
-            "capture",
-            "pcap-ng output arrives with the capture work (issue 5)",
-        ),
-        (
-            a.call.is_some(),
-            "call",
-            "Rhai handlers arrive with the scripting work (issue 6)",
-        ),
-    ];
+    let unsupported = [(
+        a.call.is_some(),
+        "call",
+        "Rhai handlers arrive with the scripting work (issue 6)",
+    )];
     if let Some((_, action, why)) = unsupported.into_iter().find(|(used, ..)| *used) {
         return Err(SessionError::Unsupported {
             rule: rule.number,
@@ -284,6 +296,7 @@ impl Session {
                     lost_ring_full: c.ring_full,
                     rate_limited: c.rate_limited,
                     delivered: self.delivered(r.id),
+                    agg_failed: c.agg_failed,
                 }
             })
             .collect();
@@ -292,13 +305,33 @@ impl Session {
             decode_errors: self.decode_errors,
             duration_ms: self.started.elapsed().as_millis() as u64,
             ended_by: ended_by.to_string(),
+            command_status: None,
+            pcap: None,
         })
+    }
+
+    /// What the `count` and `hist` rules hold now (totals since each rule
+    /// was added); `last` marks the session's final tables.
+    pub fn aggregates(&self, last: bool) -> Result<Aggregates, SessionError> {
+        crate::agg_read::read(&self.kernel, &self.table, self.started, last)
+    }
+
+    /// Matches per rule id, from the kernel's counters.
+    pub fn matched(&self) -> Result<HashMap<usize, u64>, SessionError> {
+        let counters = self.kernel.counters()?;
+        Ok(self
+            .table
+            .rules()
+            .map(|(slot, r)| (r.id, counters.get(slot).map_or(0, |c| c.matched)))
+            .collect())
     }
 }
 
 /// The one-shot trace: load every rule of `plan`, call `ready` once all
-/// probes are attached, stream to `sink` until the duration, a signal,
-/// `stop after` or a closed output ends it.
+/// probes are attached, stream to `sink` (and `capture` packets to the
+/// `--pcap` file) until the duration, a signal, `stop after`, the end of
+/// the `--cmd` command or a closed output ends it; `count`/`hist` tables
+/// go to `sink` every `--interval` and at the end.
 pub async fn run(
     plan: &Plan,
     facts: &SystemFacts,
@@ -315,6 +348,14 @@ pub async fn run(
     for rule in &plan.rules {
         preflight(rule)?;
     }
+    // Before loading anything: a bad path is the quickest error to give.
+    let pcap = match &opts.pcap {
+        Some(path) => {
+            let texts: Vec<String> = plan.rules.iter().map(|r| r.text.clone()).collect();
+            Some(PcapWriter::create(path, &texts)?)
+        }
+        None => None,
+    };
     let mut session = Session::open(facts, opts)?;
     for rule in &plan.rules {
         session.add_rule(rule.clone())?;
@@ -325,61 +366,132 @@ pub async fn run(
         plan.rules.len(),
         session.attached_text()
     ));
-
-    let stop_after: HashMap<usize, u64> = session
+    let mut command = match &opts.command {
+        Some(c) => Some(RunningCommand::spawn(c, opts.command_stdout_to_stderr)?),
+        None => None,
+    };
+    let mut router = Router::new(sink, pcap, session.rules());
+    // Rules that send no event count their matches in the kernel only.
+    let quiet_stops: HashMap<usize, u64> = session
         .rules()
+        .filter(|r| r.plan.action_flags & crate::abi::act::DELIVER == 0)
         .filter_map(|r| r.plan.actions.stop_after.map(|n| (r.id, n)))
         .collect();
+    let has_aggregates = session
+        .rules()
+        .any(|r| r.plan.actions.count_by.is_some() || r.plan.actions.hist.is_some());
     let deadline = opts.duration.map(|d| Instant::now() + d);
+    let mut next_tick = opts.interval.map(|i| Instant::now() + i);
     let mut signals = Signals::install().map_err(|source| SessionError::Signals { source })?;
     let mut ended_by: Option<&str> = None;
-    let mut write_error = None;
-    let mut shown: HashMap<usize, u64> = HashMap::new();
+    let mut command_status = None;
     while ended_by.is_none() {
-        let wait = deadline.map_or(POLL, |d| {
-            d.saturating_duration_since(Instant::now()).min(POLL)
-        });
+        let wait = [deadline, next_tick]
+            .into_iter()
+            .flatten()
+            .map(|t| t.saturating_duration_since(Instant::now()))
+            .fold(POLL, Duration::min);
         tokio::select! {
             _ = session.wait(wait) => {}
             _ = signals.next() => ended_by = Some("signal"),
         }
-        let flow = session.pump(&mut |ev, stack, ctx| {
-            if let Err(e) = sink.event(ev, stack, ctx) {
-                write_error = Some(e);
-                return Flow::Stop;
-            }
-            let mut stop = false;
-            for id in &ev.rules {
-                let n = shown.entry(*id).or_default();
-                *n += 1;
-                stop |= stop_after.get(id).is_some_and(|limit| *n >= *limit);
-            }
-            if stop {
-                Flow::Stop
-            } else {
-                Flow::Continue
-            }
-        });
-        if flow == Flow::Stop && write_error.is_none() {
+        if session.pump(&mut |ev, stack, ctx| router.event(ev, stack, ctx)) == Flow::Stop {
             ended_by = Some("stop-after");
         }
-        if write_error.is_none() {
-            if let Err(e) = sink.flush() {
-                write_error = Some(e);
-            }
+        router.flush();
+        if let Some(e) = router.pcap_error.take() {
+            return Err(e.into());
         }
-        if let Some(e) = write_error.take() {
+        if let Some(e) = router.write_error.take() {
             if e.kind() != std::io::ErrorKind::BrokenPipe {
                 return Err(SessionError::Output { source: e });
             }
             ended_by = Some("output closed");
         }
+        if let Some(c) = command.as_mut() {
+            if let Some(status) = c.try_status()? {
+                command_status = Some(status);
+                command = None;
+                ended_by = ended_by.or(Some("command"));
+            }
+        }
+        if !quiet_stops.is_empty() && ended_by.is_none() {
+            let matched = session.matched()?;
+            if quiet_stops
+                .iter()
+                .any(|(id, n)| matched.get(id).is_some_and(|m| m >= n))
+            {
+                ended_by = Some("stop-after");
+            }
+        }
+        if let (Some(tick), Some(every)) = (next_tick, opts.interval) {
+            if ended_by.is_none() && Instant::now() >= tick && has_aggregates {
+                let aggs = session.aggregates(false)?;
+                let ctx = session.context().clone();
+                if let Err(e) = router.sink().aggregates(&aggs, &ctx) {
+                    if e.kind() != std::io::ErrorKind::BrokenPipe {
+                        return Err(SessionError::Output { source: e });
+                    }
+                    ended_by = Some("output closed");
+                }
+            }
+            if Instant::now() >= tick {
+                next_tick = Some(tick + every);
+            }
+        }
         if ended_by.is_none() && deadline.is_some_and(|d| Instant::now() >= d) {
             ended_by = Some("duration");
         }
     }
-    session.summary(ended_by.unwrap_or_default())
+    if ended_by == Some("command") {
+        // What the command caused may still be in flight (softirqs, the
+        // ring): let the kernel settle, then take the rest.
+        settle(&mut session).await?;
+        session.pump(&mut |ev, stack, ctx| router.event(ev, stack, ctx));
+        router.flush();
+    }
+    if let Some(c) = command.take() {
+        command_status = Some(c.stop()?);
+    }
+    if has_aggregates && ended_by != Some("output closed") {
+        let aggs = session.aggregates(true)?;
+        let ctx = session.context().clone();
+        if let Err(e) = router.sink().aggregates(&aggs, &ctx) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(SessionError::Output { source: e });
+            }
+        }
+    }
+    if let Some(e) = router.pcap_error.take() {
+        return Err(e.into());
+    }
+    let mut summary = session.summary(ended_by.unwrap_or_default())?;
+    summary.command_status = command_status;
+    summary.pcap = router.pcap.as_ref().map(|p| PcapSummary {
+        skipped: router.capture_skipped,
+        ..p.summary()
+    });
+    Ok(summary)
 }
+
+/// Waits until the rules' match counters stop moving (checked every
+/// [`POLL`]), at most [`SETTLE_MAX`].
+async fn settle(session: &mut Session) -> Result<(), SessionError> {
+    let until = Instant::now() + SETTLE_MAX;
+    let mut before = session.matched()?;
+    while Instant::now() < until {
+        session.wait(POLL).await;
+        let now = session.matched()?;
+        if now == before {
+            break;
+        }
+        before = now;
+    }
+    Ok(())
+}
+
+/// Upper bound of [`settle`].
+pub const SETTLE_MAX: Duration = Duration::from_millis(500);
 
 /// Wake the reader once 1/16 of the ring is pending (4 KiB to 256 KiB):
 /// a wakeup per event costs microseconds, the 50 ms poll bounds latency.

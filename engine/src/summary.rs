@@ -18,6 +18,20 @@ pub struct RuleSummary {
     pub rate_limited: u64,
     /// Events of this rule that reached the output.
     pub delivered: u64,
+    /// `count`/`hist` updates that failed (the count map was full).
+    pub agg_failed: u64,
+}
+
+/// What went to the `--pcap` file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PcapSummary {
+    pub path: String,
+    pub packets: u64,
+    /// Interface description blocks: one per device, namespace and link type.
+    pub interfaces: u64,
+    /// Events of capture rules that carried no packet bytes (no network
+    /// header set yet), so are not in the file.
+    pub skipped: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -28,11 +42,23 @@ pub struct Summary {
     pub duration_ms: u64,
     /// Why the session ended: `duration`, `signal`, `stop-after`, `command`.
     pub ended_by: String,
+    /// With `--cmd`: the command's exit status (128 + N when signal N
+    /// ended it, as shells report it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command_status: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pcap: Option<PcapSummary>,
 }
 
 impl Summary {
+    /// Everything the session failed to account for: events lost in a
+    /// full ring, undecodable records, matches a full count map missed.
     pub fn lost(&self) -> u64 {
-        self.rules.iter().map(|r| r.lost_ring_full).sum::<u64>() + self.decode_errors
+        self.rules
+            .iter()
+            .map(|r| r.lost_ring_full + r.agg_failed)
+            .sum::<u64>()
+            + self.decode_errors
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -70,6 +96,27 @@ impl Summary {
                 out,
                 "ferret: {limited} events suppressed by `limit` (counted, not shown)"
             );
+        }
+        let failed: u64 = self.rules.iter().map(|r| r.agg_failed).sum();
+        if failed > 0 {
+            let _ = writeln!(out, "ferret: warning: {failed} matches not counted because the count map was full ({} keys); count by fewer fields or narrow the filter", crate::kernel::COUNT_CAPACITY);
+        }
+        if let Some(p) = &self.pcap {
+            let _ = writeln!(
+                out,
+                "ferret: {} packets written to {} ({} interfaces)",
+                p.packets, p.path, p.interfaces
+            );
+            if p.skipped > 0 {
+                let _ = writeln!(
+                    out,
+                    "ferret: {} events of capture rules had no packet bytes yet (no network header) and are not in the file",
+                    p.skipped
+                );
+            }
+        }
+        if let Some(status) = self.command_status {
+            let _ = writeln!(out, "ferret: the command exited with status {status}");
         }
         if self.decode_errors > 0 {
             let _ = writeln!(

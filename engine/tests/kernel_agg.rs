@@ -52,7 +52,10 @@ fn count_by_dport_and_proto_matches_what_was_sent() {
         return;
     }
     let (a, b) = (closed_port(), closed_port());
-    let either = [cmp(field::DPORT, a.into(), abi::TARGET_MATCH, 1), dport_is(b)];
+    let either = [
+        cmp(field::DPORT, a.into(), abi::TARGET_MATCH, 1),
+        dport_is(b),
+    ];
     let by_port = counting(&either, &[field::DPORT, field::PROTO]);
     let total = counting(&either, &[]);
     let k = kernel_with(&[by_port, total], 1 << field::DPORT | 1 << field::PROTO);

@@ -1,7 +1,9 @@
-//! JSON lines: one object per event (`"type": "event"`), then one summary
-//! object (`"type": "summary"`). The schema is in docs/json.md.
+//! JSON lines: one object per event (`"type": "event"`), `count` and
+//! `hist` tables (`"type": "count"` / `"hist"`) every `--interval` and at
+//! the end, then one summary object (`"type": "summary"`). The schema is
+//! in docs/json.md.
 
-use super::{Context, Sink};
+use super::{Aggregates, Context, Sink};
 use crate::event::{family_name, proto_name, Event};
 use crate::summary::Summary;
 use serde_json::{json, Value};
@@ -61,6 +63,14 @@ pub fn event_json(ev: &Event, stack: Option<&[String]>, ctx: &Context) -> Value 
     if let Some(frames) = stack {
         obj["stack"] = json!(frames);
     }
+    if !ev.capture.is_empty() {
+        obj["capture"] = json!({
+            "bytes": ev.capture.len(),
+            "wire_len": ev.wire_len,
+            "link": if ev.capture_l2 { "ethernet" } else { "ip" },
+            "summary": super::packet::describe(&ev.capture, ev.capture_l2, ev.wire_len),
+        });
+    }
     obj
 }
 
@@ -80,6 +90,14 @@ impl<W: Write> Sink for JsonSink<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn aggregates(&mut self, aggs: &Aggregates, ctx: &Context) -> io::Result<()> {
+        for obj in aggs.to_json(ctx) {
+            serde_json::to_writer(&mut self.out, &obj)?;
+            self.out.write_all(b"\n")?;
+        }
         self.out.flush()
     }
 }

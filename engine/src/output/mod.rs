@@ -1,9 +1,13 @@
 //! Where events go: the pwru-style table or JSON lines. Both read the same
 //! `Context` (symbols, reason names, function names) so they agree.
 
+pub mod agg;
 pub(crate) mod json;
+pub mod packet;
+pub mod pcap;
 mod table;
 
+pub use agg::Aggregates;
 pub use json::JsonSink;
 pub use table::TableSink;
 
@@ -51,6 +55,12 @@ pub trait Sink {
     fn event(&mut self, ev: &Event, stack: Option<&[String]>, ctx: &Context) -> io::Result<()>;
     fn summary(&mut self, summary: &Summary) -> io::Result<()>;
     fn flush(&mut self) -> io::Result<()>;
+    /// `count`/`hist` tables, at the end and every `--interval`. A sink
+    /// that has no better place for them shows them on stderr.
+    fn aggregates(&mut self, aggs: &Aggregates, ctx: &Context) -> io::Result<()> {
+        use io::Write;
+        io::stderr().write_all(aggs.render_text(ctx).as_bytes())
+    }
 }
 
 #[cfg(test)]

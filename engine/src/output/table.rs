@@ -1,7 +1,7 @@
 //! The default output: pwru's columns, so its users feel at home.
 //! `SKB CPU PROCESS NETNS MARK/x IFACE PROTO MTU LEN TUPLE FUNC`
 
-use super::{Context, Sink};
+use super::{Aggregates, Context, Sink};
 use crate::event::{proto_name, Event};
 use crate::summary::Summary;
 use std::io::{self, Write};
@@ -80,6 +80,13 @@ impl<W: Write> Sink for TableSink<W> {
             tuple_text(ev),
             ctx.func_text(ev)
         )?;
+        if !ev.capture.is_empty() {
+            writeln!(
+                self.out,
+                "    packet: {}",
+                super::packet::describe(&ev.capture, ev.capture_l2, ev.wire_len)
+            )?;
+        }
         if let Some(frames) = stack {
             for f in frames {
                 writeln!(self.out, "    {f}")?;
@@ -95,6 +102,11 @@ impl<W: Write> Sink for TableSink<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn aggregates(&mut self, aggs: &Aggregates, ctx: &Context) -> io::Result<()> {
+        self.out.write_all(aggs.render_text(ctx).as_bytes())?;
         self.out.flush()
     }
 }
