@@ -11,6 +11,8 @@ for c in clang-19 clang; do command -v "$c" >/dev/null 2>&1 && have_clang=1; don
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v bpftool >/dev/null 2>&1 || need+=(bpftool)
+# The capture tests read ferret's pcap-ng files back with tshark.
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
@@ -18,6 +20,8 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 3
   fi
   echo "ferret: installing ${need[*]}" >&2
+  # Noninteractive also answers wireshark-common's "may non-superusers
+  # capture packets?" question with its default (no).
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   # clang-19 is Debian 12's newest; older releases call it plain clang.

@@ -104,8 +104,11 @@ impl Summary {
         if let Some(p) = &self.pcap {
             let _ = writeln!(
                 out,
-                "ferret: {} packets written to {} ({} interfaces)",
-                p.packets, p.path, p.interfaces
+                "ferret: {} packets written to {} ({} interface{})",
+                p.packets,
+                p.path,
+                p.interfaces,
+                if p.interfaces == 1 { "" } else { "s" }
             );
             if p.skipped > 0 {
                 let _ = writeln!(

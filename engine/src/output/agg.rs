@@ -322,3 +322,7 @@ impl HistTable {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "agg_tests.rs"]
+mod tests;

@@ -29,8 +29,15 @@ fn describe_sliced(p: &LaxSlicedPacket<'_>) -> String {
     let mut out = String::new();
     if let Some(LinkSlice::Ethernet2(eth)) = &p.link {
         let _ = write!(out, "{} > {}, ", mac(eth.source()), mac(eth.destination()));
-        if p.net.is_none() && eth.ether_type() != EtherType::ARP {
-            let _ = write!(out, "ethertype {:#06x}", eth.ether_type().0);
+        if p.net.is_none() {
+            match eth.ether_type() {
+                EtherType::IPV4 => out.push_str("IP, header cut short"),
+                EtherType::IPV6 => out.push_str("IP6, header cut short"),
+                EtherType::ARP => out.push_str("ARP, cut short"),
+                other => {
+                    let _ = write!(out, "ethertype {:#06x}", other.0);
+                }
+            }
             return out;
         }
     }

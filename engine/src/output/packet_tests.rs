@@ -56,6 +56,12 @@ fn a_snapped_packet_is_described_as_far_as_it_goes() {
         text.ends_with(&format!("[64 of {wire} bytes captured]")),
         "{text}"
     );
+    assert_eq!(
+        describe(&frame[..20], true, wire),
+        format!(
+            "02:00:00:00:00:01 > 02:00:00:00:00:02, IP, header cut short [20 of {wire} bytes captured]"
+        )
+    );
 }
 
 #[test]
