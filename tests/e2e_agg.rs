@@ -305,3 +305,67 @@ fn stop_after_ends_a_count_only_session() {
     let total = table(&out, "count", 1)["total"].as_u64().unwrap();
     assert!((3..=10).contains(&total), "{total}");
 }
+
+#[test]
+fn interval_prints_running_totals_until_the_final_table() {
+    if !root_or_skip("interval_prints_running_totals") {
+        return;
+    }
+    let lab = Lab::create("agg").expect("lab");
+    let rule = format!(
+        "on drop where netns == \"{}\" and udp dst port 9 count",
+        lab.b
+    );
+    // Drops, a pause longer than the interval, more drops.
+    let cmd = format!(
+        "{} ; sleep 1; {}",
+        dropping_command(&lab, 3, 0),
+        dropping_command(&lab, 2, 0)
+    );
+    let out = Trace::start(&[&rule, "--interval", "200ms", "--cmd", &cmd]).wait();
+    let totals: Vec<(bool, u64)> = out
+        .events
+        .iter()
+        .filter(|v| v["type"] == "count")
+        .map(|v| (v["final"] == true, v["total"].as_u64().unwrap()))
+        .collect();
+    let (last, running) = totals.split_last().expect("tables");
+    assert_eq!(*last, (true, 5), "{totals:?}");
+    assert!(!running.is_empty(), "interval tables came: {totals:?}");
+    assert!(running.iter().all(|(fin, n)| !fin && *n <= 5), "{totals:?}");
+    assert!(
+        running.windows(2).all(|w| w[0].1 <= w[1].1),
+        "totals since the start never shrink: {totals:?}"
+    );
+}
+
+#[test]
+fn capture_without_pcap_describes_each_packet() {
+    if !root_or_skip("capture_without_pcap_describes_each_packet") {
+        return;
+    }
+    let lab = Lab::create("agg").expect("lab");
+    let rule = format!(
+        "on drop where netns == \"{}\" and udp dst port 9 capture snaplen 64",
+        lab.b
+    );
+    let trace = Trace::start(&[&rule]);
+    lab.udp_send(ADDR_B.into(), 9, 2, 100).unwrap();
+    let out = trace.stop();
+    let events: Vec<&Value> = out.events.iter().filter(|e| e["type"] == "event").collect();
+    assert_eq!(events.len(), 2, "stderr:\n{}", out.stderr);
+    for ev in events {
+        let c = &ev["capture"];
+        assert_eq!(
+            (c["bytes"].as_u64(), c["link"].as_str()),
+            (Some(64), Some("ethernet"))
+        );
+        assert_eq!(c["wire_len"], 14 + 20 + 8 + 100);
+        let summary = c["summary"].as_str().unwrap();
+        let tuple = format!(
+            "IP {ADDR_A}.{} > {ADDR_B}.9: UDP, length 100 [64 of 142 bytes captured]",
+            ev["sport"]
+        );
+        assert!(summary.ends_with(&tuple), "{summary}");
+    }
+}

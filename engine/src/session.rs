@@ -435,8 +435,11 @@ pub async fn run(
                     ended_by = Some("output closed");
                 }
             }
-            if Instant::now() >= tick {
-                next_tick = Some(tick + every);
+            let now = Instant::now();
+            if now >= tick {
+                // Ticks missed while busy are skipped, not replayed.
+                let behind = (now - tick).as_nanos() / every.as_nanos().max(1);
+                next_tick = Some(tick + every * (behind as u32 + 1));
             }
         }
         if ended_by.is_none() && deadline.is_some_and(|d| Instant::now() >= d) {

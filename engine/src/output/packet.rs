@@ -86,7 +86,11 @@ fn describe_sliced(p: &LaxSlicedPacket<'_>) -> String {
 
 fn transport_text(p: &LaxSlicedPacket<'_>) -> String {
     match &p.transport {
-        Some(TransportSlice::Udp(u)) => format!("UDP, length {}", u.payload().len()),
+        // Lengths as the headers declare them, as tcpdump shows them:
+        // the snaplen may have cut the payload.
+        Some(TransportSlice::Udp(u)) => {
+            format!("UDP, length {}", usize::from(u.length()).saturating_sub(8))
+        }
         Some(TransportSlice::Tcp(t)) => {
             let flags: String = [
                 (t.syn(), 'S'),
@@ -104,7 +108,10 @@ fn transport_text(p: &LaxSlicedPacket<'_>) -> String {
             if t.ack() {
                 let _ = write!(s, ", ack {}", t.acknowledgment_number());
             }
-            let _ = write!(s, ", win {}, length {}", t.window_size(), t.payload().len());
+            let len = declared_l4_len(p).map_or(t.payload().len(), |l| {
+                l.saturating_sub(t.header_slice().len())
+            });
+            let _ = write!(s, ", win {}, length {len}", t.window_size());
             s
         }
         Some(TransportSlice::Icmpv4(i)) => {
@@ -127,6 +134,20 @@ fn transport_text(p: &LaxSlicedPacket<'_>) -> String {
                 None => "no transport header".into(),
             }
         }
+    }
+}
+
+/// Bytes after the network header(s), as the IP header declares them.
+fn declared_l4_len(p: &LaxSlicedPacket<'_>) -> Option<usize> {
+    match &p.net {
+        Some(LaxNetSlice::Ipv4(ip)) => {
+            let h = ip.header();
+            usize::from(h.total_len()).checked_sub(usize::from(h.ihl()) * 4)
+        }
+        Some(LaxNetSlice::Ipv6(ip)) => {
+            usize::from(ip.header().payload_length()).checked_sub(ip.extensions().slice().len())
+        }
+        _ => None,
     }
 }
 

@@ -65,6 +65,25 @@ fn a_snapped_packet_is_described_as_far_as_it_goes() {
 }
 
 #[test]
+fn lengths_are_the_declared_ones_when_the_payload_is_cut() {
+    let frame = udp4_frame(&[0x66; 200]);
+    let wire = frame.len() as u32;
+    let text = describe(&frame[..60], true, wire);
+    assert!(text.contains("UDP, length 200 [60 of"), "{text}");
+    let b = PacketBuilder::ipv4([198, 18, 0, 1], [198, 18, 0, 2], 64)
+        .tcp(40000, 80, 7, 1000)
+        .psh()
+        .ack(9);
+    let mut pkt = Vec::new();
+    b.write(&mut pkt, &[0x61; 300]).unwrap();
+    let len = pkt.len() as u32;
+    assert_eq!(
+        describe(&pkt[..80], false, len),
+        format!("IP 198.18.0.1.40000 > 198.18.0.2.80: Flags [P.], seq 7, ack 9, win 1000, length 300 [80 of {len} bytes captured]")
+    );
+}
+
+#[test]
 fn arp_requests_and_garbage() {
     let b = PacketBuilder::ethernet2(MAC_A, [0xff; 6]).arp(
         etherparse::ArpPacket::new(
