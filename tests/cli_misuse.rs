@@ -52,6 +52,8 @@ fn unknown_flags_and_bad_flag_values_are_usage_errors() {
         vec!["--duration", "soon", "on drop"],
         vec!["--duration", "0s", "on drop"],
         vec!["--ring-mib", "lots", "on drop"],
+        vec!["--interval", "often", "on drop count"],
+        vec!["--cmd"],
         vec!["check", "--bogus"],
         vec!["frobnicate", "x", "y"],
     ] {
