@@ -12,6 +12,8 @@ Examples:
   sudo ferret 'on drop where tcp capture snaplen 128' --pcap drops.pcapng
   sudo ferret --json 'on recv, xmit where host 198.18.0.2 and tcp port 80'
   sudo ferret demo
+  sudo ferret run scripts/why-dropped.rhai --for 10s
+  sudo ferret run scripts/port-blocked.rhai 443 --cmd 'curl -m2 https://198.18.0.2'
   ferret check -e 'on drop where reason == NETFILTER_DROP limit 10/s'
   ferret check rules.ferret --json
   ferret fields";
@@ -94,7 +96,7 @@ pub struct OutputArgs {
 pub enum Command {
     /// Check rules and print the kernel plan, without loading anything.
     Check(CheckArgs),
-    /// Trace the rules of a file (`ferret run -f FILE` or `ferret run FILE`).
+    /// Trace the rules of a file, or run a playbook: `ferret run FILE`, `ferret run PLAYBOOK.rhai [ARGS]`.
     Run(RunArgs),
     /// Build a throwaway lab that drops HTTPS, trace it, explain, clean up.
     Demo,
@@ -120,7 +122,7 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The rule file.
+    /// The rule file, or a playbook (`*.rhai`).
     #[arg(value_name = "FILE")]
     pub path: Option<PathBuf>,
     #[arg(
@@ -130,6 +132,18 @@ pub struct RunArgs {
         conflicts_with = "path"
     )]
     pub file: Option<PathBuf>,
+    /// Arguments for a playbook (its `ARGS`); put `--` before any that start with `-`.
+    #[arg(value_name = "ARGS")]
+    pub args: Vec<String>,
+    /// Stop after this long (the playbook spelling of --duration).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub for_duration: Option<std::time::Duration>,
+    /// Let the playbook read and write files, and import modules from its directory.
+    #[arg(long)]
+    pub allow_script_io: bool,
+    /// Operations one call of a playbook hook may take before it is stopped.
+    #[arg(long, value_name = "N")]
+    pub script_ops: Option<u64>,
 }
 
 /// `250ms`, `10s`, `2m`, `1h`, or plain seconds.

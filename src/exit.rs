@@ -15,6 +15,10 @@ pub enum Exit {
     Lost,
     /// `--cmd`: the command's own exit status.
     Command(i32),
+    /// A playbook failed: syntax, a runtime error, the operation limit.
+    Script,
+    /// The status a playbook chose with `stop(code)` (its finding).
+    Playbook(i32),
 }
 
 impl Exit {
@@ -26,6 +30,8 @@ impl Exit {
             Exit::System => 3,
             Exit::Lost => 4,
             Exit::Command(status) => status,
+            Exit::Script => 5,
+            Exit::Playbook(code) => code,
         }
     }
 }

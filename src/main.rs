@@ -4,6 +4,7 @@ mod check_cmd;
 mod cli;
 mod demo;
 mod exit;
+mod playbook_cmd;
 mod source;
 mod trace_cmd;
 
@@ -59,15 +60,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             }
             Ok(Exit::Ok)
         }
-        Some(Command::Run(args)) => match args.file.or(args.path) {
-            Some(path) => {
-                trace_cmd::run(&RuleSource::file(&path, allow_unsafe)?, &cli.trace.output)
-            }
-            None => {
-                eprintln!("ferret run: give a rule file: ferret run FILE");
-                Ok(Exit::Usage)
-            }
-        },
+        Some(Command::Run(args)) => playbook_cmd::dispatch(args, cli.trace.output, allow_unsafe),
         Some(Command::Demo) => demo::run(&cli.trace.output),
         None => {
             let source = match (&cli.trace.rules, &cli.trace.file) {

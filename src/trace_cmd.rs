@@ -108,25 +108,26 @@ pub fn finish(
                 (0, None) => Exit::Ok,
             })
         }
-        Err(SessionError::Kernel(e)) => {
-            eprintln!("ferret: error: {e}");
-            if let Some(log) = e.verifier_log() {
-                if verbose {
-                    eprintln!("{log}");
-                } else {
-                    eprintln!("ferret: run with -v for the full verifier log");
-                }
-            }
-            Ok(Exit::System)
-        }
-        Err(e) => {
-            eprintln!("ferret: error: {e}");
-            Ok(Exit::System)
-        }
+        Err(e) => Ok(report_error(&e, verbose)),
     }
 }
 
-fn ring_bytes(mib: u32) -> anyhow::Result<u32> {
+/// Prints a session error (with the verifier log when asked); the status.
+pub fn report_error(e: &SessionError, verbose: bool) -> Exit {
+    eprintln!("ferret: error: {e}");
+    if let SessionError::Kernel(k) = e {
+        if let Some(log) = k.verifier_log() {
+            if verbose {
+                eprintln!("{log}");
+            } else {
+                eprintln!("ferret: run with -v for the full verifier log");
+            }
+        }
+    }
+    Exit::System
+}
+
+pub fn ring_bytes(mib: u32) -> anyhow::Result<u32> {
     if !(1..=1024).contains(&mib) || !mib.is_power_of_two() {
         anyhow::bail!("--ring-mib must be a power of two from 1 to 1024, got {mib}");
     }

@@ -22,6 +22,7 @@ pub mod plan;
 pub mod reasons;
 mod router;
 pub mod rules;
+pub mod script;
 pub mod session;
 pub mod summary;
 pub mod system;

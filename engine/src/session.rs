@@ -63,6 +63,8 @@ pub enum SessionError {
     },
     #[error("rule {rule}: function triggers need kprobes or BPF trampolines: {why}; the tracepoint triggers drop, free, recv, xmit and queue still work")]
     NoFunctionBackend { rule: usize, why: String },
+    #[error("rule {rule}: `call {name}` runs a Rhai handler, which only a playbook has: define `fn {name}(ev)` in a playbook that adds this rule and run it with `ferret run PLAYBOOK.rhai`")]
+    CallOutsidePlaybook { rule: usize, name: String },
     #[error("the rule table is full ({max} rules); delete a rule first")]
     TooManyRules { max: usize },
     #[error("{got} rules given; at most {max} can be traced at once — merge rules with `or`, or split the session")]
@@ -94,17 +96,17 @@ impl From<RulesError<KernelError>> for SessionError {
 
 /// Refuses what this build cannot trace yet, before touching the kernel.
 pub fn preflight(rule: &RulePlan) -> Result<(), SessionError> {
+    preflight_calls(rule, false)
+}
+
+/// As [`preflight`]; `calls` allows `call NAME`, for a playbook whose host
+/// has checked that the handler exists.
+pub fn preflight_calls(rule: &RulePlan, calls: bool) -> Result<(), SessionError> {
     let a = &rule.actions;
-    let unsupported = [(
-        a.call.is_some(),
-        "call",
-        "Rhai handlers arrive with the scripting work (issue 6)",
-    )];
-    if let Some((_, action, why)) = unsupported.into_iter().find(|(used, ..)| *used) {
-        return Err(SessionError::Unsupported {
+    if let (Some(name), false) = (&a.call, calls) {
+        return Err(SessionError::CallOutsidePlaybook {
             rule: rule.number,
-            action,
-            why,
+            name: name.clone(),
         });
     }
     if rule
@@ -141,6 +143,8 @@ pub struct Session {
     delivered: HashMap<usize, u64>,
     decode_errors: u64,
     started: Instant,
+    /// `call` rules are accepted (a playbook checked their handlers).
+    calls: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -173,12 +177,13 @@ impl Session {
             delivered: HashMap::new(),
             decode_errors: 0,
             started: Instant::now(),
+            calls: false,
         })
     }
 
     /// Adds a rule (attaching its hooks if needed); returns its id.
     pub fn add_rule(&mut self, rule: RulePlan) -> Result<usize, SessionError> {
-        preflight(&rule)?;
+        preflight_calls(&rule, self.calls)?;
         let id = self.table.add(&mut self.kernel, rule)?;
         // Events of `tp` slots carry the slot's hook as their function id.
         for (hook, _) in self.table.attached() {
@@ -191,6 +196,12 @@ impl Session {
             self.ctx.kallsyms = Kallsyms::load().unwrap_or_default();
         }
         Ok(id)
+    }
+
+    /// Accepts `call` rules from now on: the playbook host checks that each
+    /// rule's handler exists before it adds the rule.
+    pub fn allow_calls(&mut self) {
+        self.calls = true;
     }
 
     pub fn remove_rule(&mut self, id: usize) -> Result<(), SessionError> {
@@ -479,7 +490,7 @@ pub async fn run(
 
 /// Waits until the rules' match counters stop moving (checked every
 /// [`POLL`]), at most [`SETTLE_MAX`].
-async fn settle(session: &mut Session) -> Result<(), SessionError> {
+pub(crate) async fn settle(session: &mut Session) -> Result<(), SessionError> {
     let until = Instant::now() + SETTLE_MAX;
     let mut before = session.matched()?;
     while Instant::now() < until {
@@ -524,14 +535,14 @@ pub fn trim_tracer_frames(frames: Vec<String>) -> Vec<String> {
 }
 
 /// SIGINT, SIGTERM and SIGHUP all end the session cleanly.
-struct Signals {
+pub(crate) struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
-    fn install() -> std::io::Result<Signals> {
+    pub(crate) fn install() -> std::io::Result<Signals> {
         use tokio::signal::unix::{signal, SignalKind};
         Ok(Signals {
             int: signal(SignalKind::interrupt())?,
@@ -540,7 +551,7 @@ impl Signals {
         })
     }
 
-    async fn next(&mut self) {
+    pub(crate) async fn next(&mut self) {
         tokio::select! {
             _ = self.int.recv() => {}
             _ = self.term.recv() => {}
@@ -564,6 +575,23 @@ mod tests {
         ];
         let out = trim_tracer_frames(frames.iter().map(|s| s.to_string()).collect());
         assert_eq!(out, ["sk_skb_reason_drop+0x90", "bpf_prog_x+0x1"]);
+    }
+
+    #[test]
+    fn call_is_refused_outside_playbooks_and_allowed_in_them() {
+        let facts = SystemFacts {
+            reasons: Err("not needed".into()),
+            funcs: crate::funcs::FuncTable::tracepoints(),
+        };
+        let (plan, diags) = crate::compile("on drop call alert", &facts.env());
+        let rule = &plan.unwrap_or_else(|| panic!("{diags:?}")).rules[0];
+        let e = preflight(rule).unwrap_err();
+        assert!(
+            matches!(&e, SessionError::CallOutsidePlaybook { name, .. } if name == "alert"),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("ferret run PLAYBOOK.rhai"), "{e}");
+        assert!(preflight_calls(rule, true).is_ok());
     }
 
     #[test]

@@ -43,8 +43,15 @@ impl Trace {
 
     /// As `start`, with extra environment variables.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Trace {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        Trace::start_exact(&all, env)
+    }
+
+    /// Starts `ferret ARGS..` exactly as given (a subcommand first, e.g.
+    /// `run --json PLAYBOOK`) and waits (at most 30 s) for "ready".
+    pub fn start_exact(args: &[&str], env: &[(&str, &str)]) -> Trace {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferret"))
-            .arg("--json")
             .args(args)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())

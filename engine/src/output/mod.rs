@@ -9,7 +9,7 @@ mod table;
 
 pub use agg::Aggregates;
 pub use json::JsonSink;
-pub use table::TableSink;
+pub use table::{tuple_text, TableSink};
 
 use crate::event::Event;
 use crate::funcs::FuncTable;

@@ -1,0 +1,138 @@
+//! `ferret run FILE`: a rule file is traced as before; a `*.rhai` file is
+//! a playbook, run with its arguments, `--for`, `--cmd` and a report.
+
+use crate::cli::{OutputArgs, RunArgs};
+use crate::exit::Exit;
+use crate::source::RuleSource;
+use crate::trace_cmd::{self, open_output, require_root};
+use anyhow::Context;
+use ferret_engine::script::run::{self, RunError, RunOptions};
+use ferret_engine::script::{HostOptions, Limits, Playbook, ScriptErrorKind};
+use ferret_engine::session::SessionOptions;
+use ferret_engine::system::SystemFacts;
+use std::io::{BufWriter, IsTerminal};
+use std::path::Path;
+
+pub fn dispatch(args: RunArgs, mut output: OutputArgs, allow_unsafe: bool) -> anyhow::Result<Exit> {
+    let Some(path) = args.file.clone().or(args.path.clone()) else {
+        eprintln!("ferret run: give a rule file or a playbook: ferret run FILE, ferret run PLAYBOOK.rhai [ARGS]");
+        return Ok(Exit::Usage);
+    };
+    if let Some(d) = args.for_duration {
+        if output.duration.is_some() {
+            eprintln!("ferret run: give either --for or --duration, not both");
+            return Ok(Exit::Usage);
+        }
+        output.duration = Some(d);
+    }
+    if path.extension().is_some_and(|e| e == "rhai") {
+        let rule_only = [
+            (output.pcap.is_some(), "--pcap"),
+            (
+                output.interval.is_some(),
+                "--interval (use every() in the script)",
+            ),
+        ];
+        if let Some((_, what)) = rule_only.iter().find(|(used, _)| *used) {
+            eprintln!("ferret run: {what}: not for playbooks yet");
+            return Ok(Exit::Usage);
+        }
+        return run_playbook(&path, &args, &output, allow_unsafe);
+    }
+    let playbook_only = [
+        (!args.args.is_empty(), "arguments"),
+        (args.allow_script_io, "--allow-script-io"),
+        (args.script_ops.is_some(), "--script-ops"),
+    ];
+    if let Some((_, what)) = playbook_only.iter().find(|(used, _)| *used) {
+        eprintln!(
+            "ferret run: {what}: only for playbooks (*.rhai); {} is a rule file",
+            path.display()
+        );
+        return Ok(Exit::Usage);
+    }
+    trace_cmd::run(&RuleSource::file(&path, allow_unsafe)?, &output)
+}
+
+fn run_playbook(
+    path: &Path,
+    args: &RunArgs,
+    output: &OutputArgs,
+    allow_unsafe: bool,
+) -> anyhow::Result<Exit> {
+    let color = std::io::stderr().is_terminal();
+    if !allow_unsafe {
+        // SAFETY: geteuid has no preconditions.
+        ferret_engine::trust::check(path, unsafe { libc::geteuid() })?;
+    }
+    let playbook = match Playbook::load(path) {
+        Ok(p) => p,
+        Err(e) => {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            eprint!("{}", e.render(&text, color));
+            return Ok(match e.kind {
+                ScriptErrorKind::Read { .. } => Exit::System,
+                _ => Exit::Script,
+            });
+        }
+    };
+    if let Err(exit) = require_root() {
+        return Ok(exit);
+    }
+    let facts = SystemFacts::load();
+    let out = BufWriter::with_capacity(64 * 1024, open_output(output)?);
+    let limits = Limits {
+        operations: args.script_ops.unwrap_or(Limits::default().operations),
+        ..Limits::default()
+    };
+    let opts = RunOptions {
+        session: Some(SessionOptions {
+            ring_bytes: trace_cmd::ring_bytes(output.ring_mib)?,
+            duration: output.duration,
+            verbose: output.verbose,
+            ..SessionOptions::default()
+        }),
+        host: HostOptions {
+            args: args.args.clone(),
+            json: output.json,
+            allow_io: args.allow_script_io,
+            limits,
+        },
+        cmd: output.cmd.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the event loop")?;
+    let mut ready = |line: &str| eprintln!("{line}");
+    let result = runtime.block_on(run::run(&playbook, &facts, opts, Box::new(out), &mut ready));
+    let outcome = match result {
+        Ok(o) => o,
+        Err(RunError::Session(e)) => return Ok(trace_cmd::report_error(&e, output.verbose)),
+        Err(e) => {
+            eprintln!("ferret: error: {e}");
+            return Ok(Exit::System);
+        }
+    };
+    if let Some(e) = &outcome.error {
+        eprint!("{}", playbook.render_error(e, color));
+        return Ok(match e.kind {
+            ScriptErrorKind::Output { .. } => Exit::System,
+            _ => Exit::Script,
+        });
+    }
+    // The playbook's finding first (it is what a CI gate asks), then an
+    // incomplete trace, then the command's own status.
+    Ok(
+        match (
+            outcome.exit,
+            outcome.summary.lost(),
+            outcome.summary.command_status,
+        ) {
+            (1.., _, _) => Exit::Playbook(outcome.exit),
+            (_, 1.., _) => Exit::Lost,
+            (_, 0, Some(status)) if status != 0 => Exit::Command(status),
+            _ => Exit::Ok,
+        },
+    )
+}
