@@ -349,3 +349,20 @@ fn touching_the_file_system_is_refused_with_a_clear_error() {
     assert!(err.contains(&format!("{}:2:14", p.display())), "{err}");
     assert!(out.contains("\"type\":\"summary\""), "{out}");
 }
+
+#[test]
+fn playbook_only_and_rule_only_options_are_usage_errors() {
+    for args in [
+        vec!["run", "rules.ferret", "443"],
+        vec!["run", "rules.ferret", "--allow-script-io"],
+        vec!["run", "rules.ferret", "--script-ops", "10"],
+        vec!["run", "pb.rhai", "--pcap", "x.pcapng"],
+        vec!["run", "pb.rhai", "--interval", "1s"],
+        vec!["run", "pb.rhai", "--for", "1s", "--duration", "1s"],
+        vec!["run"],
+    ] {
+        let (code, _, err) = run_to_end(&args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("ferret run: "), "{args:?}: {err}");
+    }
+}

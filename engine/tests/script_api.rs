@@ -177,6 +177,7 @@ fn drop_event(rules: Vec<usize>) -> ScriptEvent {
         meta,
         capture: vec![],
         capture_l2: false,
+        wire_len: 60,
     };
     let stack = vec![
         "nft_do_chain+0x46f".to_string(),

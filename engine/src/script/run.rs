@@ -179,7 +179,7 @@ async fn trace(
         {
             // What the command caused may still be in flight (softirqs,
             // the ring): let the kernel settle, then hand over the rest.
-            session::settle(&mut *host.tracer()).await?;
+            session::settle(&mut host.tracer()).await?;
             if let Err(e) = deliver(host, &mut shown, &mut stop_after_hit) {
                 return Ok(Err(e));
             }
