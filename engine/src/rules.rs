@@ -117,8 +117,15 @@ impl RuleTable {
         };
         backend.set_rule(slot, &rule.entry())?;
         self.slots[slot] = Some(rule);
+        if let Err(e) = self.sync(backend) {
+            // A rule whose probe the kernel refuses must not stay behind
+            // half-added: every later change would retry that probe.
+            self.slots[slot] = None;
+            let _ = backend.clear_rule(slot);
+            let _ = self.sync(backend);
+            return Err(e);
+        }
         self.next_id += 1;
-        self.sync(backend)?;
         Ok(id)
     }
 
@@ -145,7 +152,16 @@ impl RuleTable {
             .expect("slot_of finds occupied slots");
         rule.paused = paused;
         backend.set_rule(slot, &rule.entry())?;
-        self.sync(backend)
+        let result = self.sync(backend);
+        if result.is_err() && !paused {
+            // Resuming needed a probe the kernel refused: stay paused.
+            if let Some(rule) = self.slots[slot].as_mut() {
+                rule.paused = true;
+                let _ = backend.set_rule(slot, &rule.entry());
+            }
+            let _ = self.sync(backend);
+        }
+        result
     }
 
     pub fn rules(&self) -> impl Iterator<Item = (usize, &LiveRule)> {
@@ -297,6 +313,7 @@ mod tests {
         config: abi::Config,
         attached: Vec<u32>,
         log: Vec<String>,
+        refuse_tp: bool,
     }
 
     #[derive(Debug, thiserror::Error)]
@@ -332,6 +349,9 @@ mod tests {
             slot: u32,
             tracepoint: &str,
         ) -> Result<AttachKind, FakeError> {
+            if self.refuse_tp {
+                return Err(FakeError);
+            }
             self.attached.push(abi::hook::TP0 + slot);
             self.log.push(format!("tp {slot} {tracepoint}"));
             Ok(AttachKind::RawTp)
@@ -417,6 +437,21 @@ mod tests {
             1 << abi::hook::TP0,
             "freed slots are reused"
         );
+    }
+
+    #[test]
+    fn a_rule_whose_probe_is_refused_leaves_nothing_behind() {
+        let mut k = FakeKernel::default();
+        let mut t = RuleTable::new(4096);
+        k.refuse_tp = true;
+        assert!(t.add(&mut k, plan("on tp sched:sched_switch")).is_err());
+        assert!(t.ids().is_empty());
+        assert!(k.rules.is_empty() && k.attached.is_empty());
+        assert_eq!(t.tracepoint_of(abi::hook::TP0), None, "the tp slot is free again");
+        k.refuse_tp = false;
+        let id = t.add(&mut k, plan("on drop")).unwrap();
+        assert_eq!(id, 1, "a refused rule uses up no number");
+        assert_eq!(k.log, ["attach 0"], "nothing retries the refused probe");
     }
 
     #[test]
