@@ -14,6 +14,7 @@ Examples:
   sudo ferret demo
   sudo ferret run scripts/why-dropped.rhai --for 10s
   sudo ferret run scripts/port-blocked.rhai 443 --cmd 'curl -m2 https://198.18.0.2'
+  sudo ferret repl     (or just `sudo ferret` on a terminal)
   ferret check -e 'on drop where reason == NETFILTER_DROP limit 10/s'
   ferret check rules.ferret --json
   ferret fields";
@@ -100,6 +101,8 @@ pub enum Command {
     Run(RunArgs),
     /// Build a throwaway lab that drops HTTPS, trace it, explain, clean up.
     Demo,
+    /// Type rules while the trace runs (also `ferret` alone on a terminal).
+    Repl,
     /// List the fields rules can use.
     Fields,
     /// List the drop reasons of the running kernel.

@@ -5,6 +5,7 @@ mod cli;
 mod demo;
 mod exit;
 mod playbook_cmd;
+mod repl_cmd;
 mod source;
 mod trace_cmd;
 
@@ -62,10 +63,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         }
         Some(Command::Run(args)) => playbook_cmd::dispatch(args, cli.trace.output, allow_unsafe),
         Some(Command::Demo) => demo::run(&cli.trace.output),
+        Some(Command::Repl) => repl_cmd::run(&cli.trace.output),
         None => {
             let source = match (&cli.trace.rules, &cli.trace.file) {
                 (Some(r), _) => RuleSource::inline(r),
                 (None, Some(path)) => RuleSource::file(path, allow_unsafe)?,
+                (None, None) if repl_cmd::on_a_terminal() => {
+                    return repl_cmd::run(&cli.trace.output)
+                }
                 (None, None) => {
                     eprintln!("ferret: give rules to trace, e.g. sudo ferret 'on drop where dport == 443 print stack' (see ferret --help)");
                     return Ok(Exit::Usage);

@@ -13,6 +13,8 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v bpftool >/dev/null 2>&1 || need+=(bpftool)
 # The capture tests read ferret's pcap-ng files back with tshark.
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
+# The REPL end-to-end test types into a real terminal through tmux.
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -447,7 +447,11 @@ mod tests {
         assert!(t.add(&mut k, plan("on tp sched:sched_switch")).is_err());
         assert!(t.ids().is_empty());
         assert!(k.rules.is_empty() && k.attached.is_empty());
-        assert_eq!(t.tracepoint_of(abi::hook::TP0), None, "the tp slot is free again");
+        assert_eq!(
+            t.tracepoint_of(abi::hook::TP0),
+            None,
+            "the tp slot is free again"
+        );
         k.refuse_tp = false;
         let id = t.add(&mut k, plan("on drop")).unwrap();
         assert_eq!(id, 1, "a refused rule uses up no number");

@@ -7,16 +7,32 @@ use std::path::PathBuf;
 /// The commands, with a one-line description each, in the order `help`
 /// lists them. Completion offers the same words.
 pub const COMMANDS: &[(&str, &str, &str)] = &[
-    ("list", "", "show the rules, their numbers and whether they run"),
-    ("del", "N [N..]", "delete rules (their probes go when no rule needs them)"),
+    (
+        "list",
+        "",
+        "show the rules, their numbers and whether they run",
+    ),
+    (
+        "del",
+        "N [N..]",
+        "delete rules (their probes go when no rule needs them)",
+    ),
     ("pause", "N|all", "stop a rule matching without deleting it"),
     ("resume", "N|all", "let paused rules match again"),
-    ("stats", "", "per rule: matched, emitted, shown, lost, rate-limited"),
+    (
+        "stats",
+        "",
+        "per rule: matched, emitted, shown, lost, rate-limited",
+    ),
     ("clear", "", "delete every rule"),
     ("load", "FILE", "add the rules of a rule file"),
     ("save", "FILE", "write the rules to a rule file"),
     ("fields", "", "the fields a filter can use"),
-    ("funcs", "GLOB", "kernel functions that take an skb, e.g. funcs ip_*"),
+    (
+        "funcs",
+        "GLOB",
+        "kernel functions that take an skb, e.g. funcs ip_*",
+    ),
     ("reasons", "", "the drop reasons of the running kernel"),
     ("help", "", "this list"),
     ("quit", "", "end the session (also Ctrl-D)"),
@@ -109,7 +125,9 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "load" => Ok(Command::Load(path("load", rest, "load rules.ferret")?)),
         "save" => Ok(Command::Save(path("save", rest, "save rules.ferret")?)),
         "fields" => bare("fields", Command::Fields),
-        "funcs" => Ok(Command::Funcs(if rest.is_empty() { "*" } else { rest }.to_string())),
+        "funcs" => Ok(Command::Funcs(
+            if rest.is_empty() { "*" } else { rest }.to_string(),
+        )),
         "reasons" => bare("reasons", Command::Reasons),
         "help" | "?" => Ok(Command::Help),
         "quit" | "exit" | "q" => bare("quit", Command::Quit),
@@ -161,11 +179,7 @@ fn target(command: &'static str, rest: &str) -> Result<Target, CommandError> {
     }
 }
 
-fn path(
-    command: &'static str,
-    rest: &str,
-    example: &'static str,
-) -> Result<PathBuf, CommandError> {
+fn path(command: &'static str, rest: &str, example: &'static str) -> Result<PathBuf, CommandError> {
     let unquoted = rest.trim_matches(|c| c == '"' || c == '\'');
     if unquoted.is_empty() {
         return Err(CommandError::MissingArgument {

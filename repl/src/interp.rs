@@ -149,9 +149,12 @@ impl<T: Tracer> Interpreter<T> {
         for id in ids {
             match self.tracer.remove(*id) {
                 Ok(()) => {
-                    let shown = stats.iter().find(|s| s.rule == *id).map_or(String::new(), |s| {
-                        format!(" after {} matches, {} shown", s.matched, s.delivered)
-                    });
+                    let shown = stats
+                        .iter()
+                        .find(|s| s.rule == *id)
+                        .map_or(String::new(), |s| {
+                            format!(" after {} matches, {} shown", s.matched, s.delivered)
+                        });
                     out.push_str(&format!("rule {id} deleted{shown}\n"));
                 }
                 Err(e) => out.push_str(&format!("error: {e}\n")),

@@ -12,8 +12,14 @@
 //! intact.
 
 pub mod command;
+pub mod complete;
+mod helper;
+pub mod history;
 pub mod interp;
+mod output;
+mod owner;
 mod render;
+mod terminal;
 pub mod tracer;
 pub mod vocab;
 
@@ -21,5 +27,43 @@ pub mod vocab;
 mod fake;
 
 pub use interp::{Interpreter, Reply};
+pub use terminal::run;
 pub use tracer::{RuleView, Tracer};
 pub use vocab::Vocabulary;
+
+use ferret_engine::session::SessionError;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct ReplOptions {
+    /// Line editing, completion and history (input is a terminal); else
+    /// lines are read from standard input as they come.
+    pub interactive: bool,
+    /// Events as JSON lines instead of the table.
+    pub json: bool,
+    /// Events to this file (created 0600) instead of the screen.
+    pub output: Option<PathBuf>,
+    pub ring_bytes: u32,
+    pub verbose: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("cannot create output file {path}: {source}")]
+    Output {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the terminal failed: {source}")]
+    Terminal {
+        source: rustyline::error::ReadlineError,
+    },
+    #[error("cannot start the session thread: {source}")]
+    Thread { source: std::io::Error },
+    #[error("cannot start the event loop: {source}")]
+    Runtime { source: std::io::Error },
+    #[error("the session thread stopped unexpectedly; this is a bug, please report it")]
+    Died,
+}

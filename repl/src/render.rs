@@ -108,7 +108,9 @@ pub fn reasons(reasons: &Result<DropReasons, String>) -> String {
             for name in r.names() {
                 let _ = writeln!(out, "{:>4}  {name}", r.value_of(name).unwrap_or_default());
             }
-            out.push_str("use them as `reason == NAME` (case does not matter; SKB_DROP_REASON_ is optional)");
+            out.push_str(
+                "use them as `reason == NAME` (case does not matter; SKB_DROP_REASON_ is optional)",
+            );
             out
         }
         Err(why) => format!("error: the kernel's drop reasons are unknown: {why}"),

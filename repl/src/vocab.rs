@@ -90,7 +90,10 @@ impl Vocabulary {
     }
 
     pub fn rule_ids(&self) -> Vec<usize> {
-        self.rule_ids.lock().map(|ids| ids.clone()).unwrap_or_default()
+        self.rule_ids
+            .lock()
+            .map(|ids| ids.clone())
+            .unwrap_or_default()
     }
 
     pub fn set_rule_ids(&self, ids: Vec<usize>) {
@@ -121,7 +124,10 @@ mod tests {
     #[test]
     fn fixed_vocabulary_answers_without_a_kernel() {
         let v = Vocabulary::fixed(&["NO_SOCKET"], &["ip_rcv", "tcp_v4_rcv"]);
-        assert!(v.functions_if_loaded().is_empty(), "nothing before first use");
+        assert!(
+            v.functions_if_loaded().is_empty(),
+            "nothing before first use"
+        );
         assert_eq!(v.functions().unwrap(), ["ip_rcv", "tcp_v4_rcv"]);
         assert_eq!(v.functions_if_loaded().len(), 2);
         assert_eq!(v.reasons().unwrap(), ["NO_SOCKET"]);

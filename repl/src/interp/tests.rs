@@ -29,7 +29,10 @@ fn run(r: &mut Interpreter<FakeTracer>, line: &str) -> String {
 fn a_rule_attaches_its_probe_and_del_detaches_it() {
     let mut r = repl();
     let out = run(&mut r, "on drop where dport == 443 print");
-    assert!(out.contains("rule 1 added: on drop where dport == 443 print"), "{out}");
+    assert!(
+        out.contains("rule 1 added: on drop where dport == 443 print"),
+        "{out}"
+    );
     assert!(out.contains("probes: drop (tp_btf)"), "{out}");
     assert_eq!(r.tracer().kernel.attached, [hook::DROP]);
     assert_eq!(r.tracer().kernel.config.nrules, 1);
@@ -73,17 +76,30 @@ fn pause_and_resume_change_maps_and_probes_only() {
     run(&mut r, "on drop where dport == 443");
     run(&mut r, "on recv");
     let out = run(&mut r, "pause all");
-    assert!(out.contains("rule 1 paused") && out.contains("rule 2 paused"), "{out}");
+    assert!(
+        out.contains("rule 1 paused") && out.contains("rule 2 paused"),
+        "{out}"
+    );
     assert_eq!(r.tracer().kernel.config.hooks, 0);
     assert!(r.tracer().kernel.attached.is_empty());
-    assert_eq!(r.tracer().kernel.rules.len(), 2, "paused rules keep their slots");
+    assert_eq!(
+        r.tracer().kernel.rules.len(),
+        2,
+        "paused rules keep their slots"
+    );
     assert!(run(&mut r, "list").contains("paused"));
 
     let out = run(&mut r, "resume 2");
-    assert!(out.contains("rule 2 resumed") && out.contains("probes: recv"), "{out}");
+    assert!(
+        out.contains("rule 2 resumed") && out.contains("probes: recv"),
+        "{out}"
+    );
     assert_eq!(r.tracer().kernel.attached, [hook::RECV]);
     let out = run(&mut r, "resume all");
-    assert!(out.contains("rule 1 resumed") && !out.contains("rule 2"), "{out}");
+    assert!(
+        out.contains("rule 1 resumed") && !out.contains("rule 2"),
+        "{out}"
+    );
     assert_eq!(run(&mut r, "resume all"), "no rule to be resumed");
     assert!(run(&mut r, "pause 9").contains("error: there is no rule 9"));
 }
@@ -106,8 +122,14 @@ fn one_bad_rule_on_a_line_keeps_the_others_out_too() {
     let out = run(&mut r, "on drop; on recv where reason == NO_SUCH");
     assert!(out.contains("no rule added"), "{out}");
     assert!(r.tracer().rules().is_empty());
-    let out = run(&mut r, "on drop where reason == no_socket; on recv where udp");
-    assert!(out.contains("rule 1 added") && out.contains("rule 2 added"), "{out}");
+    let out = run(
+        &mut r,
+        "on drop where reason == no_socket; on recv where udp",
+    );
+    assert!(
+        out.contains("rule 1 added") && out.contains("rule 2 added"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -128,7 +150,10 @@ fn a_probe_the_kernel_refuses_leaves_no_rule_behind() {
     assert!(r.tracer().rules().is_empty(), "{:?}", r.tracer().rules());
     assert!(r.tracer().kernel.rules.is_empty());
     let out = run(&mut r, "on recv");
-    assert!(out.contains("rule 1 added"), "a refused rule uses no number: {out}");
+    assert!(
+        out.contains("rule 1 added"),
+        "a refused rule uses no number: {out}"
+    );
 }
 
 #[test]
@@ -143,12 +168,25 @@ fn stats_show_the_kernel_counters_per_rule() {
         .insert(slot, (500, 40, 7, 460));
     run(&mut r, "pause 1");
     let out = run(&mut r, "stats");
-    let line2 = out.lines().find(|l| l.trim_start().starts_with("2 ")).unwrap();
+    let line2 = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("2 "))
+        .unwrap();
     let cols: Vec<&str> = line2.split_whitespace().collect();
-    assert_eq!(&cols[..7], ["2", "active", "500", "40", "33", "7", "460"], "{out}");
-    let line1 = out.lines().find(|l| l.trim_start().starts_with("1 ")).unwrap();
+    assert_eq!(
+        &cols[..7],
+        ["2", "active", "500", "40", "33", "7", "460"],
+        "{out}"
+    );
+    let line1 = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("1 "))
+        .unwrap();
     assert!(line1.contains("paused"), "{out}");
-    assert!(out.contains("--ring-mib"), "lost events say what to do: {out}");
+    assert!(
+        out.contains("--ring-mib"),
+        "lost events say what to do: {out}"
+    );
 }
 
 #[test]
@@ -163,11 +201,17 @@ fn save_then_load_gives_the_same_rules() {
     let out = run(&mut r, &format!("save {}", file.display()));
     assert!(out.contains("saved 2 rules"), "{out}");
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.contains("# rule 2 was paused when saved\non recv where udp"), "{text}");
+    assert!(
+        text.contains("# rule 2 was paused when saved\non recv where udp"),
+        "{text}"
+    );
 
     let mut fresh = repl();
     let out = run(&mut fresh, &format!("load {}", file.display()));
-    assert!(out.contains("rule 1 added: on drop where dport == 443 print"), "{out}");
+    assert!(
+        out.contains("rule 1 added: on drop where dport == 443 print"),
+        "{out}"
+    );
     assert!(out.contains("rule 2 added: on recv where udp"), "{out}");
     let texts: Vec<String> = fresh.tracer().rules().into_iter().map(|v| v.text).collect();
     let orig: Vec<String> = r.tracer().rules().into_iter().map(|v| v.text).collect();
@@ -179,7 +223,10 @@ fn save_then_load_gives_the_same_rules() {
 fn load_reports_unreadable_files_and_points_playbooks_elsewhere() {
     let mut r = repl();
     let out = run(&mut r, "load /nonexistent/ferret/rules.ferret");
-    assert!(out.starts_with("error: cannot read /nonexistent/ferret/rules.ferret"), "{out}");
+    assert!(
+        out.starts_with("error: cannot read /nonexistent/ferret/rules.ferret"),
+        "{out}"
+    );
     let out = run(&mut r, "load triage.rhai");
     assert!(out.contains("ferret run triage.rhai"), "{out}");
     assert!(r.tracer().rules().is_empty());
@@ -205,7 +252,10 @@ fn interrupt_pauses_what_runs_and_says_how_to_resume() {
     run(&mut r, "on recv");
     run(&mut r, "pause 2");
     let out = r.interrupt();
-    assert!(out.contains("rule 1 paused") && !out.contains("rule 2"), "{out}");
+    assert!(
+        out.contains("rule 1 paused") && !out.contains("rule 2"),
+        "{out}"
+    );
     assert!(out.contains("resume all"), "{out}");
     assert!(r.tracer().kernel.attached.is_empty());
     assert!(r.interrupt().contains("Ctrl-D"));
@@ -218,7 +268,10 @@ fn clear_deletes_every_rule() {
     run(&mut r, "on drop");
     run(&mut r, "on recv");
     let out = run(&mut r, "clear");
-    assert!(out.contains("rule 1 deleted") && out.contains("rule 2 deleted"), "{out}");
+    assert!(
+        out.contains("rule 1 deleted") && out.contains("rule 2 deleted"),
+        "{out}"
+    );
     assert!(r.tracer().kernel.attached.is_empty());
     assert!(run(&mut r, "list").starts_with("no rules"));
 }
@@ -244,7 +297,10 @@ fn reference_commands_answer_from_the_vocabulary() {
     assert!(out.lines().any(|l| l.starts_with("dport ")), "{out}");
     let out = run(&mut r, "help");
     for (name, ..) in crate::command::COMMANDS {
-        assert!(out.contains(&format!("  {name}")), "help lists {name}: {out}");
+        assert!(
+            out.contains(&format!("  {name}")),
+            "help lists {name}: {out}"
+        );
     }
     assert!(run(&mut r, "lsit").contains("did you mean `list`?"));
     assert!(r.execute_line("quit").quit);

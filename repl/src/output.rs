@@ -1,0 +1,179 @@
+//! Where the session thread's text goes: a [`Printer`] for the screen
+//! (rustyline's external printer on a terminal, so lines appear above the
+//! prompt without garbling what is being typed) and an [`EventOut`] that
+//! renders events as the CLI does (table or JSON), to the screen or a file.
+
+use crate::ReplError;
+use ferret_engine::output::{JsonSink, Sink, TableSink};
+use ferret_engine::summary::Summary;
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+pub(crate) trait Printer: Send {
+    /// Shows `text` (one or more lines) above the prompt.
+    fn print(&mut self, text: String);
+}
+
+/// rustyline's external printer (it redraws the prompt and the line being
+/// edited after the text).
+pub(crate) struct External<P>(pub P);
+
+impl<P: rustyline::ExternalPrinter + Send> Printer for External<P> {
+    fn print(&mut self, mut text: String) {
+        // While no line is being edited the printer writes straight to the
+        // terminal, which would leave a last line without its newline.
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        if self.0.print(text.clone()).is_err() {
+            Stdout.print(text);
+        }
+    }
+}
+
+/// Plain standard output, when input is not a terminal.
+pub(crate) struct Stdout;
+
+impl Printer for Stdout {
+    fn print(&mut self, text: String) {
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        if !text.ends_with('\n') {
+            let _ = out.write_all(b"\n");
+        }
+        let _ = out.flush();
+    }
+}
+
+/// Bytes a sink wrote, for the printer to show.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| io::Error::other("event buffer poisoned"))?
+            .extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+pub(crate) struct EventOut {
+    sink: Box<dyn Sink + Send>,
+    screen: Buffer,
+    json: bool,
+    to_file: bool,
+}
+
+impl EventOut {
+    /// Events above the prompt.
+    pub fn screen(json: bool) -> EventOut {
+        let screen = Buffer::default();
+        let sink: Box<dyn Sink + Send> = if json {
+            Box::new(JsonSink::new(screen.clone()))
+        } else {
+            Box::new(TableSink::new(screen.clone()))
+        };
+        EventOut {
+            sink,
+            screen,
+            json,
+            to_file: false,
+        }
+    }
+
+    /// Events to a new file readable only by its owner (as `-o` does for
+    /// the CLI); answers still go to the screen.
+    pub fn file(path: &Path, json: bool) -> Result<EventOut, ReplError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| ReplError::Output {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let out = io::BufWriter::new(file);
+        let sink: Box<dyn Sink + Send> = if json {
+            Box::new(JsonSink::new(out))
+        } else {
+            Box::new(TableSink::new(out))
+        };
+        Ok(EventOut {
+            sink,
+            screen: Buffer::default(),
+            json,
+            to_file: true,
+        })
+    }
+
+    pub fn sink(&mut self) -> &mut dyn Sink {
+        self.sink.as_mut()
+    }
+
+    /// Flushes the sink; returns what it wrote for the screen.
+    pub fn take(&mut self) -> io::Result<String> {
+        self.sink.flush()?;
+        let mut bytes = self
+            .screen
+            .0
+            .lock()
+            .map_err(|_| io::Error::other("event buffer poisoned"))?;
+        Ok(String::from_utf8_lossy(&std::mem::take(&mut *bytes)).into_owned())
+    }
+
+    /// The end-of-session account: JSON as the last line of JSON output,
+    /// and the table on the screen unless the screen gets JSON.
+    pub fn summary(&mut self, summary: &Summary, printer: &mut dyn Printer) {
+        if self.json {
+            let _ = self.sink.summary(summary);
+        }
+        if let Ok(text) = self.take() {
+            if !text.is_empty() {
+                printer.print(text);
+            }
+        }
+        if !self.json || self.to_file {
+            printer.print(summary.render_text());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect(Vec<String>);
+    impl Printer for Collect {
+        fn print(&mut self, text: String) {
+            self.0.push(text);
+        }
+    }
+
+    #[test]
+    fn json_on_the_screen_ends_with_the_summary_object_only() {
+        let mut out = EventOut::screen(true);
+        let mut p = Collect::default();
+        out.summary(&Summary::default(), &mut p);
+        assert_eq!(p.0.len(), 1, "{:?}", p.0);
+        assert!(p.0[0].contains("\"type\":\"summary\""), "{:?}", p.0);
+    }
+
+    #[test]
+    fn the_table_summary_is_text() {
+        let mut out = EventOut::screen(false);
+        let mut p = Collect::default();
+        out.summary(&Summary::default(), &mut p);
+        assert_eq!(p.0.len(), 1, "{:?}", p.0);
+        assert!(p.0[0].contains("session ended"), "{:?}", p.0);
+    }
+}

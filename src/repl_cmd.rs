@@ -1,0 +1,49 @@
+//! `ferret repl`, and `ferret` alone on a terminal: the interactive session.
+
+use crate::cli::OutputArgs;
+use crate::exit::Exit;
+use crate::trace_cmd::{require_root, ring_bytes};
+use ferret_engine::session::SessionError;
+use ferret_repl::{ReplError, ReplOptions};
+use std::io::IsTerminal;
+
+/// Both ends on a terminal: a person is there to type.
+pub fn on_a_terminal() -> bool {
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+pub fn run(args: &OutputArgs) -> anyhow::Result<Exit> {
+    if args.duration.is_some() {
+        eprintln!("ferret repl: --duration does not apply; the REPL runs until `quit` or Ctrl-D (for a timed trace: ferret --duration 10s 'RULES')");
+        return Ok(Exit::Usage);
+    }
+    if let Err(exit) = require_root() {
+        return Ok(exit);
+    }
+    let opts = ReplOptions {
+        interactive: std::io::stdin().is_terminal(),
+        json: args.json,
+        output: args.output.clone(),
+        ring_bytes: ring_bytes(args.ring_mib)?,
+        verbose: args.verbose,
+    };
+    match ferret_repl::run(&opts) {
+        Ok(summary) if summary.lost() > 0 => Ok(Exit::Lost),
+        Ok(_) => Ok(Exit::Ok),
+        Err(ReplError::Session(SessionError::Kernel(e))) => {
+            eprintln!("ferret: error: {e}");
+            if let Some(log) = e.verifier_log() {
+                if args.verbose {
+                    eprintln!("{log}");
+                } else {
+                    eprintln!("ferret: run with -v for the full verifier log");
+                }
+            }
+            Ok(Exit::System)
+        }
+        Err(e) => {
+            eprintln!("ferret: error: {e}");
+            Ok(Exit::System)
+        }
+    }
+}
