@@ -27,7 +27,9 @@ impl Terminal {
         let data_home = std::env::temp_dir().join(&socket);
         std::fs::create_dir_all(&data_home).unwrap();
         let command = format!(
-            "env XDG_DATA_HOME='{}' '{}' {args}; echo \"EXIT $?\"; sleep 300",
+            // After ferret: its status, and whether the terminal is back in
+            // line mode (`icanon`) rather than left raw (`-icanon`).
+            "env XDG_DATA_HOME='{}' '{}' {args}; echo \"EXIT $? $(stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon)\"; sleep 300",
             data_home.display(),
             env!("CARGO_BIN_EXE_ferret")
         );
@@ -95,6 +97,27 @@ impl Terminal {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The ferret process running in the terminal.
+    fn ferret_pid(&self) -> i32 {
+        let shell: i32 = self
+            .tmux(&["list-panes", "-F", "#{pane_pid}"])
+            .trim()
+            .parse()
+            .unwrap();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .find(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                // pid (comm) state ppid ...
+                let Some((_, rest)) = stat.rsplit_once(") ") else {
+                    return false;
+                };
+                stat.contains("(ferret)") && rest.split(' ').nth(1) == Some(&shell.to_string())
+            })
+            .expect("ferret runs in the terminal")
     }
 
     fn history(&self) -> PathBuf {
@@ -180,7 +203,7 @@ fn rules_typed_at_the_prompt_start_and_stop_events() {
     t.key("C-u");
 
     t.line("quit");
-    let screen = t.wait_for("the end", |s| s.contains("EXIT 0"));
+    let screen = t.wait_for("the end", |s| s.contains("EXIT 0 icanon"));
     assert!(screen.contains("session ended (command)"), "{screen}");
     check_history(&t.history(), ns);
 }
@@ -221,7 +244,7 @@ fn tab_completes_drop_reasons_and_errors_keep_the_line() {
     t.wait_for("the empty list", |s| s.contains("no rules; type one"));
 
     t.key("C-d");
-    t.wait_for("the end", |s| s.contains("EXIT 0"));
+    t.wait_for("the end", |s| s.contains("EXIT 0 icanon"));
 }
 
 #[test]
@@ -279,4 +302,23 @@ fn duration_is_refused_with_what_to_do_instead() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("runs until `quit`"), "{stderr}");
+}
+
+#[test]
+fn sigterm_mid_line_gives_the_terminal_back_with_a_summary() {
+    if !root_or_skip("sigterm_mid_line_gives_the_terminal_back_with_a_summary") {
+        return;
+    }
+    let t = Terminal::start("repl");
+    t.line("on drop where dport == 1");
+    t.wait_for("rule 1", |s| s.contains("rule 1 added"));
+    t.type_text("on fr");
+    t.wait_for("the typed text", |_| {
+        t.current_line().starts_with("ferret> on fr")
+    });
+    // SAFETY: signalling a process this test started.
+    unsafe { libc::kill(t.ferret_pid(), libc::SIGTERM) };
+    let screen = t.wait_for("the end", |s| s.contains("EXIT 0 icanon"));
+    assert!(screen.contains("session ended (signal)"), "{screen}");
+    assert!(screen.contains("on drop where dport == 1"), "{screen}");
 }

@@ -4,7 +4,7 @@
 //! out in the order they happened.
 
 use crate::interp::Interpreter;
-use crate::output::{EventOut, Printer};
+use crate::output::{EventOut, Printer, Stdout};
 use crate::vocab::Vocabulary;
 use crate::ReplError;
 use ferret_engine::session::{Flow, Session, SessionError, SessionOptions, POLL};
@@ -46,9 +46,9 @@ pub(crate) struct Owner {
     pub printer: Box<dyn Printer>,
     pub events: EventOut,
     /// Called when the session ends by itself (SIGTERM, SIGHUP, a failed
-    /// output) while the terminal thread is still reading: it puts the
-    /// terminal back and ends the process with the given status.
-    pub exit: Box<dyn FnOnce(i32) + Send>,
+    /// output) while the terminal thread is still editing a line: it puts
+    /// the terminal back before the summary is written and the process ends.
+    pub restore_terminal: Box<dyn FnOnce() + Send>,
     /// SIGINT pauses the rules (a terminal, where Ctrl-C outside line
     /// editing still means "stop the output"); otherwise it ends the session.
     pub interrupt_pauses: bool,
@@ -110,7 +110,11 @@ impl Owner {
             };
             // Events that arrived before a command are shown before its answer.
             if let Err(e) = self.pump(&mut interp, &mut shown) {
-                return self.end_by_itself(&interp, &format!("error: {e}"), "output error");
+                self.end_by_itself(
+                    &interp,
+                    &format!("error: cannot write events: {e}"),
+                    "output error",
+                );
             }
             let quit = match wake {
                 Wake::Events => None,
@@ -120,7 +124,7 @@ impl Owner {
                     Some(reply.quit)
                 }
                 Wake::Interrupt if !self.interrupt_pauses => {
-                    return self.end_by_itself(&interp, "", "signal");
+                    self.end_by_itself(&interp, "", "signal");
                 }
                 Wake::Request(Some(Request::Interrupt)) | Wake::Interrupt => {
                     let text = interp.interrupt();
@@ -135,7 +139,7 @@ impl Owner {
                 }
                 Wake::Request(Some(Request::Quit) | None) => Some(true),
                 Wake::Terminate => {
-                    return self.end_by_itself(&interp, "", "signal");
+                    self.end_by_itself(&interp, "", "signal");
                 }
             };
             self.stop_finished_rules(&mut interp, &shown);
@@ -246,16 +250,24 @@ impl Owner {
     }
 
     /// Ends while the terminal thread still waits for input: summary, then
-    /// the process exits (0, or 4 when events were lost, as the CLI does).
-    fn end_by_itself(
-        mut self,
-        interp: &Interpreter<Session>,
-        why: &str,
-        ended_by: &str,
-    ) -> Result<Summary, ReplError> {
-        self.say(why.to_string());
-        let summary = interp.tracer().summary(ended_by)?;
-        self.events.summary(&summary, self.printer.as_mut());
+    /// the process exits (0, or 4 when events were lost, 3 when the output
+    /// failed, as the CLI does).
+    fn end_by_itself(mut self, interp: &Interpreter<Session>, why: &str, ended_by: &str) -> ! {
+        let (summary, why) = match interp.tracer().summary(ended_by) {
+            Ok(summary) => (summary, why.to_string()),
+            Err(e) => (
+                Summary::default(),
+                format!("{why}\nerror: cannot read the kernel's counters: {e}"),
+            ),
+        };
+        // The line editor still owns the terminal: take it back, then write
+        // plainly (the external printer would wait for the editor).
+        (self.restore_terminal)();
+        let mut out = Stdout;
+        if !why.trim().is_empty() {
+            out.print(why.trim().to_string());
+        }
+        self.events.summary(&summary, &mut out);
         let code = if !why.is_empty() {
             3
         } else if summary.lost() > 0 {
@@ -263,7 +275,6 @@ impl Owner {
         } else {
             0
         };
-        (self.exit)(code);
-        Ok(summary)
+        std::process::exit(code)
     }
 }

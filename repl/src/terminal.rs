@@ -34,7 +34,7 @@ impl Link {
         facts: &SystemFacts,
         vocab: &Arc<Vocabulary>,
         printer: Box<dyn Printer>,
-        exit: Box<dyn FnOnce(i32) + Send>,
+        restore_terminal: Box<dyn FnOnce() + Send>,
     ) -> Result<Link, ReplError> {
         let events = match &opts.output {
             Some(path) => EventOut::file(path, opts.json)?,
@@ -51,7 +51,7 @@ impl Link {
             color: std::io::stdout().is_terminal(),
             printer,
             events,
-            exit,
+            restore_terminal,
             interrupt_pauses: opts.interactive,
         };
         let (requests, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -108,8 +108,7 @@ fn plain(
     facts: &SystemFacts,
     vocab: &Arc<Vocabulary>,
 ) -> Result<Summary, ReplError> {
-    let exit = Box::new(|code| std::process::exit(code));
-    let link = Link::start(opts, facts, vocab, Box::new(Stdout), exit)?;
+    let link = Link::start(opts, facts, vocab, Box::new(Stdout), Box::new(|| ()))?;
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         if link.ask(Request::Line(line)) {
@@ -164,11 +163,8 @@ fn interactive(
     };
     let printer = External(rl.create_external_printer().map_err(terminal)?);
     let saved = SavedTerminal::now();
-    let exit = Box::new(move |code| {
-        saved.restore();
-        std::process::exit(code)
-    });
-    let link = Link::start(opts, &facts, &vocab, Box::new(printer), exit)?;
+    let restore = Box::new(move || saved.restore());
+    let link = Link::start(opts, &facts, &vocab, Box::new(printer), restore)?;
     vocab.preload_functions();
     println!("{BANNER}");
     loop {
