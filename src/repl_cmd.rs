@@ -17,16 +17,17 @@ pub fn run(args: &OutputArgs) -> anyhow::Result<Exit> {
         eprintln!("ferret repl: --duration does not apply; the REPL runs until `quit` or Ctrl-D (for a timed trace: ferret --duration 10s 'RULES')");
         return Ok(Exit::Usage);
     }
-    if let Err(exit) = require_root() {
-        return Ok(exit);
-    }
     let opts = ReplOptions {
         interactive: std::io::stdin().is_terminal(),
         json: args.json,
         output: args.output.clone(),
         ring_bytes: ring_bytes(args.ring_mib)?,
         verbose: args.verbose,
+        allow_unsafe_files: args.allow_unsafe_files,
     };
+    if let Err(exit) = require_root() {
+        return Ok(exit);
+    }
     match ferret_repl::run(&opts) {
         Ok(summary) if summary.lost() > 0 => Ok(Exit::Lost),
         Ok(_) => Ok(Exit::Ok),

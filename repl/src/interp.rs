@@ -33,6 +33,8 @@ pub struct Interpreter<T: Tracer> {
     vocab: Arc<Vocabulary>,
     /// ANSI colours in diagnostics.
     color: bool,
+    /// `load` files that others can change, even as root.
+    allow_unsafe_files: bool,
 }
 
 impl<T: Tracer> Interpreter<T> {
@@ -42,7 +44,15 @@ impl<T: Tracer> Interpreter<T> {
             facts,
             vocab,
             color,
+            allow_unsafe_files: false,
         }
+    }
+
+    /// As `--allow-unsafe-files`: `load` also takes files other users can
+    /// change (refused as root otherwise, as for `ferret run`).
+    pub fn allow_unsafe_files(mut self, allow: bool) -> Self {
+        self.allow_unsafe_files = allow;
+        self
     }
 
     pub fn tracer(&self) -> &T {
@@ -224,6 +234,12 @@ impl<T: Tracer> Interpreter<T> {
                 path.display(),
                 path.display()
             );
+        }
+        if !self.allow_unsafe_files {
+            // SAFETY: geteuid has no preconditions.
+            if let Err(e) = ferret_engine::trust::check(path, unsafe { libc::geteuid() }) {
+                return format!("error: {e}");
+            }
         }
         match std::fs::read_to_string(path) {
             Ok(text) => self.add_rules(&path.display().to_string(), &text),

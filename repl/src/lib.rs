@@ -45,6 +45,8 @@ pub struct ReplOptions {
     pub output: Option<PathBuf>,
     pub ring_bytes: u32,
     pub verbose: bool,
+    /// `load` also takes files other users can change (refused as root).
+    pub allow_unsafe_files: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -52,6 +52,7 @@ pub(crate) struct Owner {
     /// SIGINT pauses the rules (a terminal, where Ctrl-C outside line
     /// editing still means "stop the output"); otherwise it ends the session.
     pub interrupt_pauses: bool,
+    pub allow_unsafe_files: bool,
 }
 
 enum Wake {
@@ -79,7 +80,8 @@ impl Owner {
                 self.facts.clone(),
                 Arc::clone(&self.vocab),
                 self.color,
-            );
+            )
+            .allow_unsafe_files(self.allow_unsafe_files);
             let _ = notes.send(Note::Ready);
             self.serve(interp, requests, notes).await
         })

@@ -53,6 +53,7 @@ impl Link {
             events,
             restore_terminal,
             interrupt_pauses: opts.interactive,
+            allow_unsafe_files: opts.allow_unsafe_files,
         };
         let (requests, rx) = tokio::sync::mpsc::unbounded_channel();
         let (tx, notes) = mpsc::channel();

@@ -223,8 +223,9 @@ fn save_then_load_gives_the_same_rules() {
 fn load_reports_unreadable_files_and_points_playbooks_elsewhere() {
     let mut r = repl();
     let out = run(&mut r, "load /nonexistent/ferret/rules.ferret");
+    assert!(out.starts_with("error: cannot "), "{out}");
     assert!(
-        out.starts_with("error: cannot read /nonexistent/ferret/rules.ferret"),
+        out.contains("/nonexistent/ferret/rules.ferret") && out.contains("No such file"),
         "{out}"
     );
     let out = run(&mut r, "load triage.rhai");
@@ -305,4 +306,28 @@ fn reference_commands_answer_from_the_vocabulary() {
     assert!(run(&mut r, "lsit").contains("did you mean `list`?"));
     assert!(r.execute_line("quit").quit);
     assert!(!r.execute_line("list").quit);
+}
+
+#[test]
+fn as_root_load_refuses_files_others_can_change() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: the refusal applies to root only");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ferret-repl-trust-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = dir.join("open.ferret");
+    std::fs::write(&file, "on drop\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let line = format!("load {}", file.display());
+    let mut r = repl();
+    let out = run(&mut r, &line);
+    assert!(out.contains("writable by other users"), "{out}");
+    assert!(r.tracer().rules().is_empty());
+    let mut trusting = repl().allow_unsafe_files(true);
+    assert!(run(&mut trusting, &line).contains("rule 1 added"));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
