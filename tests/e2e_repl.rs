@@ -240,8 +240,11 @@ fn tab_completes_drop_reasons_and_errors_keep_the_line() {
     assert!(screen.contains("^^^^ did you mean `dport`?"), "{screen}");
     assert!(!screen.contains("rule 1 added"), "{screen}");
     t.key("C-c");
-    t.line("list");
-    t.wait_for("the empty list", |s| s.contains("no rules; type one"));
+    // Two lines typed at once: the second is kept for the next prompt.
+    t.tmux(&["send-keys", "list", "Enter", "help", "Enter"]);
+    t.wait_for("both answers", |s| {
+        s.contains("no rules; type one") && s.contains("Keys: Tab completes")
+    });
 
     t.key("C-d");
     t.wait_for("the end", |s| s.contains("EXIT 0 icanon"));
