@@ -6,7 +6,9 @@ use crate::command::{self, Command, Target};
 use crate::render;
 use crate::tracer::Tracer;
 use crate::vocab::Vocabulary;
+use ferret_engine::summary::RuleSummary;
 use ferret_engine::system::SystemFacts;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -35,6 +37,10 @@ pub struct Interpreter<T: Tracer> {
     color: bool,
     /// `load` files that others can change, even as root.
     allow_unsafe_files: bool,
+    /// Per rule, events that were pumped but not shown because the
+    /// terminal could not keep up: not SHOWN, though the session counted
+    /// them as delivered.
+    hidden: HashMap<usize, u64>,
 }
 
 impl<T: Tracer> Interpreter<T> {
@@ -45,6 +51,7 @@ impl<T: Tracer> Interpreter<T> {
             vocab,
             color,
             allow_unsafe_files: false,
+            hidden: HashMap::new(),
         }
     }
 
@@ -81,7 +88,7 @@ impl<T: Tracer> Interpreter<T> {
             Command::Del(ids) => self.delete(&ids),
             Command::Pause(target) => self.pause(&target, true),
             Command::Resume(target) => self.pause(&target, false),
-            Command::Stats => match self.tracer.stats() {
+            Command::Stats => match self.stats() {
                 Ok(stats) => render::stats(&stats, &self.sorted_rules()),
                 Err(e) => format!("error: cannot read the kernel's counters: {e}"),
             },
@@ -107,6 +114,25 @@ impl<T: Tracer> Interpreter<T> {
             }
         };
         Reply::text(text)
+    }
+
+    /// An event of rule `id` was not shown (the terminal was behind).
+    pub fn hide(&mut self, id: usize) {
+        *self.hidden.entry(id).or_default() += 1;
+    }
+
+    /// Corrects what the session counts as delivered by what was hidden.
+    pub fn account(&self, rules: &mut [RuleSummary]) {
+        for r in rules {
+            let hidden = self.hidden.get(&r.rule).copied().unwrap_or(0);
+            r.delivered = r.delivered.saturating_sub(hidden);
+        }
+    }
+
+    fn stats(&self) -> Result<Vec<RuleSummary>, T::Error> {
+        let mut stats = self.tracer.stats()?;
+        self.account(&mut stats);
+        Ok(stats)
     }
 
     fn sorted_rules(&self) -> Vec<crate::tracer::RuleView> {
@@ -154,7 +180,7 @@ impl<T: Tracer> Interpreter<T> {
     }
 
     fn delete(&mut self, ids: &[usize]) -> String {
-        let stats = self.tracer.stats().unwrap_or_default();
+        let stats = self.stats().unwrap_or_default();
         let mut out = String::new();
         for id in ids {
             match self.tracer.remove(*id) {

@@ -8,27 +8,74 @@ use ferret_engine::output::{JsonSink, Sink, TableSink};
 use ferret_engine::summary::Summary;
 use std::io::{self, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
 
 pub(crate) trait Printer: Send {
     /// Shows `text` (one or more lines) above the prompt.
     fn print(&mut self, text: String);
+    /// Bytes handed over but not yet on the terminal.
+    fn backlog(&self) -> usize {
+        0
+    }
 }
 
-/// rustyline's external printer (it redraws the prompt and the line being
-/// edited after the text).
-pub(crate) struct External<P>(pub P);
+/// rustyline's external printer, fed from a queue by a thread of its own.
+///
+/// rustyline's printer blocks while no line is being edited if a message
+/// it took earlier was not shown yet; the session thread must never block
+/// on it, or a terminal thread waiting for the session's answer would wait
+/// forever. So the session thread only queues text, and the printing
+/// thread is the one that waits (until the next prompt shows the text).
+pub(crate) struct External {
+    queue: mpsc::Sender<String>,
+    backlog: Arc<AtomicUsize>,
+}
 
-impl<P: rustyline::ExternalPrinter + Send> Printer for External<P> {
+impl External {
+    /// Starts the printing thread; it ends once every `External` is gone
+    /// and the queue is empty.
+    pub fn start<P>(mut printer: P) -> std::io::Result<(External, JoinHandle<()>)>
+    where
+        P: rustyline::ExternalPrinter + Send + 'static,
+    {
+        let (queue, texts) = mpsc::channel::<String>();
+        let backlog = Arc::new(AtomicUsize::new(0));
+        let pending = Arc::clone(&backlog);
+        let thread = std::thread::Builder::new()
+            .name("ferret-printer".into())
+            .spawn(move || {
+                for text in texts {
+                    let len = text.len();
+                    // Fails once the editor is gone (the session has ended):
+                    // from then on the terminal is ours to write plainly.
+                    if printer.print(text.clone()).is_err() {
+                        Stdout.print(text);
+                    }
+                    pending.fetch_sub(len, Ordering::Relaxed);
+                }
+            })?;
+        Ok((External { queue, backlog }, thread))
+    }
+}
+
+impl Printer for External {
     fn print(&mut self, mut text: String) {
-        // While no line is being edited the printer writes straight to the
+        // While no line is being edited rustyline writes straight to the
         // terminal, which would leave a last line without its newline.
         if !text.ends_with('\n') {
             text.push('\n');
         }
-        if self.0.print(text.clone()).is_err() {
+        self.backlog.fetch_add(text.len(), Ordering::Relaxed);
+        if let Err(mpsc::SendError(text)) = self.queue.send(text) {
+            self.backlog.fetch_sub(text.len(), Ordering::Relaxed);
             Stdout.print(text);
         }
+    }
+
+    fn backlog(&self) -> usize {
+        self.backlog.load(Ordering::Relaxed)
     }
 }
 
@@ -157,6 +204,41 @@ mod tests {
         fn print(&mut self, text: String) {
             self.0.push(text);
         }
+    }
+
+    /// rustyline's printer as it behaves while no line is edited: it holds
+    /// until the next prompt (here: until the test lets it go).
+    struct HeldPrinter {
+        gate: mpsc::Receiver<()>,
+        shown: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl rustyline::ExternalPrinter for HeldPrinter {
+        fn print(&mut self, msg: String) -> rustyline::Result<()> {
+            let _ = self.gate.recv();
+            self.shown.lock().unwrap().push(msg);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn queued_printing_never_blocks_the_session_thread() {
+        let (release, gate) = mpsc::channel();
+        let shown = Arc::new(Mutex::new(Vec::new()));
+        let held = HeldPrinter {
+            gate,
+            shown: Arc::clone(&shown),
+        };
+        let (mut ext, thread) = External::start(held).unwrap();
+        ext.print("rule 1 added".into());
+        ext.print("event\n".into());
+        assert_eq!(ext.backlog(), "rule 1 added\nevent\n".len());
+        assert!(shown.lock().unwrap().is_empty(), "nothing shown yet");
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        drop(ext);
+        thread.join().unwrap();
+        assert_eq!(*shown.lock().unwrap(), ["rule 1 added\n", "event\n"]);
     }
 
     #[test]

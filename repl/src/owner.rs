@@ -37,6 +37,11 @@ pub(crate) enum Note {
 
 /// How often lost-event counters are looked at.
 const LOST_CHECK: Duration = Duration::from_secs(1);
+/// Past this much text waiting for the terminal (a few thousand lines),
+/// events are counted, not shown, until it catches up: a flood must not
+/// grow memory without bound, and Ctrl-C must not wait for minutes of
+/// queued lines to scroll by.
+const MAX_BACKLOG: usize = 512 << 10;
 
 pub(crate) struct Owner {
     pub facts: SystemFacts,
@@ -53,6 +58,8 @@ pub(crate) struct Owner {
     /// editing still means "stop the output"); otherwise it ends the session.
     pub interrupt_pauses: bool,
     pub allow_unsafe_files: bool,
+    /// Events hidden (terminal behind) and not yet reported.
+    pub hidden_untold: u64,
 }
 
 enum Wake {
@@ -151,7 +158,8 @@ impl Owner {
             }
             if let Some(quit) = quit {
                 if quit {
-                    let summary = interp.tracer().summary("command")?;
+                    let mut summary = interp.tracer().summary("command")?;
+                    interp.account(&mut summary.rules);
                     self.events.summary(&summary, self.printer.as_mut());
                     let _ = notes.send(Note::Done { quit: true });
                     return Ok(summary);
@@ -179,6 +187,8 @@ impl Owner {
             .filter_map(|r| r.plan.actions.stop_after.map(|n| (r.id, n)))
             .collect();
         let mut failed = None;
+        let mut batch: Vec<usize> = Vec::new();
+        let mut count = 0u64;
         let sink = self.events.sink();
         interp.tracer_mut().pump(&mut |ev, stack, ctx| {
             let live: Vec<usize> = ev
@@ -194,8 +204,10 @@ impl Owner {
             if live.is_empty() {
                 return Flow::Continue;
             }
+            count += 1;
             for id in live {
                 *shown.entry(id).or_default() += 1;
+                batch.push(id);
             }
             if let Err(e) = sink.event(ev, stack, ctx) {
                 failed = Some(e);
@@ -207,17 +219,34 @@ impl Owner {
             return Err(e);
         }
         let text = self.events.take()?;
+        let behind = self.printer.backlog() > MAX_BACKLOG;
+        if !text.is_empty() && behind {
+            for id in batch {
+                interp.hide(id);
+            }
+            self.hidden_untold += count;
+            return Ok(());
+        }
+        if self.hidden_untold > 0 && !behind {
+            let n = std::mem::take(&mut self.hidden_untold);
+            self.say(format!("ferret: {n} events not shown: the terminal could not keep up (they are matched but not SHOWN in `stats`); narrow the filter, add `limit N/s`, or send events to a file with -o"));
+        }
         self.say(text);
         Ok(())
     }
 
     /// After Ctrl-C: drops what is still in the ring; returns how many.
     fn discard(&mut self, interp: &mut Interpreter<Session>) -> u64 {
+        let mut dropped: Vec<usize> = Vec::new();
         let mut n = 0;
-        interp.tracer_mut().pump(&mut |_, _, _| {
+        interp.tracer_mut().pump(&mut |ev, _, _| {
             n += 1;
+            dropped.extend_from_slice(&ev.rules);
             Flow::Continue
         });
+        for id in dropped {
+            interp.hide(id);
+        }
         n
     }
 
@@ -256,12 +285,21 @@ impl Owner {
     /// failed, as the CLI does).
     fn end_by_itself(mut self, interp: &Interpreter<Session>, why: &str, ended_by: &str) -> ! {
         let (summary, why) = match interp.tracer().summary(ended_by) {
-            Ok(summary) => (summary, why.to_string()),
+            Ok(mut summary) => {
+                interp.account(&mut summary.rules);
+                (summary, why.to_string())
+            }
             Err(e) => (
                 Summary::default(),
                 format!("{why}\nerror: cannot read the kernel's counters: {e}"),
             ),
         };
+        // Let what is queued reach the screen (the editor is still showing
+        // it), within reason: the process is about to end.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while self.printer.backlog() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         // The line editor still owns the terminal: take it back, then write
         // plainly (the external printer would wait for the editor).
         (self.restore_terminal)();

@@ -54,6 +54,7 @@ impl Link {
             restore_terminal,
             interrupt_pauses: opts.interactive,
             allow_unsafe_files: opts.allow_unsafe_files,
+            hidden_untold: 0,
         };
         let (requests, rx) = tokio::sync::mpsc::unbounded_channel();
         let (tx, notes) = mpsc::channel();
@@ -162,16 +163,33 @@ fn interactive(
             None
         }
     };
-    let printer = External(rl.create_external_printer().map_err(terminal)?);
+    let external = rl.create_external_printer().map_err(terminal)?;
+    let (printer, printing) =
+        External::start(external).map_err(|source| ReplError::Thread { source })?;
     let saved = SavedTerminal::now();
     let restore = Box::new(move || saved.restore());
     let link = Link::start(opts, &facts, &vocab, Box::new(printer), restore)?;
     vocab.preload_functions();
     println!("{BANNER}");
+    let result = edit(&mut rl, link, history.as_deref());
+    // The editor goes first: a message rustyline still holds for the next
+    // prompt is then written plainly by the printing thread, which ends
+    // once the session thread (the last sender) is gone.
+    drop(rl);
+    let _ = printing.join();
+    result
+}
+
+fn edit(
+    rl: &mut Editor<FerretHelper, FileHistory>,
+    link: Link,
+    history: Option<&std::path::Path>,
+) -> Result<Summary, ReplError> {
+    let terminal = |source| ReplError::Terminal { source };
     loop {
         let request = match rl.readline(PROMPT) {
             Ok(line) => {
-                if let Some(path) = &history {
+                if let Some(path) = history {
                     if let Err(e) = rl.append_history(path) {
                         eprintln!(
                             "ferret: warning: cannot write history {}: {e}",
