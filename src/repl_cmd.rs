@@ -13,8 +13,13 @@ pub fn on_a_terminal() -> bool {
 }
 
 pub fn run(args: &OutputArgs) -> anyhow::Result<Exit> {
-    if args.duration.is_some() {
-        eprintln!("ferret repl: --duration does not apply; the REPL runs until `quit` or Ctrl-D (for a timed trace: ferret --duration 10s 'RULES')");
+    let refused = [
+        (args.duration.is_some(), "--duration does not apply; the REPL runs until `quit` or Ctrl-D (for a timed trace: ferret --duration 10s 'RULES')"),
+        (args.cmd.is_some(), "--cmd does not apply; the REPL runs until `quit` or Ctrl-D (to trace a command: ferret --cmd 'COMMAND' 'RULES')"),
+        (args.pcap.is_some(), "--pcap is not available in the REPL yet; there, `capture` rules print each packet's description (for a pcap-ng file: ferret --pcap FILE 'RULES')"),
+    ];
+    if let Some((_, why)) = refused.iter().find(|(given, _)| *given) {
+        eprintln!("ferret repl: {why}");
         return Ok(Exit::Usage);
     }
     let opts = ReplOptions {
@@ -23,6 +28,7 @@ pub fn run(args: &OutputArgs) -> anyhow::Result<Exit> {
         output: args.output.clone(),
         ring_bytes: ring_bytes(args.ring_mib)?,
         verbose: args.verbose,
+        interval: args.interval,
         allow_unsafe_files: args.allow_unsafe_files,
     };
     if let Err(exit) = require_root() {

@@ -297,14 +297,24 @@ fn piped_input_is_read_line_by_line() {
 }
 
 #[test]
-fn duration_is_refused_with_what_to_do_instead() {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferret"))
-        .args(["repl", "--duration", "5s"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("runs until `quit`"), "{stderr}");
+fn one_shot_options_are_refused_with_what_to_do_instead() {
+    for (flag, value, says) in [
+        ("--duration", "5s", "ferret --duration 10s 'RULES'"),
+        ("--cmd", "true", "ferret --cmd 'COMMAND' 'RULES'"),
+        (
+            "--pcap",
+            "/nonexistent/x.pcapng",
+            "ferret --pcap FILE 'RULES'",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ferret"))
+            .args(["repl", flag, value])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {stderr}");
+        assert!(stderr.contains(says), "{flag}: {stderr}");
+    }
 }
 
 #[test]

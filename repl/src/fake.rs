@@ -127,8 +127,18 @@ impl Tracer for FakeTracer {
                     lost_ring_full: lost,
                     rate_limited: limited,
                     delivered: emitted - lost,
+                    ..RuleSummary::default()
                 }
             })
+            .collect())
+    }
+    fn tables(&self, only: Option<usize>) -> Result<String, Self::Error> {
+        Ok(self
+            .table
+            .rules()
+            .filter(|(_, r)| only.is_none_or(|id| id == r.id))
+            .filter(|(_, r)| r.plan.actions.count_by.is_some() || r.plan.actions.hist.is_some())
+            .map(|(_, r)| format!("table of rule {}\n", r.id))
             .collect())
     }
     fn attached(&self) -> String {

@@ -88,9 +88,18 @@ impl<T: Tracer> Interpreter<T> {
             Command::Del(ids) => self.delete(&ids),
             Command::Pause(target) => self.pause(&target, true),
             Command::Resume(target) => self.pause(&target, false),
-            Command::Stats => match self.stats() {
-                Ok(stats) => render::stats(&stats, &self.sorted_rules()),
-                Err(e) => format!("error: cannot read the kernel's counters: {e}"),
+            Command::Stats => match (self.stats(), self.tracer.tables(None)) {
+                (Ok(stats), Ok(tables)) => {
+                    let mut out = render::stats(&stats, &self.sorted_rules());
+                    if !tables.is_empty() {
+                        out.push('\n');
+                        out.push_str(tables.trim_end());
+                    }
+                    out
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    format!("error: cannot read the kernel's counters: {e}")
+                }
             },
             Command::Clear => {
                 let ids: Vec<usize> = self.sorted_rules().iter().map(|r| r.id).collect();
@@ -183,8 +192,11 @@ impl<T: Tracer> Interpreter<T> {
         let stats = self.stats().unwrap_or_default();
         let mut out = String::new();
         for id in ids {
+            // A `count`/`hist` rule's table goes with it: show it last.
+            let table = self.tracer.tables(Some(*id)).unwrap_or_default();
             match self.tracer.remove(*id) {
                 Ok(()) => {
+                    out.push_str(&table);
                     let shown = stats
                         .iter()
                         .find(|s| s.rule == *id)
@@ -244,9 +256,10 @@ impl<T: Tracer> Interpreter<T> {
 
     /// A rule reached its `stop after N`: it ends, the session goes on.
     pub fn stop_rule(&mut self, id: usize, after: u64) -> String {
+        let table = self.tracer.tables(Some(id)).unwrap_or_default();
         match self.tracer.remove(id) {
             Ok(()) => format!(
-                "rule {id} deleted after {after} shown (stop after {after}); {}",
+                "{table}rule {id} deleted after {after} (stop after {after}); {}",
                 self.probes()
             ),
             Err(e) => format!("error: {e}"),

@@ -45,6 +45,8 @@ pub struct ReplOptions {
     pub output: Option<PathBuf>,
     pub ring_bytes: u32,
     pub verbose: bool,
+    /// Print the `count`/`hist` tables this often too.
+    pub interval: Option<std::time::Duration>,
     /// `load` also takes files other users can change (refused as root).
     pub allow_unsafe_files: bool,
 }

@@ -57,6 +57,8 @@ pub(crate) struct Owner {
     /// SIGINT pauses the rules (a terminal, where Ctrl-C outside line
     /// editing still means "stop the output"); otherwise it ends the session.
     pub interrupt_pauses: bool,
+    /// Print the `count`/`hist` tables this often, not only at the end.
+    pub interval: Option<Duration>,
     pub allow_unsafe_files: bool,
     /// Events hidden (terminal behind) and not yet reported.
     pub hidden_untold: u64,
@@ -109,6 +111,7 @@ impl Owner {
         let mut shown: HashMap<usize, u64> = HashMap::new();
         let mut lost_told = 0u64;
         let mut lost_checked = Instant::now();
+        let mut next_tables = self.interval.map(|i| Instant::now() + i);
         loop {
             let wake = tokio::select! {
                 r = requests.recv() => Wake::Request(r),
@@ -152,12 +155,19 @@ impl Owner {
                 }
             };
             self.stop_finished_rules(&mut interp, &shown);
+            if let (Some(at), Some(every)) = (next_tables, self.interval) {
+                if Instant::now() >= at {
+                    next_tables = Some(Instant::now() + every);
+                    self.tables(&interp, false);
+                }
+            }
             if lost_checked.elapsed() >= LOST_CHECK {
                 lost_checked = Instant::now();
                 self.warn_lost(&interp, &mut lost_told);
             }
             if let Some(quit) = quit {
                 if quit {
+                    self.tables(&interp, true);
                     let mut summary = interp.tracer().summary("command")?;
                     interp.account(&mut summary.rules);
                     self.events.summary(&summary, self.printer.as_mut());
@@ -250,19 +260,64 @@ impl Owner {
         n
     }
 
-    /// `stop after N`: the rule ends once N of its events were shown.
+    /// `stop after N`: the rule ends once N of its events were shown, or,
+    /// for a rule that sends none (`count`, `hist`), after N matches.
     fn stop_finished_rules(
         &mut self,
         interp: &mut Interpreter<Session>,
         shown: &HashMap<usize, u64>,
     ) {
-        let done: Vec<(usize, u64)> = Session::rules(interp.tracer())
-            .filter_map(|r| Some((r.id, r.plan.actions.stop_after?)))
-            .filter(|(id, n)| shown.get(id).is_some_and(|s| s >= n))
+        let stops: Vec<(usize, u64, bool)> = Session::rules(interp.tracer())
+            .filter_map(|r| {
+                let quiet = r.plan.action_flags & ferret_engine::abi::act::DELIVER == 0;
+                Some((r.id, r.plan.actions.stop_after?, quiet))
+            })
+            .collect();
+        if stops.is_empty() {
+            return;
+        }
+        let matched = if stops.iter().any(|(.., quiet)| *quiet) {
+            interp.tracer().matched().unwrap_or_default()
+        } else {
+            HashMap::new()
+        };
+        let done: Vec<(usize, u64)> = stops
+            .into_iter()
+            .filter(|(id, n, quiet)| {
+                let seen = if *quiet { &matched } else { shown };
+                seen.get(id).is_some_and(|s| s >= n)
+            })
+            .map(|(id, n, _)| (id, n))
             .collect();
         for (id, n) in done {
             let text = interp.stop_rule(id, n);
             self.say(text);
+        }
+    }
+
+    /// The `count`/`hist` tables through the event output (table or JSON,
+    /// screen or file), as the CLI prints them.
+    fn tables(&mut self, interp: &Interpreter<Session>, last: bool) {
+        let session = interp.tracer();
+        let aggregating = Session::rules(session)
+            .any(|r| r.plan.actions.count_by.is_some() || r.plan.actions.hist.is_some());
+        if !aggregating {
+            return;
+        }
+        let written = session.aggregates(last).map(|aggs| {
+            self.events
+                .sink()
+                .aggregates(&aggs, session.context())
+                .map_err(|e| e.to_string())
+        });
+        match written {
+            Ok(Ok(())) => {
+                if let Ok(text) = self.events.take() {
+                    self.say(text);
+                }
+            }
+            Ok(Err(e)) => self.say(format!("error: cannot write the tables: {e}")),
+            Err(e) => self.say(format!("error: cannot read the tables: {e}")),
         }
     }
 
@@ -284,6 +339,7 @@ impl Owner {
     /// the process exits (0, or 4 when events were lost, 3 when the output
     /// failed, as the CLI does).
     fn end_by_itself(mut self, interp: &Interpreter<Session>, why: &str, ended_by: &str) -> ! {
+        self.tables(interp, true);
         let (summary, why) = match interp.tracer().summary(ended_by) {
             Ok(mut summary) => {
                 interp.account(&mut summary.rules);

@@ -59,6 +59,10 @@ pub fn stats(stats: &[RuleSummary], rules: &[RuleView]) -> String {
     if lost > 0 {
         out.push_str("LOST: the ring buffer was full; restart with --ring-mib 64, narrow the filter or add `limit N/s`\n");
     }
+    let failed: u64 = stats.iter().map(|s| s.agg_failed).sum();
+    if failed > 0 {
+        let _ = writeln!(out, "{failed} matches not counted: the count map was full; count by fewer fields or narrow the filter");
+    }
     out.push_str("MATCHED and EMITTED count in the kernel; SHOWN is what reached this screen (or the -o file)");
     out
 }

@@ -45,9 +45,10 @@ impl Link {
             vocab: Arc::clone(vocab),
             opts: SessionOptions {
                 ring_bytes: opts.ring_bytes,
-                duration: None,
                 verbose: opts.verbose,
+                ..SessionOptions::default()
             },
+            interval: opts.interval,
             color: std::io::stdout().is_terminal(),
             printer,
             events,

@@ -26,6 +26,8 @@ pub trait Tracer {
     fn stats(&self) -> Result<Vec<RuleSummary>, Self::Error>;
     /// What is attached, e.g. "drop (tp_btf)".
     fn attached(&self) -> String;
+    /// The `count`/`hist` tables so far, as text: of every rule, or of one.
+    fn tables(&self, only: Option<usize>) -> Result<String, Self::Error>;
 }
 
 impl Tracer for Session {
@@ -59,5 +61,21 @@ impl Tracer for Session {
 
     fn attached(&self) -> String {
         self.attached_text()
+    }
+
+    fn tables(&self, only: Option<usize>) -> Result<String, SessionError> {
+        if !Session::rules(self).any(|r| {
+            only.is_none_or(|id| id == r.id)
+                && (r.plan.actions.count_by.is_some() || r.plan.actions.hist.is_some())
+        }) {
+            return Ok(String::new());
+        }
+        // `last`: totals without the "after N s" line the periodic tables carry.
+        let mut aggs = self.aggregates(true)?;
+        if let Some(id) = only {
+            aggs.counts.retain(|t| t.rule == id);
+            aggs.hists.retain(|h| h.rule == id);
+        }
+        Ok(aggs.render_text(self.context()))
     }
 }

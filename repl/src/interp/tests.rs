@@ -135,8 +135,8 @@ fn one_bad_rule_on_a_line_keeps_the_others_out_too() {
 #[test]
 fn actions_this_build_lacks_are_refused_before_the_kernel() {
     let mut r = repl();
-    let out = run(&mut r, "on drop; on drop count by reason");
-    assert!(out.contains("`count` is not available yet"), "{out}");
+    let out = run(&mut r, "on drop; on drop call alert");
+    assert!(out.contains("`call` is not available yet"), "{out}");
     assert!(out.contains("no rule added"), "{out}");
     assert!(r.tracer().kernel.log.is_empty());
 }
@@ -286,7 +286,10 @@ fn stop_after_deletes_only_that_rule() {
     run(&mut r, "on drop stop after 1");
     run(&mut r, "on recv");
     let out = r.stop_rule(1, 1);
-    assert!(out.contains("rule 1 deleted after 1 shown"), "{out}");
+    assert!(
+        out.contains("rule 1 deleted after 1 (stop after 1)"),
+        "{out}"
+    );
     assert_eq!(r.tracer().kernel.attached, [hook::RECV]);
 }
 
@@ -333,4 +336,17 @@ fn as_root_load_refuses_files_others_can_change() {
     let mut trusting = repl().allow_unsafe_files(true);
     assert!(run(&mut trusting, &line).contains("rule 1 added"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn count_tables_show_in_stats_and_when_their_rule_goes() {
+    let mut r = repl();
+    run(&mut r, "on drop count by reason");
+    run(&mut r, "on recv where udp");
+    let out = run(&mut r, "stats");
+    assert!(out.ends_with("table of rule 1"), "{out}");
+    let out = run(&mut r, "del 1");
+    assert!(out.starts_with("table of rule 1\nrule 1 deleted"), "{out}");
+    let out = run(&mut r, "del 2");
+    assert!(!out.contains("table"), "{out}");
 }
