@@ -58,6 +58,12 @@ fn tracked_skbs_keep_matching_after_their_metadata_changes() {
             "only the tracking rule matches the marked packet"
         );
     }
+    let track = &out.summary.as_ref().expect("summary")["track"];
+    assert_eq!(track["capacity"], 65536, "{track}");
+    assert_eq!(
+        track["tracked"], 0,
+        "dropped skbs leave the track map: {track}"
+    );
     let recvs = out
         .events
         .iter()

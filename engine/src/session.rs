@@ -13,7 +13,7 @@ use crate::output::{Aggregates, Context, Sink};
 use crate::plan::{Plan, RulePlan};
 use crate::router::Router;
 use crate::rules::{LiveRule, RuleTable, RulesError};
-use crate::summary::{PcapSummary, RuleSummary, Summary};
+use crate::summary::{PcapSummary, RuleSummary, Summary, TrackUsage};
 use crate::system::SystemFacts;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -318,7 +318,21 @@ impl Session {
             ended_by: ended_by.to_string(),
             command_status: None,
             pcap: None,
+            track: self.track_usage()?,
         })
+    }
+
+    /// The track map's fill, when some rule tracks.
+    fn track_usage(&self) -> Result<Option<TrackUsage>, SessionError> {
+        let tracks = self
+            .table
+            .rules()
+            .any(|(_, r)| r.plan.action_flags & crate::abi::act::TRACK != 0);
+        if !tracks {
+            return Ok(None);
+        }
+        let (tracked, capacity) = self.kernel.track_usage()?;
+        Ok(Some(TrackUsage { tracked, capacity }))
     }
 
     /// What the `count` and `hist` rules hold now (totals since each rule

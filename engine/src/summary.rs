@@ -48,6 +48,23 @@ pub struct Summary {
     pub command_status: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pcap: Option<PcapSummary>,
+    /// With `track` rules: how full the track map got.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track: Option<TrackUsage>,
+}
+
+/// Entries in the track map at the end, and its capacity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TrackUsage {
+    pub tracked: u64,
+    pub capacity: u64,
+}
+
+impl TrackUsage {
+    /// At capacity, the LRU map has been forgetting the oldest skbs.
+    pub fn full(&self) -> bool {
+        self.tracked >= self.capacity
+    }
 }
 
 impl Summary {
@@ -97,6 +114,9 @@ impl Summary {
                 "ferret: {limited} events suppressed by `limit` (counted, not shown)"
             );
         }
+        if let Some(t) = self.track.filter(TrackUsage::full) {
+            let _ = writeln!(out, "ferret: warning: the track map is full ({} skbs): the oldest tracked skbs were forgotten, so their later events may not match; narrow the tracking rule's filter", t.capacity);
+        }
         let failed: u64 = self.rules.iter().map(|r| r.agg_failed).sum();
         if failed > 0 {
             let _ = writeln!(out, "ferret: warning: {failed} matches not counted because the count map was full ({} keys); count by fewer fields or narrow the filter", crate::kernel::COUNT_CAPACITY);
@@ -129,5 +149,29 @@ impl Summary {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod track_tests {
+    use super::*;
+
+    #[test]
+    fn a_full_track_map_is_reported() {
+        let mut s = Summary {
+            track: Some(TrackUsage {
+                tracked: 65536,
+                capacity: 65536,
+            }),
+            ..Summary::default()
+        };
+        assert!(s
+            .render_text()
+            .contains("the track map is full (65536 skbs)"));
+        s.track = Some(TrackUsage {
+            tracked: 10,
+            capacity: 65536,
+        });
+        assert!(!s.render_text().contains("track map"));
     }
 }

@@ -34,6 +34,7 @@ mod error;
 mod events;
 mod tables;
 mod testrun;
+mod track;
 
 pub use crate::rules::AttachKind;
 pub use agg::COUNT_CAPACITY;
