@@ -60,6 +60,13 @@ static __always_inline int is_tracked(struct run *r, __u64 bit)
 	return (r->tracked & bit) != 0;
 }
 
+static __always_inline int func_selects(__u32 func_id, __u64 bit)
+{
+	__u64 *mask = bpf_map_lookup_elem(&func_rules, &func_id);
+
+	return mask && (*mask & bit);
+}
+
 /*
  * One rule slot against the event; returns 1 past the last slot. Global, so
  * the verifier checks it once rather than for every state of the caller.
@@ -83,6 +90,9 @@ __noinline int eval_rule(struct run *r, __u32 idx)
 	if (actions & FERRET_ACT_TRACK)
 		r->any_track = 1;
 	if (!(rule->hooks & (1u << (r->hook & 31))))
+		return 0;
+	/* A function event counts only for the rules that selected it. */
+	if (r->hook == FERRET_HOOK_FUNC && !func_selects(r->meta.func_id, bit))
 		return 0;
 	cnt = bpf_map_lookup_elem(&counters, &idx);
 	if (cnt)

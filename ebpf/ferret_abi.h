@@ -15,6 +15,10 @@
 #define FERRET_MAX_INSNS 32 /* branch program length per rule */
 #define FERRET_MAX_SNAPLEN 1500
 #define FERRET_TP_SLOTS 8 /* `tp CAT:NAME` triggers at once */
+/* Function ids: the built-in and `tp` hooks use ids below FERRET_FUNC_ID0;
+ * kernel functions get FERRET_FUNC_ID0 + i (engine/src/funcs.rs). */
+#define FERRET_FUNC_ID0 1024
+#define FERRET_MAX_FUNCS 65536 /* entries of the func_rules map */
 /* Extra rule slot for BPF_PROG_TEST_RUN of the filter; never in the rule loop. */
 #define FERRET_TEST_SLOT FERRET_MAX_RULES
 

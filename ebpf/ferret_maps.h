@@ -88,6 +88,18 @@ struct {
 	__type(value, __u32);
 } tp_slot_arg SEC(".maps");
 
+/*
+ * Function id -> bitmask of the rule slots whose `func`/`any` triggers
+ * select that function. A probe whose entry is 0 returns at once, so
+ * probes of functions no rule wants any more cost almost nothing.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FERRET_MAX_FUNCS);
+	__type(key, __u32);
+	__type(value, __u64);
+} func_rules SEC(".maps");
+
 /* Input of ferret_test_filter. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

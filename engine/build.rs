@@ -14,7 +14,7 @@ const INSTALL_HINT: &str = "apt-get install clang-19 libbpf-dev";
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let ebpf = manifest.join("..").join("ebpf");
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo")).join("ferret.bpf.o");
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
     // A directory: cargo rescans every file in it.
     println!("cargo:rerun-if-changed={}", ebpf.display());
     println!("cargo:rerun-if-env-changed=FERRET_CLANG");
@@ -31,21 +31,31 @@ fn main() {
         ));
     }
 
-    let mut cmd = Command::new(&clang);
+    // The main object (loaded by aya) and the function-trigger object
+    // (loaded by engine/src/kernel/funcload.rs; see ebpf/ferret_func.bpf.c).
+    for name in ["ferret", "ferret_func"] {
+        compile(&clang, &ebpf, name, &out_dir.join(format!("{name}.bpf.o")));
+    }
+}
+
+fn compile(clang: &Path, ebpf: &Path, name: &str, out: &Path) {
+    let mut cmd = Command::new(clang);
     cmd.args(["-target", "bpf", "-O2", "-g", "-Wall"])
         // v3: 32-bit sub-registers, and the atomics `limit N/s` uses.
         .arg("-mcpu=v3")
+        // bpf_tracing.h picks the pt_regs layout by target architecture.
+        .arg(target_arch_define())
         .arg("-I")
-        .arg(&ebpf);
+        .arg(ebpf);
     // linux/types.h wants <asm/types.h>, which Debian keeps in the
     // multiarch directory that clang does not search for the bpf target.
     for dir in multiarch_include_dirs() {
         cmd.arg("-idirafter").arg(dir);
     }
     cmd.arg("-c")
-        .arg(ebpf.join("ferret.bpf.c"))
+        .arg(ebpf.join(format!("{name}.bpf.c")))
         .arg("-o")
-        .arg(&out);
+        .arg(out);
     let status = cmd.status().unwrap_or_else(|e| {
         fail(&format!(
             "cannot run {clang}: {e}; {INSTALL_HINT}",
@@ -54,7 +64,7 @@ fn main() {
     });
     if !status.success() {
         fail(&format!(
-            "{} failed to compile ebpf/ferret.bpf.c (errors above)",
+            "{} failed to compile ebpf/{name}.bpf.c (errors above)",
             clang.display()
         ));
     }
@@ -73,6 +83,16 @@ fn find_clang() -> Option<PathBuf> {
             .output()
             .is_ok_and(|o| o.status.success())
     })
+}
+
+fn target_arch_define() -> &'static str {
+    match env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default().as_str() {
+        "aarch64" => "-D__TARGET_ARCH_arm64",
+        "riscv64" => "-D__TARGET_ARCH_riscv",
+        "powerpc64" => "-D__TARGET_ARCH_powerpc",
+        "s390x" => "-D__TARGET_ARCH_s390",
+        _ => "-D__TARGET_ARCH_x86",
+    }
 }
 
 fn multiarch_include_dirs() -> Vec<PathBuf> {

@@ -55,6 +55,11 @@ impl Kallsyms {
         }
     }
 
+    /// Every text symbol's name (some appear more than once).
+    pub fn names(&self) -> impl Iterator<Item = String> + '_ {
+        self.syms.iter().map(|(_, n)| n.clone())
+    }
+
     /// The address of a symbol (for tests and `func` lookups).
     pub fn address_of(&self, name: &str) -> Option<u64> {
         self.syms.iter().find(|(_, n)| n == name).map(|(a, _)| *a)

@@ -12,6 +12,7 @@ pub mod command;
 pub mod diag;
 pub mod event;
 pub mod funcs;
+pub mod functions;
 pub mod ir;
 pub mod kallsyms;
 pub mod kbtf;

@@ -185,6 +185,11 @@ impl FilterCheck<'_, '_> {
         }
         match cmp {
             CmpOp::Eq => any_eq(def, &ops, mask, span),
+            // A glob's functions have neighbouring ids: one range test
+            // negated, rather than hundreds of `!=`.
+            CmpOp::Ne if def.kind == FieldKind::Func => {
+                Filter::Not(Box::new(any_eq(def, &ops, mask, span)))
+            }
             CmpOp::Ne => Filter::And(
                 ops.iter()
                     .map(|o| Filter::Atom(masked(def, op::NE, o, mask, span)))
@@ -346,6 +351,9 @@ fn masked(def: &FieldDef, code: u8, o: &Operand, mask: u128, span: Span) -> Atom
 }
 
 fn any_eq(def: &FieldDef, ops: &[Operand], mask: u128, span: Span) -> Filter {
+    if def.kind == FieldKind::Func && mask == def.full_mask() {
+        return func_ranges(def, ops, span);
+    }
     let atoms: Vec<Filter> = ops
         .iter()
         .map(|o| Filter::Atom(masked(def, op::EQ, o, mask, span)))
@@ -354,6 +362,38 @@ fn any_eq(def: &FieldDef, ops: &[Operand], mask: u128, span: Span) -> Filter {
         0 => Filter::False,
         1 => atoms.into_iter().next().expect("one"),
         _ => Filter::Or(atoms),
+    }
+}
+
+/// Function ids are given in name order, so the functions a glob like
+/// `ip_*` names are runs of neighbouring ids: each run of three or more
+/// becomes one `>= lo and <= hi` test, which keeps `func == GLOB` within
+/// the branch program's length even for hundreds of functions.
+fn func_ranges(def: &FieldDef, ops: &[Operand], span: Span) -> Filter {
+    let mut ids: Vec<u128> = ops.iter().map(|o| o.value).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut items = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let mut j = i;
+        while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
+            j += 1;
+        }
+        if j - i >= 2 {
+            items.push(Filter::And(vec![
+                Filter::Atom(Atom::with_op(def, op::GE, ids[i], span)),
+                Filter::Atom(Atom::with_op(def, op::LE, ids[j], span)),
+            ]));
+        } else {
+            items.extend((i..=j).map(|k| Filter::Atom(Atom::eq(def, ids[k], span))));
+        }
+        i = j + 1;
+    }
+    match items.len() {
+        0 => Filter::False,
+        1 => items.pop().expect("one"),
+        _ => Filter::Or(items),
     }
 }
 

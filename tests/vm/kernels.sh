@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Fetches Debian kernels for the VM tests: `apt-get download` of the image
+# package, extracted (never installed) under $FERRET_VM_CACHE/<name>/.
+# Usage: tests/vm/kernels.sh NAME...   (names: 5.10 6.1 6.12 sid)
+# Prints one line per kernel: NAME DIR (DIR holds vmlinuz and lib/modules).
+#
+# 6.1 and 6.12 come from the system's own bookworm sources. 5.10 (bullseye)
+# and sid use a private sources list passed with -o Dir::Etc::sourcelist, so
+# the system's apt configuration is never touched.
+set -euo pipefail
+cache=${FERRET_VM_CACHE:-/var/cache/ferret-vm}
+mkdir -p "$cache"
+
+# apt state for the private suites lives in the cache too.
+private_apt() {
+  local suite=$1 dir="$cache/apt-$1"
+  mkdir -p "$dir/lists/partial"
+  local comp="main"
+  case $suite in
+    bullseye) echo "deb http://deb.debian.org/debian-security bullseye-security $comp" >"$dir/sources.list"
+              echo "deb http://deb.debian.org/debian bullseye $comp" >>"$dir/sources.list" ;;
+    *) echo "deb http://deb.debian.org/debian $suite $comp" >"$dir/sources.list" ;;
+  esac
+  local opts=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o "Dir::Etc::sourceparts=-"
+              -o "Dir::State::lists=$dir/lists" -o "Dir::Cache::pkgcache=$dir/pkgcache.bin"
+              -o "Dir::Cache::srcpkgcache=$dir/srcpkgcache.bin" -o "APT::Get::List-Cleanup=0")
+  # Refreshed at most once a day: the lists are large.
+  if [ ! -f "$dir/updated" ] || [ -n "$(find "$dir/updated" -mmin +1440)" ]; then
+    apt-get "${opts[@]}" update -qq >&2
+    touch "$dir/updated"
+  fi
+  printf '%s\n' "${opts[@]}"
+}
+
+# The concrete image package behind a meta-package.
+resolve() {
+  local meta=$1; shift
+  apt-cache "$@" depends "$meta" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'
+}
+
+fetch() {
+  local name=$1 meta opts=()
+  case $name in
+    6.1) meta=linux-image-cloud-amd64 ;;
+    6.12) meta=linux-image-6.12-cloud-amd64 ;;
+    5.10) meta=linux-image-cloud-amd64; mapfile -t opts < <(private_apt bullseye) ;;
+    sid) meta=linux-image-cloud-amd64; mapfile -t opts < <(private_apt sid) ;;
+    *) echo "unknown kernel $name (5.10, 6.1, 6.12, sid)" >&2; return 2 ;;
+  esac
+  local pkg
+  pkg=$(resolve "$meta" "${opts[@]}")
+  [ -n "$pkg" ] || { echo "cannot resolve $meta for $name" >&2; return 1; }
+  local dir="$cache/$pkg"
+  if [ ! -f "$dir/.done" ]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    # Signed images are a wrapper around the same files; both extract alike.
+    (cd "$dir" && apt-get "${opts[@]}" download -qq "$pkg" >&2)
+    dpkg-deb -x "$dir"/*.deb "$dir"
+    rm -f "$dir"/*.deb
+    touch "$dir/.done"
+  fi
+  echo "$name $dir"
+}
+
+for k in "$@"; do fetch "$k"; done
