@@ -86,7 +86,10 @@ fn find_clang() -> Option<PathBuf> {
 }
 
 fn target_arch_define() -> &'static str {
-    match env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default().as_str() {
+    match env::var("CARGO_CFG_TARGET_ARCH")
+        .unwrap_or_default()
+        .as_str()
+    {
         "aarch64" => "-D__TARGET_ARCH_arm64",
         "riscv64" => "-D__TARGET_ARCH_riscv",
         "powerpc64" => "-D__TARGET_ARCH_powerpc",

@@ -12,6 +12,7 @@ use crate::funcs::{glob_match, FuncTable};
 use crate::kbtf::{KbtfError, KernelBtf, SkbFunc};
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 /// First id of kernel functions (`FERRET_FUNC_ID0`); lower ids name hooks.
 pub const FUNC_ID0: u32 = 1024;
@@ -59,7 +60,24 @@ impl FuncCatalog {
     pub fn discover() -> Result<FuncCatalog, KbtfError> {
         let btf = KernelBtf::load()?;
         let (names, source) = traceable_names();
-        Ok(FuncCatalog::build(btf.skb_functions(), names.as_ref(), source))
+        Ok(FuncCatalog::build(
+            btf.skb_functions(),
+            names.as_ref(),
+            source,
+        ))
+    }
+
+    /// This process's catalog, discovered on first use: the checker (for
+    /// `func == GLOB`) and the session (for attaching) must agree on ids.
+    pub fn shared() -> Result<Arc<FuncCatalog>, String> {
+        static SHARED: OnceLock<Result<Arc<FuncCatalog>, String>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                FuncCatalog::discover()
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
     }
 
     /// The pure part of [`discover`](Self::discover): sort, drop what cannot

@@ -6,8 +6,13 @@
 
 use crate::abi;
 use crate::funcs::TRACEPOINT_TRIGGERS;
+use crate::functions::{FuncCatalog, FuncEntry};
 use crate::ir::TriggerIr;
+use crate::kernel::FuncAttachReport;
 use crate::plan::RulePlan;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How a hook was attached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +43,27 @@ pub trait Backend {
     /// Points `tp` slot `slot` (hook `TP0 + slot`) at `category:name`.
     fn attach_tracepoint(&mut self, slot: u32, tracepoint: &str)
         -> Result<AttachKind, Self::Error>;
+    /// Attaches function probes to functions not attached yet.
+    fn attach_functions(&mut self, targets: &[FuncEntry]) -> Result<FuncAttachReport, Self::Error>;
+    /// Detaches the probes of these functions; returns how long it took.
+    fn detach_functions(&mut self, ids: &[u32]) -> Result<Duration, Self::Error>;
+    /// Writes which rule slots each function serves.
+    fn set_func_rules(&mut self, masks: &[(u32, u64)]) -> Result<(), Self::Error>;
+    /// Clones and copies inherit `track`; `Some(why)` when they cannot.
+    fn enable_clone_tracking(&mut self) -> Option<String>;
+}
+
+/// The function probes of a table, for the ready line and the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FuncStatus {
+    pub backend: Option<&'static str>,
+    pub attached: usize,
+    /// (function, why not attached), every attach call together.
+    pub skipped: Vec<(String, String)>,
+    pub attach_time: Duration,
+    pub detach_time: Duration,
+    /// Why clones cannot inherit tracking, when a rule tracks.
+    pub clone_tracking: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +94,8 @@ pub enum RulesError<E: std::error::Error + 'static> {
     NoSuchRule { id: usize },
     #[error("at most {max} different `tp` tracepoints can be traced at once")]
     NoTracepointSlot { max: usize },
+    #[error("no traceable kernel function matches `{globs}`; `ferret funcs GLOB` lists them")]
+    NoFunctions { globs: String },
     #[error(transparent)]
     Backend(#[from] E),
 }
@@ -80,6 +108,14 @@ pub struct RuleTable {
     next_id: usize,
     attached: Vec<(u32, AttachKind)>,
     wakeup_bytes: u32,
+    functions: Option<Arc<FuncCatalog>>,
+    /// Functions with a probe, and the rule masks last written for them.
+    func_attached: BTreeSet<u32>,
+    func_masks: BTreeMap<u32, u64>,
+    /// Functions the kernel refused: not tried again.
+    func_failed: BTreeSet<u32>,
+    func_status: FuncStatus,
+    clone_tracking_tried: bool,
 }
 
 impl RuleTable {
@@ -90,7 +126,40 @@ impl RuleTable {
             next_id: 1,
             attached: Vec::new(),
             wakeup_bytes,
+            functions: None,
+            func_attached: BTreeSet::new(),
+            func_masks: BTreeMap::new(),
+            func_failed: BTreeSet::new(),
+            func_status: FuncStatus::default(),
+            clone_tracking_tried: false,
         }
+    }
+
+    /// The functions `func`/`any` triggers choose from.
+    pub fn set_functions(&mut self, catalog: Arc<FuncCatalog>) {
+        self.functions = Some(catalog);
+    }
+
+    pub fn has_functions(&self) -> bool {
+        self.functions.is_some()
+    }
+
+    pub fn func_status(&self) -> &FuncStatus {
+        &self.func_status
+    }
+
+    /// Detaches every function probe (end of a session), timing it.
+    pub fn detach_all_functions<B: Backend>(
+        &mut self,
+        backend: &mut B,
+    ) -> Result<(), RulesError<B::Error>> {
+        let ids: Vec<u32> = std::mem::take(&mut self.func_attached)
+            .into_iter()
+            .collect();
+        if !ids.is_empty() {
+            self.func_status.detach_time += backend.detach_functions(&ids)?;
+        }
+        Ok(())
     }
 
     /// Adds a rule; returns its id. Its hooks are attached if needed.
@@ -106,6 +175,7 @@ impl RuleTable {
             .ok_or(RulesError::Full {
                 max: abi::MAX_RULES,
             })?;
+        self.check_functions(&plan)?;
         let tp_hooks = self.tp_hooks_for(&plan)?;
         let id = self.next_id;
         plan.number = id;
@@ -219,6 +289,88 @@ impl RuleTable {
         Ok(bits)
     }
 
+    /// A function trigger must select at least one function.
+    fn check_functions<E: std::error::Error>(&self, plan: &RulePlan) -> Result<(), RulesError<E>> {
+        for t in &plan.triggers {
+            let TriggerIr::Func { globs } = t else {
+                continue;
+            };
+            let any = self
+                .functions
+                .as_ref()
+                .is_some_and(|c| c.select(globs).next().is_some());
+            if !any {
+                return Err(RulesError::NoFunctions {
+                    globs: globs.join(", "),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Function id → rule slots, over the active rules' function triggers.
+    fn wanted_functions(&self) -> BTreeMap<u32, u64> {
+        let mut wanted = BTreeMap::new();
+        let Some(catalog) = &self.functions else {
+            return wanted;
+        };
+        for (slot, r) in self.rules().filter(|(_, r)| !r.paused) {
+            for t in &r.plan.triggers {
+                if let TriggerIr::Func { globs } = t {
+                    for f in catalog.select(globs) {
+                        *wanted.entry(f.id).or_insert(0u64) |= 1 << slot;
+                    }
+                }
+            }
+        }
+        wanted
+    }
+
+    /// Masks first (so new probes find their rules), then the new probes.
+    fn sync_functions<B: Backend>(
+        &mut self,
+        backend: &mut B,
+        wanted: &BTreeMap<u32, u64>,
+    ) -> Result<(), RulesError<B::Error>> {
+        let mut writes: Vec<(u32, u64)> = wanted
+            .iter()
+            .filter(|(id, m)| self.func_masks.get(id) != Some(m))
+            .map(|(id, m)| (*id, *m))
+            .collect();
+        writes.extend(
+            self.func_masks
+                .keys()
+                .filter(|id| !wanted.contains_key(id))
+                .map(|id| (*id, 0)),
+        );
+        if !writes.is_empty() {
+            backend.set_func_rules(&writes)?;
+            self.func_masks = wanted.clone();
+        }
+        let Some(catalog) = &self.functions else {
+            return Ok(());
+        };
+        let new: Vec<FuncEntry> = wanted
+            .keys()
+            .filter(|id| !self.func_attached.contains(id) && !self.func_failed.contains(id))
+            .filter_map(|id| catalog.get(*id).cloned())
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let report = backend.attach_functions(&new)?;
+        let st = &mut self.func_status;
+        st.backend = Some(report.backend.name());
+        st.attach_time += report.elapsed;
+        self.func_attached.extend(report.attached.iter().copied());
+        st.attached = self.func_attached.len();
+        let attached: BTreeSet<u32> = report.attached.iter().copied().collect();
+        self.func_failed
+            .extend(new.iter().map(|f| f.id).filter(|id| !attached.contains(id)));
+        st.skipped.extend(report.skipped);
+        Ok(())
+    }
+
     /// The tracepoint (`category:name`) a `tp` slot hook serves.
     pub fn tracepoint_of(&self, hook: u32) -> Option<&str> {
         let slot = hook.checked_sub(abi::hook::TP0)? as usize;
@@ -249,7 +401,8 @@ impl RuleTable {
         let mut hooks = active().fold(0u32, |m, (_, r)| m | r.plan.hooks | r.tp_hooks);
         // Freed skbs leave the track map on the drop and free hooks, so
         // those run whenever a rule tracks, whatever its own triggers.
-        if active().any(|(_, r)| r.plan.action_flags & abi::act::TRACK != 0) {
+        let tracking = active().any(|(_, r)| r.plan.action_flags & abi::act::TRACK != 0);
+        if tracking {
             hooks |= 1 << abi::hook::DROP | 1 << abi::hook::FREE;
         }
         let needs = active().fold(0u32, |m, (_, r)| m | r.plan.needs);
@@ -272,6 +425,15 @@ impl RuleTable {
                 self.attached.push((hook, kind));
             }
         }
+        let wanted = self.wanted_functions();
+        self.sync_functions(backend, &wanted)?;
+        if self.func_attached.iter().any(|id| wanted.contains_key(id)) {
+            hooks |= 1 << abi::hook::FUNC;
+        }
+        if tracking && !self.clone_tracking_tried {
+            self.clone_tracking_tried = true;
+            self.func_status.clone_tracking = backend.enable_clone_tracking();
+        }
         backend.set_config(&abi::Config {
             nrules,
             needs,
@@ -287,6 +449,19 @@ impl RuleTable {
         for hook in stale {
             backend.detach(hook)?;
             self.attached.retain(|(h, _)| *h != hook);
+        }
+        let gone: Vec<u32> = self
+            .func_attached
+            .iter()
+            .copied()
+            .filter(|id| !wanted.contains_key(id))
+            .collect();
+        if !gone.is_empty() {
+            self.func_status.detach_time += backend.detach_functions(&gone)?;
+            for id in &gone {
+                self.func_attached.remove(id);
+            }
+            self.func_status.attached = self.func_attached.len();
         }
         // A `tp` slot no rule names any more is free for another tracepoint.
         let used = self.rules().fold(0u32, |m, (_, r)| m | r.tp_hooks);
@@ -304,7 +479,8 @@ mod tests {
     use super::*;
     use crate::check::{CheckEnv, NoNetnsNames};
     use crate::funcs::FuncTable;
-    use std::collections::BTreeMap;
+    use crate::functions::{FuncCatalog, Traceable};
+    use crate::kbtf::SkbFunc;
 
     /// Records what a kernel would hold.
     #[derive(Debug, Default)]
@@ -314,6 +490,8 @@ mod tests {
         attached: Vec<u32>,
         log: Vec<String>,
         refuse_tp: bool,
+        funcs: Vec<u32>,
+        func_rules: BTreeMap<u32, u64>,
     }
 
     #[derive(Debug, thiserror::Error)]
@@ -356,11 +534,61 @@ mod tests {
             self.log.push(format!("tp {slot} {tracepoint}"));
             Ok(AttachKind::RawTp)
         }
+        fn attach_functions(
+            &mut self,
+            targets: &[FuncEntry],
+        ) -> Result<FuncAttachReport, FakeError> {
+            // The fake kernel refuses functions named `*refused*`.
+            let (bad, good): (Vec<&FuncEntry>, Vec<&FuncEntry>) =
+                targets.iter().partition(|t| t.name.contains("refused"));
+            self.funcs.extend(good.iter().map(|t| t.id));
+            self.log.push(format!("attach {} functions", good.len()));
+            Ok(FuncAttachReport {
+                backend: crate::kernel::FuncBackend::Kprobe,
+                attached: good.iter().map(|t| t.id).collect(),
+                skipped: bad
+                    .iter()
+                    .map(|t| (t.name.clone(), "refused".to_string()))
+                    .collect(),
+                elapsed: Duration::ZERO,
+            })
+        }
+        fn detach_functions(&mut self, ids: &[u32]) -> Result<Duration, FakeError> {
+            self.funcs.retain(|id| !ids.contains(id));
+            self.log.push(format!("detach {} functions", ids.len()));
+            Ok(Duration::ZERO)
+        }
+        fn set_func_rules(&mut self, masks: &[(u32, u64)]) -> Result<(), FakeError> {
+            for (id, m) in masks {
+                self.func_rules.insert(*id, *m);
+            }
+            Ok(())
+        }
+        fn enable_clone_tracking(&mut self) -> Option<String> {
+            self.log.push("clone tracking".into());
+            None
+        }
+    }
+
+    fn catalog() -> Arc<FuncCatalog> {
+        let funcs = ["ip_rcv", "ip_rcv_core", "ip_refused", "tcp_v4_rcv"]
+            .iter()
+            .map(|n| SkbFunc {
+                name: n.to_string(),
+                position: 1,
+            })
+            .collect();
+        Arc::new(FuncCatalog::build(
+            funcs,
+            None,
+            Traceable::Unchecked { why: "test".into() },
+        ))
     }
 
     fn plan(text: &str) -> RulePlan {
         let reasons = crate::reasons::DropReasons::from_pairs([("NO_SOCKET", 3)]);
-        let funcs = FuncTable::tracepoints();
+        let mut funcs = FuncTable::tracepoints();
+        catalog().add_to(&mut funcs);
         let env = CheckEnv {
             reasons: Ok(&reasons),
             funcs: &funcs,
@@ -437,6 +665,57 @@ mod tests {
             1 << abi::hook::TP0,
             "freed slots are reused"
         );
+    }
+
+    #[test]
+    fn function_triggers_attach_the_union_and_mask_each_rule() {
+        let mut k = FakeKernel::default();
+        let mut t = RuleTable::new(4096);
+        t.set_functions(catalog());
+        let a = t
+            .add(&mut k, plan("on func ip_rcv* where port 443"))
+            .unwrap();
+        assert_eq!(k.funcs, [1025, 1026], "ip_rcv, ip_rcv_core");
+        assert_eq!(k.config.hooks, 1 << abi::hook::FUNC);
+        let b = t.add(&mut k, plan("on any")).unwrap();
+        assert_eq!(
+            k.log.last().unwrap(),
+            "attach 1 functions",
+            "only the new one"
+        );
+        assert_eq!(
+            t.func_status().skipped,
+            [("ip_refused".into(), "refused".into())]
+        );
+        assert_eq!(k.func_rules[&1025], 0b11, "ip_rcv serves both rules");
+        assert_eq!(k.func_rules[&1027], 0b10, "tcp_v4_rcv only `any`");
+        t.remove(&mut k, b).unwrap();
+        assert_eq!(k.funcs, [1025, 1026], "tcp_v4_rcv is detached");
+        assert_eq!(k.func_rules[&1027], 0);
+        assert_eq!(k.func_rules[&1025], 0b01);
+        t.set_paused(&mut k, a, true).unwrap();
+        assert!(k.funcs.is_empty());
+        assert_eq!(k.config.hooks, 0);
+    }
+
+    #[test]
+    fn a_function_trigger_that_selects_nothing_is_refused() {
+        let mut k = FakeKernel::default();
+        let mut t = RuleTable::new(4096);
+        t.set_functions(catalog());
+        let err = t.add(&mut k, plan("on func nosuch_*")).unwrap_err();
+        assert!(matches!(err, RulesError::NoFunctions { .. }), "{err}");
+        assert!(t.ids().is_empty());
+    }
+
+    #[test]
+    fn tracking_asks_for_clone_tracking_once() {
+        let mut k = FakeKernel::default();
+        let mut t = RuleTable::new(4096);
+        t.add(&mut k, plan("on recv where dport == 443 track"))
+            .unwrap();
+        t.add(&mut k, plan("on drop track")).unwrap();
+        assert_eq!(k.log.iter().filter(|l| *l == "clone tracking").count(), 1);
     }
 
     #[test]

@@ -5,9 +5,10 @@
 
 use crate::command::RunningCommand;
 use crate::event::{self, Event};
+use crate::functions::FuncCatalog;
 use crate::ir::TriggerIr;
 use crate::kallsyms::Kallsyms;
-use crate::kernel::{EventStream, Kernel, KernelError, LoadOptions};
+use crate::kernel::{BackendChoice, EventStream, Kernel, KernelError, LoadOptions, Progress};
 use crate::output::pcap::PcapWriter;
 use crate::output::{Aggregates, Context, Sink};
 use crate::plan::{Plan, RulePlan};
@@ -51,6 +52,22 @@ impl Default for SessionOptions {
     }
 }
 
+/// How function triggers attach: `--backend`, and the progress bar.
+#[derive(Clone, Default)]
+pub struct FunctionOptions {
+    pub backend: BackendChoice,
+    pub progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for FunctionOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionOptions")
+            .field("backend", &self.backend)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     #[error(transparent)]
@@ -61,10 +78,12 @@ pub enum SessionError {
         action: &'static str,
         why: &'static str,
     },
-    #[error("rule {rule}: function triggers need kprobes or BPF trampolines: {why}; the tracepoint triggers drop, free, recv, xmit and queue still work")]
-    NoFunctionBackend { rule: usize, why: String },
     #[error("rule {rule}: `call {name}` runs a Rhai handler, which only a playbook has: define `fn {name}(ev)` in a playbook that adds this rule and run it with `ferret run PLAYBOOK.rhai`")]
     CallOutsidePlaybook { rule: usize, name: String },
+    #[error("no traceable kernel function matches `{globs}`; `ferret funcs GLOB` lists them")]
+    NoFunctions { globs: String },
+    #[error("cannot list the kernel's functions for `func`/`any`: {why}")]
+    FunctionDiscovery { why: String },
     #[error("the rule table is full ({max} rules); delete a rule first")]
     TooManyRules { max: usize },
     #[error("{got} rules given; at most {max} can be traced at once — merge rules with `or`, or split the session")]
@@ -90,6 +109,7 @@ impl From<RulesError<KernelError>> for SessionError {
             RulesError::Full { max } => SessionError::TooManyRules { max },
             RulesError::NoSuchRule { id } => SessionError::NoSuchRule { id },
             RulesError::NoTracepointSlot { max } => SessionError::NoTracepointSlot { max },
+            RulesError::NoFunctions { globs } => SessionError::NoFunctions { globs },
         }
     }
 }
@@ -107,16 +127,6 @@ pub fn preflight_calls(rule: &RulePlan, calls: bool) -> Result<(), SessionError>
         return Err(SessionError::CallOutsidePlaybook {
             rule: rule.number,
             name: name.clone(),
-        });
-    }
-    if rule
-        .triggers
-        .iter()
-        .any(|t| matches!(t, TriggerIr::Func { .. }))
-    {
-        return Err(SessionError::NoFunctionBackend {
-            rule: rule.number,
-            why: crate::kernel::function_backend_status(),
         });
     }
     Ok(())
@@ -184,6 +194,17 @@ impl Session {
     /// Adds a rule (attaching its hooks if needed); returns its id.
     pub fn add_rule(&mut self, rule: RulePlan) -> Result<usize, SessionError> {
         preflight_calls(&rule, self.calls)?;
+        let has_func = rule
+            .triggers
+            .iter()
+            .any(|t| matches!(t, TriggerIr::Func { .. }));
+        if has_func && !self.table.has_functions() {
+            let catalog =
+                FuncCatalog::shared().map_err(|why| SessionError::FunctionDiscovery { why })?;
+            catalog.add_to(&mut self.ctx.funcs);
+            self.ctx.funcs.insert(crate::abi::hook::FUNC, "func");
+            self.table.set_functions(catalog);
+        }
         let id = self.table.add(&mut self.kernel, rule)?;
         // Events of `tp` slots carry the slot's hook as their function id.
         for (hook, _) in self.table.attached() {
@@ -202,6 +223,22 @@ impl Session {
     /// rule's handler exists before it adds the rule.
     pub fn allow_calls(&mut self) {
         self.calls = true;
+    }
+
+    /// `--backend` and the progress bar, before the first function rule.
+    pub fn set_function_options(&mut self, opts: &FunctionOptions) {
+        self.kernel
+            .set_function_options(opts.backend, opts.progress.clone());
+    }
+
+    /// What the function probes did (attached, skipped, backend, times).
+    pub fn func_status(&self) -> &crate::rules::FuncStatus {
+        self.table.func_status()
+    }
+
+    /// Detaches every function probe now (timed, in the status).
+    pub fn detach_functions(&mut self) -> Result<(), SessionError> {
+        Ok(self.table.detach_all_functions(&mut self.kernel)?)
     }
 
     pub fn remove_rule(&mut self, id: usize) -> Result<(), SessionError> {
@@ -228,6 +265,11 @@ impl Session {
             .iter()
             .map(|(h, k)| format!("{} ({})", self.table.hook_label(*h), k.name()))
             .collect();
+        let mut names = names;
+        let st = self.table.func_status();
+        if let Some(backend) = st.backend {
+            names.push(func_status_text(st, backend));
+        }
         if names.is_empty() {
             "no hooks".into()
         } else {
@@ -352,6 +394,36 @@ impl Session {
     }
 }
 
+/// "1534 functions (kprobe.multi, attached in 0.84 s; 3 skipped: ...)".
+fn func_status_text(st: &crate::rules::FuncStatus, backend: &str) -> String {
+    let mut text = format!(
+        "{} functions ({backend}, attached in {:.2} s",
+        st.attached,
+        st.attach_time.as_secs_f64()
+    );
+    if !st.skipped.is_empty() {
+        let mut why: Vec<String> = st
+            .skipped
+            .iter()
+            .take(3)
+            .map(|(f, w)| format!("{f}: {w}"))
+            .collect();
+        if st.skipped.len() > 3 {
+            why.push(format!("and {} more", st.skipped.len() - 3));
+        }
+        text.push_str(&format!(
+            "; {} skipped: {}",
+            st.skipped.len(),
+            why.join(", ")
+        ));
+    }
+    if let Some(why) = &st.clone_tracking {
+        text.push_str(&format!("; clones do not inherit `track`: {why}"));
+    }
+    text.push(')');
+    text
+}
+
 /// The one-shot trace: load every rule of `plan`, call `ready` once all
 /// probes are attached, stream to `sink` (and `capture` packets to the
 /// `--pcap` file) until the duration, a signal, `stop after`, the end of
@@ -361,6 +433,19 @@ pub async fn run(
     plan: &Plan,
     facts: &SystemFacts,
     opts: &SessionOptions,
+    sink: &mut dyn Sink,
+    ready: &mut dyn FnMut(&str),
+) -> Result<Summary, SessionError> {
+    run_with(plan, facts, opts, &FunctionOptions::default(), sink, ready).await
+}
+
+/// [`run`] with options for function triggers; `ready` also hears how
+/// long detaching the function probes took, at the end.
+pub async fn run_with(
+    plan: &Plan,
+    facts: &SystemFacts,
+    opts: &SessionOptions,
+    func_opts: &FunctionOptions,
     sink: &mut dyn Sink,
     ready: &mut dyn FnMut(&str),
 ) -> Result<Summary, SessionError> {
@@ -382,6 +467,7 @@ pub async fn run(
         None => None,
     };
     let mut session = Session::open(facts, opts)?;
+    session.set_function_options(func_opts);
     for rule in &plan.rules {
         session.add_rule(rule.clone())?;
     }
@@ -494,6 +580,15 @@ pub async fn run(
         return Err(e.into());
     }
     let mut summary = session.summary(ended_by.unwrap_or_default())?;
+    if session.func_status().attached > 0 {
+        session.detach_functions()?;
+        let st = session.func_status();
+        ready(&format!(
+            "ferret: detached {} function probes in {:.2} s",
+            st.attached,
+            st.detach_time.as_secs_f64()
+        ));
+    }
     summary.command_status = command_status;
     summary.pcap = router.pcap.as_ref().map(|p| PcapSummary {
         skipped: router.capture_skipped,
@@ -538,12 +633,22 @@ fn resolve_stack(kernel: &Kernel, id: i32, syms: &Kallsyms) -> Vec<String> {
 /// program and the tracepoint dispatch), so a stack starts in the kernel
 /// code the user asked about.
 pub fn trim_tracer_frames(frames: Vec<String>) -> Vec<String> {
-    let ours = |f: &str| {
-        f.starts_with("bpf_prog_")
-            || f.starts_with("__traceiter_")
-            || f.starts_with("bpf_trace_run")
-            || f.starts_with("__bpf_trace_")
-    };
+    // kprobe and kprobe.multi dispatch: ftrace's trampoline (no symbol, so
+    // a bare address), fprobe or the kprobe handlers, trace_call_bpf.
+    const OURS: &[&str] = &[
+        "bpf_prog_",
+        "__traceiter_",
+        "bpf_trace_run",
+        "__bpf_trace_",
+        "trace_call_bpf",
+        "kprobe_",
+        "fprobe_",
+        "__fprobe_",
+        "ftrace_",
+        "arch_ftrace_",
+        "0x",
+    ];
+    let ours = |f: &str| OURS.iter().any(|p| f.starts_with(p));
     let skip = frames.iter().take_while(|f| ours(f)).count();
     frames.into_iter().skip(skip).collect()
 }

@@ -23,6 +23,20 @@ impl SystemFacts {
         }
     }
 
+    /// [`load`](Self::load), plus the kernel's skb functions when `text`
+    /// has a `func`/`any` trigger, so that `func == GLOB` in a filter
+    /// names real functions. Discovery failing here is left for the
+    /// session to report.
+    pub fn load_for(text: &str) -> SystemFacts {
+        let mut facts = SystemFacts::load();
+        if uses_functions(text) {
+            if let Ok(catalog) = crate::functions::FuncCatalog::shared() {
+                catalog.add_to(&mut facts.funcs);
+            }
+        }
+        facts
+    }
+
     pub fn env(&self) -> CheckEnv<'_> {
         CheckEnv {
             reasons: self.reasons.as_ref().map_err(String::as_str),
@@ -30,6 +44,17 @@ impl SystemFacts {
             netns: &FsNetns,
         }
     }
+}
+
+/// Whether any rule of `text` has a function trigger.
+pub fn uses_functions(text: &str) -> bool {
+    use ferret_grammar::ast::TriggerKind;
+    let (program, _) = ferret_grammar::parse_program(text);
+    program.rules.iter().any(|r| {
+        r.triggers
+            .iter()
+            .any(|t| matches!(t.kind, TriggerKind::Func { .. } | TriggerKind::Any))
+    })
 }
 
 /// Resolves `/proc/PID/ns/net`, any path to a namespace file, or a name
@@ -53,6 +78,13 @@ impl NetnsResolver for FsNetns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn function_triggers_are_noticed() {
+        assert!(uses_functions("on any where port 443"));
+        assert!(uses_functions("on drop\non func ip_*, tcp_* print"));
+        assert!(!uses_functions("on drop where func == kfree_skb"));
+    }
 
     #[test]
     fn own_namespace_resolves_by_proc_path() {

@@ -9,7 +9,6 @@ use aya::programs::raw_trace_point::RawTracePointLinkId;
 use aya::programs::tp_btf::BtfTracePointLinkId;
 use aya::programs::{BtfTracePoint, ProgramError, RawTracePoint};
 use aya::Ebpf;
-use std::path::Path;
 
 /// A built-in trigger: its hook, the stem of its program names
 /// (`ferret_<stem>_btf` / `ferret_<stem>_raw`) and its tracepoint.
@@ -72,17 +71,6 @@ pub(super) fn eager_programs() -> Vec<String> {
         .chain(slots)
         .chain([super::testrun::PROGRAM.to_owned()])
         .collect()
-}
-
-/// Why `func`/`any` triggers cannot run here, for the user.
-pub fn function_backend_status() -> String {
-    if Path::new("/sys/bus/event_source/devices/kprobe").exists() {
-        "this build of ferret has no function backend yet (this kernel does have kprobes)".into()
-    } else {
-        "this kernel was built without CONFIG_KPROBES (there is no kprobe event source in \
-         /sys/bus/event_source/devices)"
-            .into()
-    }
 }
 
 impl Kernel {

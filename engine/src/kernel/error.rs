@@ -96,6 +96,15 @@ pub enum KernelError {
     #[error("tracepoint slot {slot}: {why}")]
     BadTracepointSlot { slot: u32, why: String },
 
+    #[error(
+        "function triggers (`func`, `any`) cannot run on this kernel: {why}; the tracepoint \
+         triggers (drop, free, recv, xmit, queue, `tp CAT:NAME`) still work"
+    )]
+    NoFunctionBackend { why: String },
+
+    #[error("cannot prepare the function-trigger object: {why}")]
+    FuncObject { why: String },
+
     #[error("stack {stack_id} is not available: {why}")]
     NoStack { stack_id: i32, why: String },
 

@@ -32,15 +32,18 @@ mod agg;
 mod attach;
 mod error;
 mod events;
+mod funclink;
+mod funcload;
+mod functions;
 mod tables;
 mod testrun;
 mod track;
 
 pub use crate::rules::AttachKind;
 pub use agg::COUNT_CAPACITY;
-pub use attach::function_backend_status;
 pub use error::KernelError;
 pub use events::EventStream;
+pub use functions::{BackendChoice, FuncAttachReport, FuncBackend, Progress};
 
 use crate::abi::{self, Config, Rule};
 use aya::programs::RawTracePoint;
@@ -79,6 +82,8 @@ pub struct Kernel {
     btf: Btf,
     attached: StdHashMap<u32, attach::Attachment>,
     events_taken: bool,
+    /// Function probes (`func`/`any`), in their own object.
+    funcs: functions::FuncProbes,
 }
 
 impl Kernel {
@@ -106,11 +111,19 @@ impl Kernel {
             btf,
             attached: StdHashMap::new(),
             events_taken: false,
+            funcs: functions::FuncProbes::default(),
         };
         for name in attach::eager_programs() {
             kernel.load_raw(&name)?;
         }
         Ok(kernel)
+    }
+
+    /// How function triggers attach (`--backend`), and who hears about
+    /// progress while many probes attach.
+    pub fn set_function_options(&mut self, choice: BackendChoice, progress: Option<Progress>) {
+        self.funcs.choice = choice;
+        self.funcs.progress = progress;
     }
 
     /// Instructions the verifier processed per loaded program (`bpftool`'s
@@ -209,6 +222,21 @@ impl crate::rules::Backend for Kernel {
             .map_err(|source| KernelError::TracepointArgs { source })?;
         Kernel::attach_tp(self, slot, tracepoint, skb_arg)?;
         Ok(AttachKind::RawTp)
+    }
+    fn attach_functions(
+        &mut self,
+        targets: &[crate::functions::FuncEntry],
+    ) -> Result<FuncAttachReport, KernelError> {
+        Kernel::attach_functions(self, targets)
+    }
+    fn detach_functions(&mut self, ids: &[u32]) -> Result<std::time::Duration, KernelError> {
+        Ok(Kernel::detach_functions(self, ids))
+    }
+    fn set_func_rules(&mut self, masks: &[(u32, u64)]) -> Result<(), KernelError> {
+        Kernel::set_func_rules(self, masks)
+    }
+    fn enable_clone_tracking(&mut self) -> Option<String> {
+        Kernel::enable_clone_tracking(self)
     }
 }
 

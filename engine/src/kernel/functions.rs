@@ -1,0 +1,471 @@
+//! Function probes: which backend, attaching many functions fast, and
+//! detaching them fast too.
+//!
+//! - kprobe.multi (5.18+, CONFIG_FPROBE): one link per argument position
+//!   over all its functions at once; the function id is each one's cookie.
+//! - single kprobes: one program per argument position, loaded once and
+//!   linked to each function with its id as cookie, from many threads at
+//!   once (each attach waits on the kernel, not the CPU). Detaching closes
+//!   the links from many threads too: each close waits for an RCU grace
+//!   period, which is what makes a serial detach take tens of seconds.
+//!
+//! fentry is not built yet: a trampoline program is verified once per
+//! target function. `--backend fentry` says so.
+
+use super::error::KernelError;
+use super::funcload::FuncObject;
+use super::{funclink, Kernel};
+use crate::functions::FuncEntry;
+use aya::maps::{Array, MapData};
+use aya_obj::generated::bpf_attach_type;
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How function triggers reach the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FuncBackend {
+    KprobeMulti,
+    Kprobe,
+    Fentry,
+}
+
+impl FuncBackend {
+    pub fn name(self) -> &'static str {
+        match self {
+            FuncBackend::KprobeMulti => "kprobe.multi",
+            FuncBackend::Kprobe => "kprobe",
+            FuncBackend::Fentry => "fentry",
+        }
+    }
+}
+
+/// `--backend`: automatic (kprobe.multi, else kprobes), or one forced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendChoice {
+    #[default]
+    Auto,
+    Only(FuncBackend),
+}
+
+/// Called with (done, total) while probes attach; draws the progress bar.
+pub type Progress = Arc<dyn Fn(usize, usize) + Send + Sync>;
+
+/// What one attach call did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FuncAttachReport {
+    pub backend: FuncBackend,
+    pub attached: Vec<u32>,
+    /// (function, why it was not attached).
+    pub skipped: Vec<(String, String)>,
+    pub elapsed: Duration,
+}
+
+/// The function programs and links of one Kernel.
+#[derive(Default)]
+pub(super) struct FuncProbes {
+    object: Option<FuncObject>,
+    backend: Option<FuncBackend>,
+    /// Loaded programs by (argument position, kprobe.multi?).
+    progs: HashMap<(usize, bool), OwnedFd>,
+    /// kprobe.multi links and the function ids each serves.
+    multi: Vec<(OwnedFd, Vec<u32>)>,
+    /// Single-kprobe links by function id.
+    single: HashMap<u32, OwnedFd>,
+    clone_link: Option<OwnedFd>,
+    pub(super) choice: BackendChoice,
+    pub(super) progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for FuncProbes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FuncProbes")
+            .field("backend", &self.backend)
+            .field("multi_links", &self.multi.len())
+            .field("single_links", &self.single.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FuncProbes {
+    /// Closing links one by one takes a grace period each: close them all
+    /// at once.
+    fn drop(&mut self) {
+        let mut fds: Vec<OwnedFd> = self.single.drain().map(|(_, fd)| fd).collect();
+        fds.extend(self.multi.drain(..).map(|(fd, _)| fd));
+        fds.extend(self.clone_link.take());
+        close_parallel(fds);
+    }
+}
+
+/// Errors of kprobe.multi that mean "not on this kernel", not "not this
+/// function".
+fn multi_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        // 524 is the kernel's internal ENOTSUPP, which some paths leak.
+        Some(libc::EOPNOTSUPP) | Some(524) | Some(libc::ENOSYS)
+    )
+}
+
+impl Kernel {
+    /// Attaches probes to `targets` (functions not attached yet).
+    pub fn attach_functions(
+        &mut self,
+        targets: &[FuncEntry],
+    ) -> Result<FuncAttachReport, KernelError> {
+        let start = Instant::now();
+        if self.funcs.object.is_none() {
+            self.funcs.object = Some(FuncObject::prepare(&self.ebpf, &self.btf)?);
+        }
+        funclink::raise_nofile_limit();
+        let backend = match self.funcs.backend {
+            Some(b) => b,
+            None => self.pick_backend(targets)?,
+        };
+        let (attached, skipped) = match backend {
+            FuncBackend::KprobeMulti => self.attach_multi(targets)?,
+            FuncBackend::Kprobe => self.attach_single(targets)?,
+            FuncBackend::Fentry => return Err(no_fentry()),
+        };
+        Ok(FuncAttachReport {
+            backend,
+            attached,
+            skipped,
+            elapsed: start.elapsed(),
+        })
+    }
+
+    /// Closes the probes of these functions, from many threads at once.
+    pub fn detach_functions(&mut self, ids: &[u32]) -> Duration {
+        let start = Instant::now();
+        let mut closing: Vec<OwnedFd> = ids
+            .iter()
+            .filter_map(|id| self.funcs.single.remove(id))
+            .collect();
+        // A kprobe.multi link goes once none of its functions is wanted;
+        // until then its leftover functions return at once (func_rules 0).
+        let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.funcs.multi)
+            .into_iter()
+            .map(|(fd, mut served)| {
+                served.retain(|id| !ids.contains(id));
+                (fd, served)
+            })
+            .partition(|(_, served)| served.is_empty());
+        self.funcs.multi = keep;
+        closing.extend(gone.into_iter().map(|(fd, _)| fd));
+        close_parallel(closing);
+        start.elapsed()
+    }
+
+    /// Detaches every function probe (end of session); returns how long.
+    pub fn detach_all_functions(&mut self) -> Duration {
+        let ids: Vec<u32> = self
+            .funcs
+            .single
+            .keys()
+            .copied()
+            .chain(self.funcs.multi.iter().flat_map(|(_, v)| v.iter().copied()))
+            .collect();
+        let t = self.detach_functions(&ids);
+        self.funcs.clone_link = None;
+        t
+    }
+
+    /// Which rule slots each function serves (`func_rules`).
+    pub fn set_func_rules(&mut self, masks: &[(u32, u64)]) -> Result<(), KernelError> {
+        let map = self.map_mut("func_rules")?;
+        let mut arr: Array<&mut MapData, u64> =
+            Array::try_from(map).map_err(|e| KernelError::map("func_rules", e))?;
+        for (id, mask) in masks {
+            arr.set(*id, mask, 0)
+                .map_err(|e| KernelError::map("func_rules", e))?;
+        }
+        Ok(())
+    }
+
+    /// Lets clones and copies inherit `track` bits (a probe on
+    /// __copy_skb_header). Returns why not, when this kernel cannot.
+    pub fn enable_clone_tracking(&mut self) -> Option<String> {
+        if self.funcs.clone_link.is_some() {
+            return None;
+        }
+        if self.funcs.object.is_none() {
+            match FuncObject::prepare(&self.ebpf, &self.btf) {
+                Ok(o) => self.funcs.object = Some(o),
+                Err(e) => return Some(e.to_string()),
+            }
+        }
+        let pmu = match funclink::kprobe_pmu_type() {
+            Ok(p) => p,
+            Err(_) => return Some("this kernel has no kprobes".into()),
+        };
+        let object = self.funcs.object.as_ref().expect("prepared above");
+        let prog = match object.load_kprobe("ferret_kprobe_clone", None) {
+            Ok(p) => p,
+            Err(e) => return Some(e.to_string()),
+        };
+        match funclink::attach_kprobe(prog.as_fd(), pmu, "__copy_skb_header", 0) {
+            Ok(link) => {
+                self.funcs.clone_link = Some(link);
+                None
+            }
+            Err(e) => Some(format!("cannot probe __copy_skb_header: {e}")),
+        }
+    }
+
+    fn pick_backend(&mut self, targets: &[FuncEntry]) -> Result<FuncBackend, KernelError> {
+        let kprobe_pmu = funclink::kprobe_pmu_type();
+        let mut why_not: Vec<String> = Vec::new();
+        let try_multi = matches!(
+            self.funcs.choice,
+            BackendChoice::Auto | BackendChoice::Only(FuncBackend::KprobeMulti)
+        );
+        if try_multi {
+            match self.probe_multi(targets) {
+                Ok(()) => return self.chose(FuncBackend::KprobeMulti),
+                Err(why) => why_not.push(format!("kprobe.multi: {why}")),
+            }
+        }
+        let try_single = matches!(
+            self.funcs.choice,
+            BackendChoice::Auto | BackendChoice::Only(FuncBackend::Kprobe)
+        );
+        if try_single {
+            match &kprobe_pmu {
+                Ok(_) => return self.chose(FuncBackend::Kprobe),
+                Err(_) => why_not.push(
+                    "kprobes: the kernel was built without CONFIG_KPROBES (no \
+                     /sys/bus/event_source/devices/kprobe)"
+                        .into(),
+                ),
+            }
+        }
+        if self.funcs.choice == BackendChoice::Only(FuncBackend::Fentry) {
+            return Err(no_fentry());
+        }
+        Err(KernelError::NoFunctionBackend {
+            why: why_not.join("; "),
+        })
+    }
+
+    fn chose(&mut self, b: FuncBackend) -> Result<FuncBackend, KernelError> {
+        self.funcs.backend = Some(b);
+        Ok(b)
+    }
+
+    /// Whether kprobe.multi works here: load its program and link it to
+    /// one function. The probe link is dropped again.
+    fn probe_multi(&mut self, targets: &[FuncEntry]) -> Result<(), String> {
+        let Some(t) = targets.first() else {
+            return Err("nothing to attach".into());
+        };
+        let prog = self.prog(t.position, true).map_err(|e| e.to_string())?;
+        match funclink::attach_kprobe_multi(prog, &[t.name.as_str()], &[t.id as u64]) {
+            Ok(_) => Ok(()),
+            Err(e) if multi_unsupported(&e) => Err(format!(
+                "not supported by this kernel ({e}; it needs 5.18+ built with CONFIG_FPROBE)"
+            )),
+            // The function itself may be the problem: the bisection in
+            // attach_multi finds that out.
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// The entry program for an argument position, loaded on first use.
+    fn prog(
+        &mut self,
+        position: usize,
+        multi: bool,
+    ) -> Result<std::os::fd::BorrowedFd<'_>, KernelError> {
+        if !self.funcs.progs.contains_key(&(position, multi)) {
+            let object = self.funcs.object.as_ref().expect("prepared before");
+            let name = format!("ferret_kprobe_arg{position}");
+            let attach = multi.then_some(bpf_attach_type::BPF_TRACE_KPROBE_MULTI);
+            let fd = object.load_kprobe(&name, attach)?;
+            self.funcs.progs.insert((position, multi), fd);
+        }
+        Ok(self.funcs.progs[&(position, multi)].as_fd())
+    }
+
+    fn attach_multi(
+        &mut self,
+        targets: &[FuncEntry],
+    ) -> Result<(Vec<u32>, Vec<(String, String)>), KernelError> {
+        let mut attached = Vec::new();
+        let mut skipped = Vec::new();
+        let total = targets.len();
+        for position in 1..=crate::functions::MAX_POSITION {
+            let group: Vec<&FuncEntry> =
+                targets.iter().filter(|t| t.position == position).collect();
+            if group.is_empty() {
+                continue;
+            }
+            let prog = self
+                .prog(position, true)?
+                .try_clone_to_owned()
+                .map_err(|e| KernelError::FuncObject {
+                    why: format!("dup program fd: {e}"),
+                })?;
+            let mut links = Vec::new();
+            bisect_multi(prog.as_fd(), &group, &mut links, &mut skipped);
+            for (fd, ids) in links {
+                attached.extend(ids.iter().copied());
+                self.funcs.multi.push((fd, ids));
+            }
+            if let Some(p) = &self.funcs.progress {
+                p(attached.len() + skipped.len(), total);
+            }
+        }
+        Ok((attached, skipped))
+    }
+
+    fn attach_single(
+        &mut self,
+        targets: &[FuncEntry],
+    ) -> Result<(Vec<u32>, Vec<(String, String)>), KernelError> {
+        let pmu = funclink::kprobe_pmu_type().map_err(|e| KernelError::NoFunctionBackend {
+            why: format!("kprobes: {e}"),
+        })?;
+        let mut progs: HashMap<usize, OwnedFd> = HashMap::new();
+        for t in targets {
+            if !progs.contains_key(&t.position) {
+                let fd = self
+                    .prog(t.position, false)?
+                    .try_clone_to_owned()
+                    .map_err(|e| KernelError::FuncObject {
+                        why: format!("dup program fd: {e}"),
+                    })?;
+                progs.insert(t.position, fd);
+            }
+        }
+        let next = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
+        let results: Mutex<Vec<(u32, io::Result<OwnedFd>)>> = Mutex::new(Vec::new());
+        let progress = self.funcs.progress.clone();
+        std::thread::scope(|s| {
+            for _ in 0..worker_count(targets.len()) {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(t) = targets.get(i) else { break };
+                    let prog = progs[&t.position].as_fd();
+                    let r = funclink::attach_kprobe(prog, pmu, &t.name, t.id as u64);
+                    results.lock().expect("no panics hold it").push((t.id, r));
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if let Some(p) = &progress {
+                        if n % 16 == 0 || n == targets.len() {
+                            p(n, targets.len());
+                        }
+                    }
+                });
+            }
+        });
+        let mut attached = Vec::new();
+        let mut skipped = Vec::new();
+        let names: HashMap<u32, &str> = targets.iter().map(|t| (t.id, t.name.as_str())).collect();
+        for (id, r) in results.into_inner().expect("threads joined") {
+            match r {
+                Ok(fd) => {
+                    self.funcs.single.insert(id, fd);
+                    attached.push(id);
+                }
+                Err(e) => skipped.push((names[&id].to_string(), explain(&e))),
+            }
+        }
+        attached.sort_unstable();
+        Ok((attached, skipped))
+    }
+}
+
+/// Links `group` in one kprobe.multi link; when the kernel refuses, halves
+/// the group until the functions it refuses are found and skipped.
+fn bisect_multi(
+    prog: std::os::fd::BorrowedFd<'_>,
+    group: &[&FuncEntry],
+    links: &mut Vec<(OwnedFd, Vec<u32>)>,
+    skipped: &mut Vec<(String, String)>,
+) {
+    let names: Vec<&str> = group.iter().map(|t| t.name.as_str()).collect();
+    let cookies: Vec<u64> = group.iter().map(|t| t.id as u64).collect();
+    match funclink::attach_kprobe_multi(prog, &names, &cookies) {
+        Ok(fd) => links.push((fd, group.iter().map(|t| t.id).collect())),
+        Err(e) if group.len() == 1 => skipped.push((group[0].name.clone(), explain(&e))),
+        Err(_) => {
+            let (a, b) = group.split_at(group.len() / 2);
+            bisect_multi(prog, a, links, skipped);
+            bisect_multi(prog, b, links, skipped);
+        }
+    }
+}
+
+/// Threads for attaching or closing: these calls sleep in the kernel, so
+/// more threads than CPUs help; bounded so a huge list does not spawn
+/// hundreds.
+fn worker_count(n: usize) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cpus * 8).clamp(1, 64).min(n.max(1))
+}
+
+fn close_parallel(fds: Vec<OwnedFd>) {
+    if fds.len() < 8 {
+        drop(fds);
+        return;
+    }
+    let workers = worker_count(fds.len());
+    let chunk = fds.len().div_ceil(workers);
+    let mut fds = fds;
+    std::thread::scope(|s| {
+        while !fds.is_empty() {
+            let part: Vec<OwnedFd> = fds.split_off(fds.len().saturating_sub(chunk));
+            s.spawn(move || drop(part));
+        }
+    });
+}
+
+/// The reasons users meet, in words.
+fn explain(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => "not found in the running kernel".into(),
+        Some(libc::EADDRNOTAVAIL) => "ambiguous or unprobeable symbol".into(),
+        Some(libc::EINVAL) => "the kernel refuses to probe it (blacklisted or notrace)".into(),
+        Some(libc::EMFILE) | Some(libc::ENFILE) => "too many open files".into(),
+        Some(libc::EBUSY) => "already probed exclusively by someone else".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn no_fentry() -> KernelError {
+    KernelError::NoFunctionBackend {
+        why: "the fentry backend is not built yet (it needs one verified program per function); \
+              use --backend auto, kprobe-multi or kprobe"
+            .into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_counts_are_bounded() {
+        assert_eq!(worker_count(1), 1);
+        assert!(worker_count(10_000) <= 64);
+        assert!(worker_count(10_000) >= 8);
+    }
+
+    #[test]
+    fn only_missing_support_stops_kprobe_multi() {
+        assert!(multi_unsupported(&io::Error::from_raw_os_error(
+            libc::EOPNOTSUPP
+        )));
+        assert!(!multi_unsupported(&io::Error::from_raw_os_error(
+            libc::ENOENT
+        )));
+        assert!(!multi_unsupported(&io::Error::from_raw_os_error(
+            libc::EINVAL
+        )));
+    }
+}
