@@ -11,6 +11,9 @@ Examples:
   sudo ferret 'on recv where udp hist len' --interval 1s
   sudo ferret 'on drop where tcp capture snaplen 128' --pcap drops.pcapng
   sudo ferret --json 'on recv, xmit where host 198.18.0.2 and tcp port 80'
+  sudo ferret 'on any where port 443'
+  sudo ferret 'on func ip_*, tcp_v4_* where host 198.18.0.2'
+  sudo ferret funcs 'ip_*'
   sudo ferret demo
   sudo ferret run scripts/why-dropped.rhai --for 10s
   sudo ferret run scripts/port-blocked.rhai 443 --cmd 'curl -m2 https://198.18.0.2'
@@ -84,6 +87,11 @@ pub struct OutputArgs {
     #[arg(long = "cmd", value_name = "COMMAND", global = true)]
     pub cmd: Option<String>,
 
+    /// How function triggers (`func`, `any`) attach: auto picks
+    /// kprobe-multi where the kernel has it, else single kprobes.
+    #[arg(long, value_enum, default_value_t = BackendArg::Auto, global = true)]
+    pub backend: BackendArg,
+
     /// More detail: the full verifier log on a load failure.
     #[arg(short, long, global = true)]
     pub verbose: bool,
@@ -107,6 +115,36 @@ pub enum Command {
     Fields,
     /// List the drop reasons of the running kernel.
     Reasons,
+    /// List the kernel functions `func GLOB` / `any` can trace, with the
+    /// argument that holds the skb.
+    Funcs(FuncsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FuncsArgs {
+    /// Globs like `ip_*` (all functions when none is given).
+    pub globs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    #[default]
+    Auto,
+    KprobeMulti,
+    Kprobe,
+    Fentry,
+}
+
+impl BackendArg {
+    pub fn choice(self) -> ferret_engine::kernel::BackendChoice {
+        use ferret_engine::kernel::{BackendChoice, FuncBackend};
+        match self {
+            BackendArg::Auto => BackendChoice::Auto,
+            BackendArg::KprobeMulti => BackendChoice::Only(FuncBackend::KprobeMulti),
+            BackendArg::Kprobe => BackendChoice::Only(FuncBackend::Kprobe),
+            BackendArg::Fentry => BackendChoice::Only(FuncBackend::Fentry),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

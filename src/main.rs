@@ -4,6 +4,8 @@ mod check_cmd;
 mod cli;
 mod demo;
 mod exit;
+mod funcs_cmd;
+mod progress;
 mod playbook_cmd;
 mod repl_cmd;
 mod source;
@@ -61,6 +63,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             }
             Ok(Exit::Ok)
         }
+        Some(Command::Funcs(args)) => funcs_cmd::run(&args.globs),
         Some(Command::Run(args)) => playbook_cmd::dispatch(args, cli.trace.output, allow_unsafe),
         Some(Command::Demo) => demo::run(&cli.trace.output),
         Some(Command::Repl) => repl_cmd::run(&cli.trace.output),

@@ -5,7 +5,7 @@ use crate::exit::Exit;
 use crate::source::RuleSource;
 use anyhow::Context;
 use ferret_engine::output::{JsonSink, Sink, TableSink};
-use ferret_engine::session::{self, SessionError, SessionOptions};
+use ferret_engine::session::{self, FunctionOptions, SessionError, SessionOptions};
 use ferret_engine::system::SystemFacts;
 use std::io::{BufWriter, Write};
 
@@ -38,7 +38,7 @@ pub fn open_output(args: &OutputArgs) -> anyhow::Result<Box<dyn Write>> {
 }
 
 pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
-    let facts = SystemFacts::load();
+    let facts = SystemFacts::load_for(&source.text);
     let (plan, diags) = ferret_engine::compile(&source.text, &facts.env());
     if !diags.is_empty() {
         let color = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -80,14 +80,24 @@ pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the event loop")?;
-    let mut ready = |line: &str| eprintln!("{line}");
-    let result = runtime.block_on(session::run(
+    let bar = crate::progress::AttachBar::new();
+    let func_opts = FunctionOptions {
+        backend: args.backend.choice(),
+        progress: Some(bar.callback()),
+    };
+    let mut ready = |line: &str| {
+        bar.finish();
+        eprintln!("{line}")
+    };
+    let result = runtime.block_on(session::run_with(
         &plan,
         &facts,
         &opts,
+        &func_opts,
         sink.as_mut(),
         &mut ready,
     ));
+    bar.finish();
     finish(result, sink.as_mut(), args.verbose)
 }
 

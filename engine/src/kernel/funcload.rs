@@ -39,7 +39,11 @@ pub(super) struct FuncObject {
 }
 
 impl FuncObject {
-    pub(super) fn prepare(main: &Ebpf, kernel_btf: &aya::Btf) -> Result<FuncObject, KernelError> {
+    /// `map_fds` are the main object's maps by name (see [`map_fds`]).
+    pub(super) fn prepare(
+        map_fds: &HashMap<String, OwnedFd>,
+        kernel_btf: &aya::Btf,
+    ) -> Result<FuncObject, KernelError> {
         let bad = |what: &str, e: &dyn std::fmt::Display| KernelError::FuncObject {
             why: format!("{what}: {e}"),
         };
@@ -59,17 +63,13 @@ impl FuncObject {
         let mut fds = Vec::new();
         let mut by_name: HashMap<String, i32> = HashMap::new();
         for name in obj.maps.keys() {
-            let data =
-                main.map(name)
-                    .and_then(map_data)
-                    .ok_or_else(|| KernelError::MissingObject {
-                        kind: "map",
-                        name: name.clone(),
-                    })?;
-            let fd = data
-                .fd()
-                .as_fd()
-                .try_clone_to_owned()
+            let fd = map_fds
+                .get(name)
+                .ok_or_else(|| KernelError::MissingObject {
+                    kind: "map",
+                    name: name.clone(),
+                })?
+                .try_clone()
                 .map_err(|e| bad("dup map fd", &e))?;
             by_name.insert(name.clone(), fd.as_raw_fd());
             fds.push(fd);
@@ -177,6 +177,25 @@ fn load_btf(raw: &[u8]) -> Result<OwnedFd, KernelError> {
     bpf_syscall(bpf_cmd::BPF_BTF_LOAD, &mut attr).map_err(|e| KernelError::FuncObject {
         why: format!("loading its BTF: {e}"),
     })
+}
+
+/// Duplicates of every map's descriptor, taken right after the main object
+/// loads: the session later takes maps out of aya (the ring buffer), and
+/// the function object must still point at them.
+pub(super) fn map_fds(main: &Ebpf) -> Result<HashMap<String, OwnedFd>, KernelError> {
+    let mut out = HashMap::new();
+    for (name, map) in main.maps() {
+        let Some(data) = map_data(map) else { continue };
+        let fd = data
+            .fd()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| KernelError::FuncObject {
+                why: format!("dup map fd: {e}"),
+            })?;
+        out.insert(name.to_owned(), fd);
+    }
+    Ok(out)
 }
 
 /// The map behind aya's typed wrapper, for the map types ferret defines.

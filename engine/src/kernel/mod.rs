@@ -84,6 +84,8 @@ pub struct Kernel {
     events_taken: bool,
     /// Function probes (`func`/`any`), in their own object.
     funcs: functions::FuncProbes,
+    /// Every map's descriptor, for the function object (funcload.rs).
+    map_fds: StdHashMap<String, std::os::fd::OwnedFd>,
 }
 
 impl Kernel {
@@ -106,7 +108,9 @@ impl Kernel {
             .verifier_log_level(level)
             .load(OBJECT)
             .map_err(error::classify_load)?;
+        let map_fds = funcload::map_fds(&ebpf)?;
         let mut kernel = Kernel {
+            map_fds,
             ebpf,
             btf,
             attached: StdHashMap::new(),

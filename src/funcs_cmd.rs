@@ -1,0 +1,18 @@
+//! `ferret funcs [GLOB..]`: the functions `func GLOB` and `any` can trace,
+//! with the argument that holds the skb, and what was left out and why.
+
+use crate::exit::Exit;
+use ferret_engine::functions::FuncCatalog;
+
+pub fn run(globs: &[String]) -> anyhow::Result<Exit> {
+    let catalog = FuncCatalog::discover()?;
+    let all = ["*".to_string()];
+    let globs = if globs.is_empty() { &all[..] } else { globs };
+    let mut n = 0;
+    for f in catalog.select(globs) {
+        println!("{:<48} arg {}", f.name, f.position);
+        n += 1;
+    }
+    eprintln!("ferret: {n} matching; {}", catalog.caveats());
+    Ok(if n == 0 { Exit::RuleError } else { Exit::Ok })
+}
