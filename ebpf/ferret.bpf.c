@@ -52,8 +52,12 @@ static __always_inline int is_tracked(struct run *r, __u64 bit)
 	__u64 *bits;
 
 	if (!r->track_loaded) {
+		/* The key is copied to the stack: inside a global function `r`
+		 * is plain memory, which map helpers refuse as a key before 6.3. */
+		__u64 key = r->meta.skb;
+
 		r->track_loaded = 1;
-		bits = bpf_map_lookup_elem(&track, &r->meta.skb);
+		bits = bpf_map_lookup_elem(&track, &key);
 		if (bits)
 			r->tracked = *bits;
 	}

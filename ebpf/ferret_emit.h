@@ -74,6 +74,11 @@ static __always_inline int emit_sized(struct run *r, __s32 stack_id, __u32 cap_l
 	if (class_len) {
 		if (cap > class_len)
 			cap = class_len;
+		/* Once more after a barrier: clang folds the clamp above into a
+		 * form the 6.1 verifier cannot bound ("unbounded memory access"). */
+		barrier_var(cap);
+		if (cap > class_len)
+			cap = class_len;
 		if (bpf_probe_read_kernel((void *)(rec + 1), cap, (void *)src))
 			cap = 0;
 	} else {

@@ -1,0 +1,117 @@
+#!/bin/sh
+# /init of the test VM: mount, load modules, build a namespace lab with an
+# nftables drop of TCP 443, run ferret against it, print one
+# "VMTEST <name> PASS|FAIL <detail>" line per check, power off.
+# The host (tests/vm/run.sh) reads these lines from the serial console.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+mount -t debugfs nodev /sys/kernel/debug 2>/dev/null
+mount -t tmpfs tmp /tmp
+mount -t tmpfs run /run
+mkdir -p /run/netns
+for m in $(cat /mods/order); do insmod /mods/$m.ko 2>/dev/null; done
+echo "VMINFO kernel $(uname -r)"
+
+IP=/usr/sbin/ip
+pass() { echo "VMTEST $1 PASS $2"; }
+fail() { echo "VMTEST $1 FAIL $2"; }
+
+# Lab: a (198.18.0.1) <-> b (198.18.0.2); b drops TCP 443 in input and
+# DNATs port 80 to 8080 (the track test).
+$IP netns add a && $IP netns add b
+$IP link add va netns a type veth peer name vb netns b
+$IP -n a addr add 198.18.0.1/24 dev va && $IP -n a link set va up && $IP -n a link set lo up
+$IP -n b addr add 198.18.0.2/24 dev vb && $IP -n b link set vb up && $IP -n b link set lo up
+$IP netns exec b nft -f - <<'NFT'
+table inet ferret {
+  chain input { type filter hook input priority 0; tcp dport 443 drop; }
+  chain pre { type nat hook prerouting priority -100; tcp dport 80 dnat ip to 198.18.0.2:8080; }
+}
+NFT
+[ $? = 0 ] || echo "VMINFO nft setup failed"
+
+# Runs ferret with $2.. in the background until the ready line, sends
+# traffic with the command in $1, then ends ferret with SIGINT.
+trace() {
+  traffic=$1; shift
+  rm -f /tmp/out /tmp/err
+  ferret "$@" >/tmp/out 2>/tmp/err &
+  pid=$!
+  n=0
+  while ! grep -q "ready:" /tmp/err 2>/dev/null; do
+    n=$((n + 1))
+    if [ $n -gt 600 ] || ! kill -0 $pid 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  sh -c "$traffic" >/dev/null 2>&1
+  sleep 1
+  kill -INT $pid 2>/dev/null
+  wait $pid
+  rc=$?
+  sed 's/^/VMLOG /' /tmp/err | head -20
+  return $rc
+}
+nc_to() { echo "$IP netns exec a nc -w 1 198.18.0.2 $1 </dev/null"; }
+
+# funcs: discovery lists ip_rcv with its argument.
+if ferret funcs 'ip_rcv' 2>/dev/null | grep -q "ip_rcv .*arg 1"; then pass funcs; else fail funcs "$(ferret funcs ip_rcv 2>&1 | tail -1)"; fi
+
+# One session, four rules (loading is the slow part under TCG):
+#  1 a tracepoint trigger still works next to function triggers;
+#  2 `any`: every skb function, the packet's path to its drop;
+#  3 `func GLOB` selects only those functions;
+#  4 `track`: a packet to port 80 is DNATed to 8080; after the rewrite the
+#    filter no longer holds, but the tracked skb still matches.
+# FUNCS=any (the default) probes every skb function. Under TCG a single
+# kprobe takes ~70 ms to attach and as long to detach, so CI runs the
+# kprobe-only kernels with FUNCS=path: the functions of this path only.
+case ${FUNCS:-any} in
+  any) every=any ;;
+  *) every='func ip_*, nf_hook_slow, kfree_skb*, sk_skb_reason_drop, __netif_receive_skb*, tcp_v4_*' ;;
+esac
+echo "VMINFO functions: $every"
+trace "$(nc_to 443); $(nc_to 80)" --json "
+on drop where dport == 443
+on $every where port 443
+on func ip_* where port 443
+on $every where dport == 80 track"
+rc=$?
+if [ $rc = 3 ]; then
+  # A load failure: show the verifier's words.
+  ferret -v --duration 1s 'on drop' 2>&1 | tail -60 | sed 's/^/VMLOG /'
+fi
+echo "VMINFO $(grep -E 'ready:|detached' /tmp/err | tr '\n' ' ')"
+of_rule() { grep -E "\"rules\":\[([0-9]+,)*$1(,[0-9]+)*\]" /tmp/out; }
+funcs_of() { of_rule "$1" | grep -o '"func":"[^"]*"' | sort -u | tr '\n' ' '; }
+[ $rc = 0 ] && pass exit-status || fail exit-status "rc=$rc"
+of_rule 1 | grep -q '"dport":443' && pass tracepoint-drop || fail tracepoint-drop "no drop event"
+funcs=$(funcs_of 2)
+echo "VMINFO any-funcs $funcs"
+ok=1
+for f in ip_rcv nf_hook_slow; do echo "$funcs" | grep -q "\"$f\"" || ok=0; done
+echo "$funcs" | grep -qE '"(kfree_skb_reason|sk_skb_reason_drop|kfree_skb)"' || ok=0
+[ $ok = 1 ] && pass any-path "$(echo "$funcs" | wc -w) functions" || fail any-path "$funcs"
+grep -q "ready:.*functions ($EXPECT_BACKEND," /tmp/err && pass backend "$EXPECT_BACKEND" || fail backend "$(grep ready: /tmp/err)"
+funcs=$(funcs_of 3)
+if echo "$funcs" | grep -q '"ip_rcv"' && ! echo "$funcs" | grep -q '"func":"[^i]'; then
+  pass func-glob "$funcs"
+else
+  fail func-glob "$funcs"
+fi
+of_rule 4 | grep -q '"dport":8080' && pass track-dnat || fail track-dnat "no event after DNAT"
+
+# Where kprobe.multi is the default, single kprobes are tested too.
+if [ "$EXPECT_BACKEND" = kprobe.multi ]; then
+  trace "$(nc_to 443)" --json --backend kprobe 'on func ip_rcv*, nf_hook_slow where port 443'
+  if grep -q '"func":"ip_rcv"' /tmp/out && grep -q "functions (kprobe," /tmp/err; then
+    pass single-kprobe
+  else
+    fail single-kprobe "$(grep -c . /tmp/out) events"
+  fi
+fi
+
+echo "VMDONE"
+poweroff -f
