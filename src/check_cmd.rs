@@ -5,7 +5,7 @@ use crate::source::RuleSource;
 use ferret_engine::system::SystemFacts;
 
 pub fn run(source: &RuleSource, json: bool) -> Exit {
-    let facts = SystemFacts::load();
+    let facts = SystemFacts::load_for(&source.text);
     let (plan, diags) = ferret_engine::compile(&source.text, &facts.env());
     if !diags.is_empty() {
         let color = std::io::IsTerminal::is_terminal(&std::io::stderr());
