@@ -101,6 +101,9 @@ impl Drop for FuncProbes {
     }
 }
 
+/// Function ids attached, and (function, why not) for the rest.
+type Attached = (Vec<u32>, Vec<(String, String)>);
+
 /// Errors of kprobe.multi that mean "not on this kernel", not "not this
 /// function".
 fn multi_unsupported(e: &io::Error) -> bool {
@@ -291,10 +294,7 @@ impl Kernel {
         Ok(self.funcs.progs[&(position, multi)].as_fd())
     }
 
-    fn attach_multi(
-        &mut self,
-        targets: &[FuncEntry],
-    ) -> Result<(Vec<u32>, Vec<(String, String)>), KernelError> {
+    fn attach_multi(&mut self, targets: &[FuncEntry]) -> Result<Attached, KernelError> {
         let mut attached = Vec::new();
         let mut skipped = Vec::new();
         let total = targets.len();
@@ -323,24 +323,22 @@ impl Kernel {
         Ok((attached, skipped))
     }
 
-    fn attach_single(
-        &mut self,
-        targets: &[FuncEntry],
-    ) -> Result<(Vec<u32>, Vec<(String, String)>), KernelError> {
+    fn attach_single(&mut self, targets: &[FuncEntry]) -> Result<Attached, KernelError> {
         let pmu = funclink::kprobe_pmu_type().map_err(|e| KernelError::NoFunctionBackend {
             why: format!("kprobes: {e}"),
         })?;
         let mut progs: HashMap<usize, OwnedFd> = HashMap::new();
-        for t in targets {
-            if !progs.contains_key(&t.position) {
-                let fd = self
-                    .prog(t.position, false)?
-                    .try_clone_to_owned()
-                    .map_err(|e| KernelError::FuncObject {
-                        why: format!("dup program fd: {e}"),
-                    })?;
-                progs.insert(t.position, fd);
-            }
+        let mut positions: Vec<usize> = targets.iter().map(|t| t.position).collect();
+        positions.sort_unstable();
+        positions.dedup();
+        for position in positions {
+            let fd = self
+                .prog(position, false)?
+                .try_clone_to_owned()
+                .map_err(|e| KernelError::FuncObject {
+                    why: format!("dup program fd: {e}"),
+                })?;
+            progs.insert(position, fd);
         }
         let next = AtomicUsize::new(0);
         let done = AtomicUsize::new(0);
