@@ -102,29 +102,6 @@ fn output_file_is_created_private() {
 }
 
 #[test]
-fn function_triggers_fail_clearly_where_the_kernel_lacks_kprobes() {
-    if !root_or_skip("function_triggers_fail_clearly") {
-        return;
-    }
-    let kprobes = std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists();
-    let out = Command::new(env!("CARGO_BIN_EXE_ferret"))
-        .args(["--duration", "1s", "on func ip_* where dport == 443"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if kprobes {
-        eprintln!("this kernel has kprobes; the refusal is tested on kernels without them");
-        return;
-    }
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("CONFIG_KPROBES"), "{stderr}");
-    assert!(
-        stderr.contains("drop, free, recv, xmit and queue still work"),
-        "{stderr}"
-    );
-}
-
-#[test]
 fn sigterm_ends_the_session_with_a_summary() {
     if !root_or_skip("sigterm_ends_the_session") {
         return;
