@@ -65,3 +65,32 @@ int ferret_kprobe_clone(struct pt_regs *ctx)
 	bpf_map_update_elem(&track, &new_skb, &copy, BPF_ANY);
 	return 0;
 }
+
+/*
+ * fentry: for kernels where kprobes are missing but BPF trampolines work.
+ * A trampoline program is verified for one target function, so the loader
+ * loads one of these per function (attach_btf_id), in parallel; the context
+ * is the argument array, and the function id is the link's cookie.
+ */
+static __always_inline int on_func_tracing(void *ctx, __u64 skb)
+{
+	__u32 id = (__u32)bpf_get_attach_cookie(ctx);
+	__u64 *mask = bpf_map_lookup_elem(&func_rules, &id);
+
+	if (!mask || !*mask)
+		return 0;
+	return handle_skb(ctx, skb, FERRET_HOOK_FUNC, id, 0, 0, 0);
+}
+
+#define FENTRY_ARG(n)                                                                              \
+	SEC("fentry")                                                                              \
+	int ferret_fentry_arg##n(__u64 *ctx)                                                       \
+	{                                                                                          \
+		return on_func_tracing(ctx, ctx[n - 1]);                                           \
+	}
+
+FENTRY_ARG(1)
+FENTRY_ARG(2)
+FENTRY_ARG(3)
+FENTRY_ARG(4)
+FENTRY_ARG(5)

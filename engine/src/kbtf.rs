@@ -92,6 +92,22 @@ impl KernelBtf {
         out
     }
 
+    /// BTF ids of the named functions (`BTF_KIND_FUNC`), for fentry's
+    /// attach_btf_id; names the kernel's BTF lacks are left out.
+    pub fn func_ids(&self, names: &[&str]) -> std::collections::HashMap<String, u32> {
+        let mut out = std::collections::HashMap::new();
+        for name in names {
+            let ids = self.btf.resolve_ids_by_name(name).unwrap_or_default();
+            let func = ids
+                .into_iter()
+                .find(|id| matches!(self.btf.resolve_type_by_id(*id), Ok(Type::Func(_))));
+            if let Some(id) = func {
+                out.insert((*name).to_string(), id);
+            }
+        }
+        out
+    }
+
     /// typedef → pointer → function prototype.
     fn func_proto_behind(&self, t: &Type) -> Option<btf_rs::FuncProto> {
         let mut cur = t.clone();
@@ -166,6 +182,14 @@ mod tests {
             k.tracepoint_skb_arg("sched_switch"),
             Err(KbtfError::NoSkbArgument { .. })
         ));
+    }
+
+    #[test]
+    fn finds_the_btf_ids_of_functions() {
+        let Some(k) = kernel() else { return };
+        let ids = k.func_ids(&["ip_rcv", "no_such_function_x"]);
+        assert_eq!(ids.len(), 1);
+        assert!(ids["ip_rcv"] > 0);
     }
 
     #[test]

@@ -675,7 +675,7 @@ mod tests {
         let a = t
             .add(&mut k, plan("on func ip_rcv* where port 443"))
             .unwrap();
-        assert_eq!(k.funcs, [1025, 1026], "ip_rcv, ip_rcv_core");
+        assert_eq!(k.funcs, [1024, 1025], "ip_rcv, ip_rcv_core");
         assert_eq!(k.config.hooks, 1 << abi::hook::FUNC);
         let b = t.add(&mut k, plan("on any")).unwrap();
         assert_eq!(
@@ -687,12 +687,12 @@ mod tests {
             t.func_status().skipped,
             [("ip_refused".into(), "refused".into())]
         );
-        assert_eq!(k.func_rules[&1025], 0b11, "ip_rcv serves both rules");
+        assert_eq!(k.func_rules[&1024], 0b11, "ip_rcv serves both rules");
         assert_eq!(k.func_rules[&1027], 0b10, "tcp_v4_rcv only `any`");
         t.remove(&mut k, b).unwrap();
-        assert_eq!(k.funcs, [1025, 1026], "tcp_v4_rcv is detached");
+        assert_eq!(k.funcs, [1024, 1025], "tcp_v4_rcv is detached");
         assert_eq!(k.func_rules[&1027], 0);
-        assert_eq!(k.func_rules[&1025], 0b01);
+        assert_eq!(k.func_rules[&1024], 0b01);
         t.set_paused(&mut k, a, true).unwrap();
         assert!(k.funcs.is_empty());
         assert_eq!(k.config.hooks, 0);

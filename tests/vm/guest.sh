@@ -113,5 +113,14 @@ if [ "$EXPECT_BACKEND" = kprobe.multi ]; then
   fi
 fi
 
+# fentry (BPF trampolines), forced: one program is verified per function
+# (~2 s each under TCG), so two functions only.
+trace "$(nc_to 443)" --json --backend fentry 'on func ip_rcv, nf_hook_slow where port 443'
+if grep -q '"func":"ip_rcv"' /tmp/out && grep -q "functions (fentry," /tmp/err; then
+  pass fentry
+else
+  fail fentry "$(grep -c . /tmp/out) events"
+fi
+
 echo "VMDONE"
 poweroff -f

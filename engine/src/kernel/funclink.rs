@@ -68,6 +68,24 @@ pub(super) fn perf_link_attr(prog_fd: u32, perf_fd: u32, cookie: u64) -> bpf_att
     attr
 }
 
+/// BPF_LINK_CREATE of an fentry program (its target is fixed at load
+/// time) with the cookie `bpf_get_attach_cookie` returns (5.19+).
+pub(super) fn fentry_link_attr(prog_fd: u32, cookie: u64) -> bpf_attr {
+    let mut attr = zeroed_attr();
+    // SAFETY: as above.
+    let l = unsafe { &mut attr.link_create };
+    l.__bindgen_anon_1.prog_fd = prog_fd;
+    l.attach_type = bpf_attach_type::BPF_TRACE_FENTRY as u32;
+    l.__bindgen_anon_3.tracing.cookie = cookie;
+    attr
+}
+
+/// Links a loaded fentry program; the link keeps the program alive.
+pub(super) fn attach_fentry(prog: BorrowedFd<'_>, cookie: u64) -> io::Result<OwnedFd> {
+    let mut attr = fentry_link_attr(prog.as_raw_fd() as u32, cookie);
+    bpf_syscall(bpf_cmd::BPF_LINK_CREATE, &mut attr)
+}
+
 /// A kprobe on the entry of the function named by `name` (a pointer to a
 /// NUL-terminated string that must outlive the syscall).
 pub(super) fn kprobe_perf_attr(pmu_type: u32, name: *const libc::c_char) -> perf_event_attr {
@@ -206,6 +224,17 @@ mod tests {
         assert_eq!(u32_at(b, 8), 41, "attach_type BPF_PERF_EVENT");
         assert_eq!(u64_at(b, 16), 1234, "perf_event.bpf_cookie");
         assert!(b[24..].iter().all(|x| *x == 0));
+    }
+
+    #[test]
+    fn fentry_link_attr_puts_the_cookie_after_the_btf_id() {
+        let attr = fentry_link_attr(4, 2048);
+        let b = bytes(&attr);
+        assert_eq!(u32_at(b, 0), 4, "prog_fd");
+        assert_eq!(u32_at(b, 4), 0, "no target fd: the target came at load");
+        assert_eq!(u32_at(b, 8), 24, "attach_type BPF_TRACE_FENTRY");
+        assert_eq!(u32_at(b, 16), 0, "tracing.target_btf_id unused");
+        assert_eq!(u64_at(b, 24), 2048, "tracing.cookie");
     }
 
     /// Offsets from include/uapi/linux/perf_event.h.

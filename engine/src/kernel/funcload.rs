@@ -100,6 +100,27 @@ impl FuncObject {
         name: &str,
         attach: Option<bpf_attach_type>,
     ) -> Result<OwnedFd, KernelError> {
+        self.load(name, bpf_prog_type::BPF_PROG_TYPE_KPROBE, attach, 0)
+    }
+
+    /// Loads fentry program `name` for the vmlinux function whose BTF id is
+    /// `btf_id` (a trampoline program is verified for one function).
+    pub(super) fn load_fentry(&self, name: &str, btf_id: u32) -> Result<OwnedFd, KernelError> {
+        self.load(
+            name,
+            bpf_prog_type::BPF_PROG_TYPE_TRACING,
+            Some(bpf_attach_type::BPF_TRACE_FENTRY),
+            btf_id,
+        )
+    }
+
+    fn load(
+        &self,
+        name: &str,
+        prog_type: bpf_prog_type,
+        attach: Option<bpf_attach_type>,
+        attach_btf_id: u32,
+    ) -> Result<OwnedFd, KernelError> {
         let missing = || KernelError::MissingObject {
             kind: "program",
             name: name.into(),
@@ -118,7 +139,8 @@ impl FuncObject {
             let mut attr = zeroed_attr();
             // SAFETY: writing plain integers into the zeroed PROG_LOAD member.
             let u = unsafe { &mut attr.__bindgen_anon_3 };
-            u.prog_type = bpf_prog_type::BPF_PROG_TYPE_KPROBE as u32;
+            u.prog_type = prog_type as u32;
+            u.attach_btf_id = attach_btf_id;
             if let Some(a) = attach {
                 u.expected_attach_type = a as u32;
             }

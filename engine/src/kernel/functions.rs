@@ -9,8 +9,10 @@
 //!   the links from many threads too: each close waits for an RCU grace
 //!   period, which is what makes a serial detach take tens of seconds.
 //!
-//! fentry is not built yet: a trampoline program is verified once per
-//! target function. `--backend fentry` says so.
+//! - fentry, where kprobes are missing but BPF trampolines work: a
+//!   trampoline program is verified for one target function, so one is
+//!   loaded per function (from as many threads as CPUs), each linked with
+//!   its id as cookie.
 
 use super::error::KernelError;
 use super::funcload::FuncObject;
@@ -132,7 +134,7 @@ impl Kernel {
         let (attached, skipped) = match backend {
             FuncBackend::KprobeMulti => self.attach_multi(targets)?,
             FuncBackend::Kprobe => self.attach_single(targets)?,
-            FuncBackend::Fentry => return Err(no_fentry()),
+            FuncBackend::Fentry => self.attach_fentry(targets)?,
         };
         Ok(FuncAttachReport {
             backend,
@@ -247,8 +249,15 @@ impl Kernel {
                 ),
             }
         }
-        if self.funcs.choice == BackendChoice::Only(FuncBackend::Fentry) {
-            return Err(no_fentry());
+        let try_fentry = matches!(
+            self.funcs.choice,
+            BackendChoice::Auto | BackendChoice::Only(FuncBackend::Fentry)
+        );
+        if try_fentry {
+            match self.probe_fentry(targets) {
+                Ok(()) => return self.chose(FuncBackend::Fentry),
+                Err(why) => why_not.push(format!("fentry: {why}")),
+            }
         }
         Err(KernelError::NoFunctionBackend {
             why: why_not.join("; "),
@@ -276,6 +285,88 @@ impl Kernel {
             // attach_multi finds that out.
             Err(_) => Ok(()),
         }
+    }
+
+    /// Whether BPF trampolines work here: load and link the first target.
+    fn probe_fentry(&mut self, targets: &[FuncEntry]) -> Result<(), String> {
+        let Some(t) = targets.first() else {
+            return Err("nothing to attach".into());
+        };
+        let btf = crate::kbtf::KernelBtf::load().map_err(|e| e.to_string())?;
+        let id = btf
+            .func_ids(&[t.name.as_str()])
+            .get(&t.name)
+            .copied()
+            .ok_or_else(|| format!("{} is not in the kernel's BTF", t.name))?;
+        let object = self.funcs.object.as_ref().expect("prepared before");
+        let prog = object
+            .load_fentry(&format!("ferret_fentry_arg{}", t.position), id)
+            .map_err(|e| match e {
+                // Root and still EPERM: the kernel (lockdown, a sandbox)
+                // refuses trampolines; "run as root" would mislead.
+                KernelError::NotPermitted { source, .. } => {
+                    format!("the kernel refuses BPF trampolines ({source})")
+                }
+                other => other.to_string(),
+            })?;
+        funclink::attach_fentry(prog.as_fd(), t.id as u64)
+            .map(drop)
+            .map_err(|e| format!("the kernel refuses trampolines ({e})"))
+    }
+
+    fn attach_fentry(&mut self, targets: &[FuncEntry]) -> Result<Attached, KernelError> {
+        let btf = crate::kbtf::KernelBtf::load()
+            .map_err(|source| KernelError::TracepointArgs { source })?;
+        let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+        let ids = btf.func_ids(&names);
+        let object = self.funcs.object.as_ref().expect("prepared before");
+        let next = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
+        let results: Mutex<Vec<(usize, Result<OwnedFd, String>)>> = Mutex::new(Vec::new());
+        let progress = self.funcs.progress.clone();
+        // Verifying is CPU work: one thread per CPU.
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(targets.len().max(1));
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(t) = targets.get(i) else { break };
+                    let r = match ids.get(&t.name) {
+                        None => Err("not in the kernel's BTF".to_string()),
+                        Some(btf_id) => object
+                            .load_fentry(&format!("ferret_fentry_arg{}", t.position), *btf_id)
+                            .map_err(|e| e.to_string())
+                            .and_then(|prog| {
+                                funclink::attach_fentry(prog.as_fd(), t.id as u64)
+                                    .map_err(|e| explain(&e))
+                            }),
+                    };
+                    results.lock().expect("no panics hold it").push((i, r));
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if let Some(p) = &progress {
+                        if n % 16 == 0 || n == targets.len() {
+                            p(n, targets.len());
+                        }
+                    }
+                });
+            }
+        });
+        let mut attached = Vec::new();
+        let mut skipped = Vec::new();
+        for (i, r) in results.into_inner().expect("threads joined") {
+            let t = &targets[i];
+            match r {
+                Ok(fd) => {
+                    self.funcs.single.insert(t.id, fd);
+                    attached.push(t.id);
+                }
+                Err(why) => skipped.push((t.name.clone(), why)),
+            }
+        }
+        attached.sort_unstable();
+        Ok((attached, skipped))
     }
 
     /// The entry program for an argument position, loaded on first use.
@@ -432,14 +523,6 @@ fn explain(e: &io::Error) -> String {
         Some(libc::EMFILE) | Some(libc::ENFILE) => "too many open files".into(),
         Some(libc::EBUSY) => "already probed exclusively by someone else".into(),
         _ => e.to_string(),
-    }
-}
-
-fn no_fentry() -> KernelError {
-    KernelError::NoFunctionBackend {
-        why: "the fentry backend is not built yet (it needs one verified program per function); \
-              use --backend auto, kprobe-multi or kprobe"
-            .into(),
     }
 }
 
