@@ -103,6 +103,21 @@ impl Drop for FuncProbes {
     }
 }
 
+/// Why function triggers are likely missing here, or `None` when kprobes
+/// exist. Cheap (no BPF load): kprobe.multi and fentry can only be known
+/// by trying, which a session does when a rule needs them.
+pub fn function_backend_status() -> Option<String> {
+    match funclink::kprobe_pmu_type() {
+        Ok(_) => None,
+        Err(_) => Some(
+            "this kernel was built without CONFIG_KPROBES (no kprobe event source in \
+             /sys/bus/event_source/devices); kprobe.multi and fentry are tried when a rule \
+             needs them"
+                .into(),
+        ),
+    }
+}
+
 /// Function ids attached, and (function, why not) for the rest.
 type Attached = (Vec<u32>, Vec<(String, String)>);
 

@@ -43,7 +43,9 @@ pub use crate::rules::AttachKind;
 pub use agg::COUNT_CAPACITY;
 pub use error::KernelError;
 pub use events::EventStream;
-pub use functions::{BackendChoice, FuncAttachReport, FuncBackend, Progress};
+pub use functions::{
+    function_backend_status, BackendChoice, FuncAttachReport, FuncBackend, Progress,
+};
 
 use crate::abi::{self, Config, Rule};
 use aya::programs::RawTracePoint;

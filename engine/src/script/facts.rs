@@ -1,8 +1,6 @@
 //! What a playbook may ask about the machine: `kernel()` facts, and the
 //! names of network namespaces (events carry only the inode).
 
-use crate::ir::{Filter, TriggerIr};
-use crate::plan::RulePlan;
 use rhai::{Array, Dynamic, Map};
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -26,24 +24,9 @@ impl KernelFacts {
         let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|e| format!("unknown ({e})"));
-        // Asks the same check that rules go through, so this answer changes
-        // by itself when a function backend arrives.
-        let probe = RulePlan {
-            number: 0,
-            text: "on any".into(),
-            triggers: vec![TriggerIr::Func {
-                globs: vec!["*".into()],
-            }],
-            hooks: 1 << crate::abi::hook::FUNC,
-            actions: Default::default(),
-            action_flags: 0,
-            insns: vec![],
-            needs: 0,
-            filter: Filter::True,
-        };
-        let functions_missing = crate::session::preflight(&probe)
-            .err()
-            .map(|_| crate::kernel::function_backend_status());
+        // kprobes present: function triggers work; else the session finds
+        // out when a rule needs them (kprobe.multi, fentry).
+        let functions_missing = crate::kernel::function_backend_status();
         KernelFacts::new(
             release,
             functions_missing,
