@@ -108,6 +108,10 @@ static __always_inline void hist_add(const struct ferret_meta *m, __u32 slot, __
 	}
 	v = (__u32)lo;
 	b = v ? 1 + log2_u32(v) : 0;
+	/* The barrier keeps the bound check on the register that indexes:
+	 * otherwise clang tests a copy and the 6.1 verifier sees an
+	 * unbounded index ("R0 unbounded memory access"). */
+	barrier_var(b);
 	if (b < FERRET_HIST_BUCKETS)
 		__sync_fetch_and_add(&h->buckets[b], 1);
 }
