@@ -61,6 +61,24 @@ impl Backend for FakeKernel {
         self.log.push(format!("tp {slot} {tp}"));
         Ok(AttachKind::RawTp)
     }
+    /// Like a kernel without function backends.
+    fn attach_functions(
+        &mut self,
+        _targets: &[ferret_engine::functions::FuncEntry],
+    ) -> Result<ferret_engine::kernel::FuncAttachReport, FakeError> {
+        Err(FakeError {
+            hook: abi::hook::FUNC,
+        })
+    }
+    fn detach_functions(&mut self, _ids: &[u32]) -> Result<std::time::Duration, FakeError> {
+        Ok(std::time::Duration::ZERO)
+    }
+    fn set_func_rules(&mut self, _masks: &[(u32, u64)]) -> Result<(), FakeError> {
+        Ok(())
+    }
+    fn enable_clone_tracking(&mut self) -> Option<String> {
+        None
+    }
 }
 
 #[derive(Debug)]
