@@ -57,6 +57,18 @@ fetch() {
     (cd "$dir" && apt-get "${opts[@]}" download -qq "$pkg" >&2)
     dpkg-deb -x "$dir"/*.deb "$dir"
     rm -f "$dir"/*.deb
+    # Newer kernels (Debian 14+) split the image: the kernel is in
+    # linux-binary-VER (usr/lib/modules/VER/vmlinuz), the modules in
+    # linux-modules-VER. Lay them out like the older packages.
+    local ver=${pkg#linux-image-}
+    if ! ls "$dir"/boot/vmlinuz-* >/dev/null 2>&1; then
+      (cd "$dir" && apt-get "${opts[@]}" download -qq "linux-binary-$ver" "linux-modules-$ver" >&2)
+      for deb in "$dir"/*.deb; do dpkg-deb -x "$deb" "$dir"; done
+      rm -f "$dir"/*.deb
+      mkdir -p "$dir/boot" "$dir/lib"
+      ln -sf "../usr/lib/modules/$ver/vmlinuz" "$dir/boot/vmlinuz-$ver"
+      [ -e "$dir/lib/modules" ] || ln -s ../usr/lib/modules "$dir/lib/modules"
+    fi
     touch "$dir/.done"
   fi
   echo "$name $dir"
