@@ -6,15 +6,7 @@ use ferret_engine::system::SystemFacts;
 
 pub fn run(source: &RuleSource, json: bool) -> Exit {
     let facts = SystemFacts::load_for(&source.text);
-    let (plan, diags) = ferret_engine::compile(&source.text, &facts.env());
-    if !diags.is_empty() {
-        let color = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        eprint!(
-            "{}",
-            ferret_engine::diag::render(&source.name, &source.text, &diags, color)
-        );
-    }
-    let Some(plan) = plan else {
+    let Some(plan) = source.compile_reporting(&facts) else {
         return Exit::RuleError;
     };
     if json {

@@ -33,3 +33,22 @@ impl RuleSource {
         })
     }
 }
+
+impl RuleSource {
+    /// Compiles the rules, printing every diagnostic (warnings too) to
+    /// stderr; the plan is `None` when any rule has an error.
+    pub fn compile_reporting(
+        &self,
+        facts: &ferret_engine::system::SystemFacts,
+    ) -> Option<ferret_engine::plan::Plan> {
+        let (plan, diags) = ferret_engine::compile(&self.text, &facts.env());
+        if !diags.is_empty() {
+            let color = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            eprint!(
+                "{}",
+                ferret_engine::diag::render(&self.name, &self.text, &diags, color)
+            );
+        }
+        plan
+    }
+}

@@ -39,15 +39,7 @@ pub fn open_output(args: &OutputArgs) -> anyhow::Result<Box<dyn Write>> {
 
 pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
     let facts = SystemFacts::load_for(&source.text);
-    let (plan, diags) = ferret_engine::compile(&source.text, &facts.env());
-    if !diags.is_empty() {
-        let color = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        eprint!(
-            "{}",
-            ferret_engine::diag::render(&source.name, &source.text, &diags, color)
-        );
-    }
-    let Some(plan) = plan else {
+    let Some(plan) = source.compile_reporting(&facts) else {
         return Ok(Exit::RuleError);
     };
     let ring_bytes = ring_bytes(args.ring_mib)?;

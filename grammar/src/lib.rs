@@ -18,5 +18,7 @@ pub use program::{parse, parse_program, statements};
 
 /// Words a trigger may start with, for completion and suggestions.
 pub const TRIGGER_WORDS: &[&str] = syntax_error::TRIGGER_WORDS;
+/// tcpdump primitive words and `not`, for completion and suggestions.
+pub const PRIMITIVE_WORDS: &[&str] = syntax_error::PRIMITIVE_WORDS;
 /// Words an action may start with.
 pub const ACTION_WORDS: &[&str] = syntax_error::ACTION_WORDS;

@@ -7,6 +7,23 @@ use crate::Diagnostic;
 
 pub(crate) const TRIGGER_WORDS: &[&str] =
     &["drop", "free", "recv", "xmit", "queue", "any", "func", "tp"];
+pub(crate) const PRIMITIVE_WORDS: &[&str] = &[
+    "not",
+    "host",
+    "net",
+    "port",
+    "portrange",
+    "src",
+    "dst",
+    "tcp",
+    "udp",
+    "icmp",
+    "icmp6",
+    "sctp",
+    "ip",
+    "ip6",
+    "arp",
+];
 pub(crate) const ACTION_WORDS: &[&str] = &[
     "print", "stack", "count", "hist", "capture", "track", "call", "limit", "stop",
 ];
@@ -26,23 +43,7 @@ fn describe(grammar_rule: R) -> Option<(&'static str, &'static [&'static str])> 
         filter | or_expr | and_expr | not_expr | not_op | kw_not | primitive | comparison
         | proto_prim | proto_qual | direction => (
             "a filter (a comparison like `dport == 443`, or a primitive like `host 10.0.0.1`)",
-            &[
-                "not",
-                "host",
-                "net",
-                "port",
-                "portrange",
-                "src",
-                "dst",
-                "tcp",
-                "udp",
-                "icmp",
-                "icmp6",
-                "sctp",
-                "ip",
-                "ip6",
-                "arp",
-            ],
+            PRIMITIVE_WORDS,
         ),
         kw_host | kw_net | kw_port | kw_portrange | host_prim | net_prim | port_prim
         | portrange_prim => (

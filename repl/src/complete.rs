@@ -17,23 +17,7 @@ pub enum Completion {
     Path,
 }
 
-const PRIMITIVES: &[&str] = &[
-    "host",
-    "net",
-    "port",
-    "portrange",
-    "src",
-    "dst",
-    "tcp",
-    "udp",
-    "icmp",
-    "icmp6",
-    "sctp",
-    "ip",
-    "ip6",
-    "arp",
-    "not",
-];
+const PRIMITIVES: &[&str] = ferret_grammar::PRIMITIVE_WORDS;
 const OPERATORS: &[&str] = &["==", "!=", "<", "<=", ">", ">=", "in"];
 const SYMBOLS: &[char] = &['(', ')', '{', '}', ',', ';', '=', '!', '<', '>', '&', '|'];
 
