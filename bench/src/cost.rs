@@ -37,9 +37,10 @@ impl Trial {
     }
 }
 
+/// Per CPU-second of the sender (see `Sent::cpu_seconds`).
 fn ratio(with: Sent, without: Sent) -> f64 {
-    if without.rate() > 0.0 {
-        with.rate() / without.rate()
+    if without.rate_per_cpu() > 0.0 {
+        with.rate_per_cpu() / without.rate_per_cpu()
     } else {
         0.0
     }
@@ -144,13 +145,13 @@ pub fn run(lab: &Lab, bins: &Binaries, scenarios: &[Scenario], set: &Settings) -
             if row.note.is_some() {
                 continue;
             }
-            eprintln!(
-                "ferret-bench: cost/path round {}/{}: {:?} {}",
+            crate::progress(format!(
+                "cost/path round {}/{}: {:?} {}",
                 round + 1,
                 set.rounds,
                 row.tool,
                 row.label
-            );
+            ));
             let attached = if row.key == "empty" && row.tool == Tool::Ferret {
                 EmptyProgram::attach()
                     .map(Attached::Empty)
@@ -231,6 +232,7 @@ mod tests {
         let some = Sent {
             packets: 10,
             seconds: 1.0,
+            cpu_seconds: 0.5,
         };
         assert_eq!(ratio(some, Sent::default()), 0.0);
         assert_eq!(ratio(some, some), 1.0);

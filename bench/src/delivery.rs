@@ -8,7 +8,10 @@
 //! ```
 //!
 //! The rate doubles until a step loses events; an unpaced step (as fast as
-//! the sender goes) ends the ladder in any case.
+//! the sender goes) ends the ladder in any case. On a small machine the
+//! sender may not outrun the tracer, so one more step stalls the tracer's
+//! reader (a pipe into a slow consumer) during a full-speed flood: loss
+//! must then happen, and every lost event must be reported.
 
 use crate::load::{self, Sent};
 use crate::scenarios::{Scenario, FLOOD_PORT};
@@ -54,6 +57,8 @@ pub struct Ladder {
     pub loss_above: Option<f64>,
     /// Largest unreported loss over all steps (must be 0).
     pub worst_unreported: u64,
+    /// The full-speed flood with the reader stalled.
+    pub stalled: Option<Step>,
 }
 
 pub fn run(lab: &Lab, bins: &Binaries, print: &Scenario, set: &Settings) -> Vec<Ladder> {
@@ -71,6 +76,7 @@ fn ladder(lab: &Lab, bins: &Binaries, print: &Scenario, tool: Tool, set: &Settin
         max_lossless_rate: None,
         loss_above: None,
         worst_unreported: 0,
+        stalled: None,
     };
     let Some(spec) = print.spec(tool) else {
         out.note = Some("no program for this tool".into());
@@ -78,44 +84,60 @@ fn ladder(lab: &Lab, bins: &Binaries, print: &Scenario, tool: Tool, set: &Settin
     };
     let mut rate = Some(FIRST_RATE);
     loop {
-        eprintln!(
-            "ferret-bench: delivery {tool:?} at {}",
+        crate::progress(format!(
+            "delivery {tool:?} at {}",
             rate.map_or("full speed".into(), |r| format!("{r:.0}/s"))
-        );
-        let running = match spec.start(bins) {
-            Ok(r) => r,
+        ));
+        match step(lab, bins, &spec, rate, false, set) {
+            Ok(st) => {
+                let lossless = st.lossless();
+                out.steps.push(st);
+                if !lossless || rate.is_none() {
+                    break;
+                }
+            }
             Err(e) => {
-                out.note = Some(crate::cost::first_line(&e.to_string()));
+                out.note = Some(e);
                 break;
             }
-        };
-        let sent = match load::udp_flood(&lab.a, FLOOD_PORT, set.trial, rate) {
-            Ok(s) => s,
-            Err(e) => {
-                out.note = Some(e.to_string());
-                break;
-            }
-        };
-        std::thread::sleep(DRAIN);
-        let done = running.stop();
-        let reported = done.tally.reported_loss();
-        let step = Step {
-            target_rate: rate,
-            sent,
-            delivered: done.tally.events,
-            reported_loss: reported,
-            unreported_loss: unreported(sent.packets, done.tally.events, reported),
-        };
-        let lossless = step.lossless();
-        out.steps.push(step);
-        if !lossless || rate.is_none() {
-            break;
         }
-        let next = rate.map(|r| r * 2.0).filter(|r| *r < set.max_paced_rate);
-        rate = next;
+        rate = rate.map(|r| r * 2.0).filter(|r| *r < set.max_paced_rate);
+    }
+    if out.note.is_none() {
+        crate::progress(format!("delivery {tool:?} at full speed, reader stalled"));
+        match step(lab, bins, &spec, None, true, set) {
+            Ok(st) => out.stalled = Some(st),
+            Err(e) => out.note = Some(e),
+        }
     }
     settle(&mut out);
     out
+}
+
+fn step(
+    lab: &Lab,
+    bins: &Binaries,
+    spec: &crate::tracer::Spec,
+    rate: Option<f64>,
+    stall: bool,
+    set: &Settings,
+) -> Result<Step, String> {
+    let running = spec
+        .start(bins)
+        .map_err(|e| crate::cost::first_line(&e.to_string()))?;
+    running.stall_output(stall);
+    let sent = load::udp_flood(&lab.a, FLOOD_PORT, set.trial, rate).map_err(|e| e.to_string())?;
+    running.stall_output(false);
+    std::thread::sleep(DRAIN);
+    let done = running.stop();
+    let reported = done.tally.reported_loss();
+    Ok(Step {
+        target_rate: rate,
+        sent,
+        delivered: done.tally.events,
+        reported_loss: reported,
+        unreported_loss: unreported(sent.packets, done.tally.events, reported),
+    })
 }
 
 fn settle(l: &mut Ladder) {
@@ -130,7 +152,13 @@ fn settle(l: &mut Ladder) {
         .iter()
         .find(|s| !s.lossless())
         .map(|s| s.reported_loss as f64 / s.sent.packets.max(1) as f64);
-    l.worst_unreported = l.steps.iter().map(|s| s.unreported_loss).max().unwrap_or(0);
+    l.worst_unreported = l
+        .steps
+        .iter()
+        .chain(&l.stalled)
+        .map(|s| s.unreported_loss)
+        .max()
+        .unwrap_or(0);
 }
 
 #[cfg(test)]
@@ -143,6 +171,7 @@ mod tests {
             sent: Sent {
                 packets: sent,
                 seconds: 1.0,
+                cpu_seconds: 1.0,
             },
             delivered,
             reported_loss: reported,
@@ -171,10 +200,11 @@ mod tests {
             max_lossless_rate: None,
             loss_above: None,
             worst_unreported: 0,
+            stalled: Some(step(8000.0, 8000, 100, 7800)),
         };
         settle(&mut l);
         assert_eq!(l.max_lossless_rate, Some(2000.0));
         assert_eq!(l.loss_above, Some(0.25));
-        assert_eq!(l.worst_unreported, 0);
+        assert_eq!(l.worst_unreported, 100);
     }
 }

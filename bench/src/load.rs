@@ -26,16 +26,44 @@ pub enum LoadError {
 pub struct Sent {
     pub packets: u64,
     pub seconds: f64,
+    /// CPU time of the sending thread. The receiver's softirq work runs in
+    /// the sender's context (veth hands the packet over on the same CPU and
+    /// this kernel does not account IRQ time apart), so this is the whole
+    /// packet path, tracepoint included, and not the time the thread spent
+    /// waiting for a CPU on a busy machine.
+    pub cpu_seconds: f64,
 }
 
 impl Sent {
+    /// Packets per second of wall time.
     pub fn rate(&self) -> f64 {
-        if self.seconds > 0.0 {
-            self.packets as f64 / self.seconds
-        } else {
-            0.0
-        }
+        per(self.packets, self.seconds)
     }
+
+    /// Packets per second of the sender's CPU: what one dedicated core
+    /// would carry. Steady on a shared machine where `rate` is not.
+    pub fn rate_per_cpu(&self) -> f64 {
+        per(self.packets, self.cpu_seconds)
+    }
+}
+
+fn per(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        n as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+/// CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid timespec to write to.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// How many packets a paced sender should have sent `elapsed` into a run
@@ -76,6 +104,7 @@ fn flood_here(port: u16, duration: Duration, rate: Option<f64>) -> Result<Sent, 
         m.msg_hdr.msg_iovlen = 1;
     }
     let fd = std::os::fd::AsRawFd::as_raw_fd(&sock);
+    let cpu = thread_cpu();
     let start = Instant::now();
     let mut sent = 0u64;
     loop {
@@ -104,6 +133,7 @@ fn flood_here(port: u16, duration: Duration, rate: Option<f64>) -> Result<Sent, 
     Ok(Sent {
         packets: sent,
         seconds: start.elapsed().as_secs_f64(),
+        cpu_seconds: (thread_cpu() - cpu).as_secs_f64(),
     })
 }
 
@@ -123,6 +153,7 @@ fn sockaddr(a: SocketAddrV4) -> libc::sockaddr_in {
 pub fn tcp_attempts(ns: &str, port: u16, duration: Duration) -> Result<Sent, LoadError> {
     Ok(in_netns(ns, move || {
         let to = (IpAddr::from(ADDR_B), port).into();
+        let cpu = thread_cpu();
         let start = Instant::now();
         let mut n = 0u64;
         while start.elapsed() < duration {
@@ -132,6 +163,7 @@ pub fn tcp_attempts(ns: &str, port: u16, duration: Duration) -> Result<Sent, Loa
         Sent {
             packets: n,
             seconds: start.elapsed().as_secs_f64(),
+            cpu_seconds: (thread_cpu() - cpu).as_secs_f64(),
         }
     })?)
 }
@@ -154,7 +186,9 @@ mod tests {
         let s = Sent {
             packets: 500,
             seconds: 0.5,
+            cpu_seconds: 0.25,
         };
         assert_eq!(s.rate(), 1000.0);
+        assert_eq!(s.rate_per_cpu(), 2000.0);
     }
 }

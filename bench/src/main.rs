@@ -56,6 +56,13 @@ struct Args {
     /// Seconds per packet-rate trial.
     #[arg(long, default_value_t = 1.0)]
     trial: f64,
+    /// Only these rows of the cost table (keys: empty, miss, print, stack,
+    /// count, many), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Only these measurements (cost, delivery, startup, decode).
+    #[arg(long, value_delimiter = ',')]
+    phases: Vec<String>,
     /// A smoke run: one short round of everything (seconds, not minutes).
     #[arg(long)]
     quick: bool,
@@ -71,7 +78,16 @@ pub struct Settings {
     pub decode_budget: Duration,
 }
 
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// A progress line on stderr, stamped with the seconds since the start.
+pub fn progress(msg: impl std::fmt::Display) {
+    let t = STARTED.get_or_init(std::time::Instant::now).elapsed();
+    eprintln!("ferret-bench: [{:6.1}s] {msg}", t.as_secs_f64());
+}
+
 fn main() -> anyhow::Result<()> {
+    STARTED.get_or_init(std::time::Instant::now);
     let args = Args::parse();
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -104,17 +120,36 @@ fn main() -> anyhow::Result<()> {
             s.bpftrace = None;
         }
     }
-    let cost_rows = cost::run(&lab, &bins, &all, &set);
     let by_key = |k: &str| {
         all.iter()
             .find(|s| s.key == k)
             .expect("scenario exists")
             .clone()
     };
-    let delivery = delivery::run(&lab, &bins, &by_key("print"), &set);
-    let startup = startup::run(&bins, &by_key("miss"), set.startup_runs);
-    eprintln!("ferret-bench: decode rate");
-    let decode = decode::run(&lab.a, set.decode_budget).map_err(|e| e.to_string());
+    let phase = |p: &str| args.phases.is_empty() || args.phases.iter().any(|x| x == p);
+    let mut rows_wanted = all.clone();
+    rows_wanted.retain(|s| args.only.is_empty() || args.only.iter().any(|k| k == s.key));
+    let cost_rows = if phase("cost") {
+        cost::run(&lab, &bins, &rows_wanted, &set)
+    } else {
+        Vec::new()
+    };
+    let delivery = if phase("delivery") {
+        delivery::run(&lab, &bins, &by_key("print"), &set)
+    } else {
+        Vec::new()
+    };
+    let startup = if phase("startup") {
+        startup::run(&bins, &by_key("miss"), set.startup_runs)
+    } else {
+        Vec::new()
+    };
+    let decode = if phase("decode") {
+        progress("decode rate");
+        decode::run(&lab.a, set.decode_budget).map_err(|e| e.to_string())
+    } else {
+        Err("not run (--phases)".to_string())
+    };
     let targets = targets::judge(targets::Inputs {
         cost: &cost_rows,
         delivery: &delivery,

@@ -92,29 +92,38 @@ pub fn markdown(r: &Results) -> String {
     for n in notes {
         let _ = writeln!(s, "\nn/m (not measurable) — {n}");
     }
-    s.push_str("\nDelivery of matching `print` events to the output (paced UDP flood, rate doubling until loss):\n\n");
-    s.push_str("| tracer | highest lossless rate (events/s) | reported loss at the next step | unreported loss (worst step) | steps (rate: delivered/sent, reported lost) |\n");
-    s.push_str("|---|---:|---:|---:|---|\n");
+    s.push_str("\nDelivery of matching `print` events to the output (paced UDP flood, rate doubling until loss; then a full-speed flood while the bench stops reading the tracer's output):\n\n");
+    s.push_str("| tracer | highest lossless rate (events/s) | reported loss at the next step | reader stalled: delivered / sent, reported lost | unreported loss (worst step) | steps (rate: delivered/sent, reported lost) |\n");
+    s.push_str("|---|---:|---:|---:|---:|---|\n");
     for l in &r.delivery {
-        let steps: Vec<String> = l
-            .steps
-            .iter()
-            .map(|st| {
-                format!(
-                    "{}: {}/{}, {}",
-                    rate(st.sent.rate()),
-                    st.delivered,
-                    st.sent.packets,
-                    st.reported_loss
-                )
-            })
-            .collect();
+        let show = |st: &crate::delivery::Step| {
+            format!(
+                "{}: {}/{}, {}",
+                rate(st.sent.rate()),
+                st.delivered,
+                st.sent.packets,
+                st.reported_loss
+            )
+        };
+        let steps: Vec<String> = l.steps.iter().map(show).collect();
+        // Lossless up to full speed: the sender, not the tracer, was the limit.
+        let all_clean = !l.steps.is_empty() && l.loss_above.is_none();
+        let best = opt(l.max_lossless_rate, rate, "none");
         let _ = writeln!(
             s,
-            "| {:?} | {} | {} | {} | {} |",
+            "| {:?} | {}{} | {} | {} | {} | {} |",
             l.tool,
-            opt(l.max_lossless_rate, rate, "none"),
-            opt(l.loss_above, |x| format!("{:.1}%", x * 100.0), "none"),
+            if all_clean { ">= " } else { "" },
+            best,
+            opt(
+                l.loss_above,
+                |x| format!("{:.1}%", x * 100.0),
+                "none (sender's limit)"
+            ),
+            l.stalled.as_ref().map_or("—".into(), |st| format!(
+                "{} / {}, {}",
+                st.delivered, st.sent.packets, st.reported_loss
+            )),
             l.worst_unreported,
             if steps.is_empty() {
                 l.note.clone().unwrap_or_default()

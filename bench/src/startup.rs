@@ -27,7 +27,7 @@ pub fn run(bins: &Binaries, miss: &Scenario, runs: usize) -> Vec<Startup> {
             let Some(spec) = miss.spec(tool) else {
                 return s;
             };
-            eprintln!("ferret-bench: startup {tool:?} x{runs}");
+            crate::progress(format!("startup {tool:?} x{runs}"));
             for _ in 0..runs {
                 match spec.start(bins) {
                     Ok(r) => {

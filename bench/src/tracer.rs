@@ -10,6 +10,7 @@ use crate::output::{classify, Line, Tally};
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -63,6 +64,7 @@ pub struct Running {
     child: Child,
     tally: Arc<Mutex<Tally>>,
     readers: Vec<JoinHandle<()>>,
+    stalled: Arc<AtomicBool>,
     /// From spawn to the ready line.
     pub startup: Duration,
 }
@@ -100,20 +102,29 @@ impl Spec {
         })?;
         let tally = Arc::new(Mutex::new(Tally::default()));
         let (ready_tx, ready_rx) = mpsc::channel();
+        let stalled = Arc::new(AtomicBool::new(false));
         let readers = vec![
             reader(
                 child.stdout.take(),
                 self.tool,
                 tally.clone(),
                 ready_tx.clone(),
+                Some(stalled.clone()),
             ),
-            reader(child.stderr.take(), self.tool, tally.clone(), ready_tx),
+            reader(
+                child.stderr.take(),
+                self.tool,
+                tally.clone(),
+                ready_tx,
+                None,
+            ),
         ];
         let mut running = Running {
             tool: self.tool,
             child,
             tally,
             readers,
+            stalled,
             startup: Duration::ZERO,
         };
         match ready_rx.recv_timeout(READY_TIMEOUT) {
@@ -145,12 +156,16 @@ fn reader(
     tool: Tool,
     tally: Arc<Mutex<Tally>>,
     ready: mpsc::Sender<Instant>,
+    stalled: Option<Arc<AtomicBool>>,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let Some(pipe) = pipe else { return };
         let mut lines = BufReader::with_capacity(1 << 20, pipe);
         let mut buf = String::new();
         loop {
+            while stalled.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
             buf.clear();
             match lines.read_line(&mut buf) {
                 Ok(0) | Err(_) => break,
@@ -173,8 +188,16 @@ impl Running {
         self.child.id()
     }
 
+    /// Stops (or resumes) reading the tracer's standard output: a stalled
+    /// consumer, such as a pipe into a slow program. The pipe fills, the
+    /// tracer blocks writing, its kernel buffer fills.
+    pub fn stall_output(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::Relaxed);
+    }
+
     /// SIGINT (what Ctrl-C sends), then SIGKILL if it does not end in time.
     pub fn stop(mut self) -> Finished {
+        self.stall_output(false);
         let pid = self.child.id() as libc::pid_t;
         // SAFETY: signalling our own child by its pid; it is not reaped yet,
         // so the pid cannot belong to another process.
