@@ -12,6 +12,7 @@
 //! through tools/bench.sh, which builds everything first. Root only.
 
 mod bpfstats;
+mod compare;
 mod cost;
 mod decode;
 mod delivery;
@@ -63,6 +64,10 @@ struct Args {
     /// Only these measurements (cost, delivery, startup, decode).
     #[arg(long, value_delimiter = ',')]
     phases: Vec<String>,
+    /// Compare ferret builds instead: attach them all at once with the same
+    /// rules and print each one's cost per call (the rows of --only).
+    #[arg(long, value_delimiter = ',', value_name = "FERRET,..")]
+    compare: Vec<PathBuf>,
     /// A smoke run: one short round of everything (seconds, not minutes).
     #[arg(long)]
     quick: bool,
@@ -119,6 +124,12 @@ fn main() -> anyhow::Result<()> {
         for s in &mut all {
             s.bpftrace = None;
         }
+    }
+    if !args.compare.is_empty() {
+        let mut rows = all.clone();
+        rows.retain(|s| args.only.is_empty() || args.only.iter().any(|k| k == s.key));
+        println!("{}", compare::run(&lab, &args.compare, &rows, &set));
+        return Ok(());
     }
     let by_key = |k: &str| {
         all.iter()
