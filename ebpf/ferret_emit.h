@@ -21,26 +21,29 @@
 #define CAP_CLASS_3 1024
 #define CAP_CLASS_4 FERRET_MAX_SNAPLEN
 
-struct bump {
-	__u64 mask;
-	__u32 ring_full; /* 1: count a lost event, 0: an emitted one */
-};
-
-static long bump_step(__u32 idx, void *data)
+/* Counts the event (emitted or lost to a full ring) for each rule in `mask`. */
+static __always_inline void bump(__u64 mask, int ring_full)
 {
-	struct bump *b = data;
 	struct ferret_counters *cnt;
+	__u32 key;
 
-	if (!(b->mask & (1ull << (idx & 63))))
-		return 0;
-	cnt = bpf_map_lookup_elem(&counters, &idx);
-	if (cnt) {
-		if (b->ring_full)
+	/* The key is a copy: the loop index must stay in a register, where
+	 * the verifier keeps its bounds (a spilled u32 comes back unbounded). */
+#pragma clang loop unroll(disable)
+	for (__u32 idx = 0; idx < FERRET_MAX_RULES; idx++) {
+		if (!(mask >> idx))
+			break;
+		if (!((mask >> idx) & 1))
+			continue;
+		key = idx;
+		cnt = bpf_map_lookup_elem(&counters, &key);
+		if (!cnt)
+			continue;
+		if (ring_full)
 			cnt->ring_full++;
 		else
 			cnt->emitted++;
 	}
-	return 0;
 }
 
 static __always_inline __u64 wakeup_flags(const struct run *r)
@@ -148,14 +151,12 @@ __noinline int emit(struct run *r, __s32 stack_id)
 
 static __always_inline void deliver(void *ctx, struct run *r)
 {
-	struct bump b = { .mask = r->deliver };
 	__s32 stack_id = -1;
 
 	/* Here, not in emit(): the helper needs the program's own ctx. */
 	if (r->actions & FERRET_ACT_STACK)
 		stack_id = bpf_get_stackid(ctx, &stacks, 0);
-	b.ring_full = emit(r, stack_id) != 0;
-	bpf_loop(r->nrules, bump_step, &b, 0);
+	bump(r->deliver, emit(r, stack_id) != 0);
 }
 
 #endif

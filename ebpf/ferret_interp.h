@@ -22,14 +22,6 @@
 
 #include "ferret_abi.h"
 
-struct interp {
-	const struct ferret_insn *insns; /* points into a `rules` map value */
-	const struct ferret_meta *meta;
-	__u32 ninsns;
-	__u32 pc;
-	__u32 verdict;
-};
-
 static __always_inline __u64 load_bytes_u64(const __u8 *p)
 {
 	/* meta's byte fields are 8-aligned (the ABI test pins the offsets). */
@@ -132,46 +124,81 @@ static __always_inline int compare(const struct ferret_insn *in, __u64 hi, __u64
 	}
 }
 
+/* step(): the instruction at *pc decided the verdict (0 or 1), or CONTINUE. */
+#define CONTINUE -1
+
+static __always_inline int step(const struct ferret_insn *insns, const struct ferret_meta *meta,
+				__u32 ninsns, __u32 *pc)
+{
+	const struct ferret_insn *in;
+	__u32 at = *pc, next;
+	__u64 hi = 0, lo = 0;
+
+	if (at >= ninsns || at >= FERRET_MAX_INSNS)
+		return 0;
+	in = &insns[at];
+	if (load_field(meta, in->field, &hi, &lo) && compare(in, hi, lo))
+		next = in->jt;
+	else
+		next = in->jf;
+	if (next == FERRET_TARGET_MATCH)
+		return 1;
+	if (next <= at || next == FERRET_TARGET_NOMATCH)
+		return 0;
+	*pc = next;
+	return CONTINUE;
+}
+
+struct interp {
+	const struct ferret_insn *insns; /* points into a `rules` map value */
+	const struct ferret_meta *meta;
+	__u32 ninsns;
+	__u32 pc;
+	__u32 verdict;
+};
+
 /* bpf_loop callback: one instruction per call; 1 stops the loop. */
 static long interp_step(__u32 i, void *data)
 {
 	struct interp *st = data;
-	const struct ferret_insn *in;
-	__u32 pc = st->pc, next;
-	__u64 hi = 0, lo = 0;
+	int v = step(st->insns, st->meta, st->ninsns, &st->pc);
 
-	if (pc >= st->ninsns || pc >= FERRET_MAX_INSNS)
-		return 1;
-	in = &st->insns[pc];
-	if (load_field(st->meta, in->field, &hi, &lo) && compare(in, hi, lo))
-		next = in->jt;
-	else
-		next = in->jf;
-	if (next == FERRET_TARGET_MATCH) {
-		st->verdict = 1;
-		return 1;
-	}
-	if (next <= pc || next == FERRET_TARGET_NOMATCH)
-		return 1;
-	st->pc = next;
-	return 0;
+	if (v == CONTINUE)
+		return 0;
+	st->verdict = v == 1;
+	return 1;
 }
 
 /*
  * The one entry point of the interpreter, for hooks and tests alike. Global,
  * so both call the very same verified BPF function.
+ *
+ * Most filters decide within their first two instructions, which run
+ * inline; bpf_loop (a helper call, then a callback per instruction, about
+ * as costly as the rest of a non-matching event) only takes over past
+ * them. A bounded loop instead would cost the verifier ~13k instructions
+ * per program, which every program pays again at startup.
  */
 __noinline int run_filter(const struct ferret_rule *rule, const struct ferret_meta *meta)
 {
 	struct interp st = {};
+	__u32 pc = 0;
+	int v;
 
 	if (!rule || !meta)
 		return 0;
-	st.insns = rule->insns;
-	st.meta = meta;
 	st.ninsns = rule->ninsns;
 	if (st.ninsns == 0)
 		return 1;
+	v = step(rule->insns, meta, st.ninsns, &pc);
+	if (v != CONTINUE)
+		return v;
+	v = step(rule->insns, meta, st.ninsns, &pc);
+	if (v != CONTINUE)
+		return v;
+	st.insns = rule->insns;
+	st.meta = meta;
+	st.pc = pc;
 	/* Forward-only jumps visit each instruction at most once. */
 	bpf_loop(FERRET_MAX_INSNS, interp_step, &st, 0);
 	return st.verdict;

@@ -11,7 +11,7 @@
 #ifndef FERRET_PROGS_H
 #define FERRET_PROGS_H
 
-static __always_inline int on_drop(void *ctx, const __u64 *args)
+static __always_inline int on_drop(void *ctx, const __u64 *args, const int btf)
 {
 	__u32 reason = 0;
 	int has_reason = 0;
@@ -25,37 +25,37 @@ static __always_inline int on_drop(void *ctx, const __u64 *args)
 		reason = (__u32)args[2];
 		has_reason = 1;
 	}
-	return handle_skb(ctx, args[0], FERRET_HOOK_DROP, FERRET_HOOK_DROP, reason, has_reason,
-			  args[1]);
+	return handle(ctx, btf, (struct sk_buff *)args[0], args[0], FERRET_HOOK_DROP,
+		      FERRET_HOOK_DROP, reason, has_reason, args[1]);
 }
 
-static __always_inline int on_skb(void *ctx, const __u64 *args, __u32 hook)
+static __always_inline int on_skb(void *ctx, const __u64 *args, __u32 hook, const int btf)
 {
-	return handle_skb(ctx, args[0], hook, hook, 0, 0, 0);
+	return handle(ctx, btf, (struct sk_buff *)args[0], args[0], hook, hook, 0, 0, 0);
 }
 
 SEC("tp_btf/kfree_skb")
 int ferret_drop_btf(__u64 *ctx)
 {
-	return on_drop(ctx, ctx);
+	return on_drop(ctx, ctx, 1);
 }
 
 SEC("raw_tp/kfree_skb")
 int ferret_drop_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_drop(ctx, ctx->args);
+	return on_drop(ctx, ctx->args, 0);
 }
 
 #define SKB_TRIGGER(name, tp, hook)                                                                \
 	SEC("tp_btf/" tp)                                                                          \
 	int ferret_##name##_btf(__u64 *ctx)                                                        \
 	{                                                                                          \
-		return on_skb(ctx, ctx, hook);                                                     \
+		return on_skb(ctx, ctx, hook, 1);                                                  \
 	}                                                                                          \
 	SEC("raw_tp/" tp)                                                                          \
 	int ferret_##name##_raw(struct bpf_raw_tracepoint_args *ctx)                               \
 	{                                                                                          \
-		return on_skb(ctx, ctx->args, hook);                                               \
+		return on_skb(ctx, ctx->args, hook, 0);                                            \
 	}
 
 SKB_TRIGGER(free, "consume_skb", FERRET_HOOK_FREE)

@@ -64,4 +64,20 @@ __noinline int read_skb(struct run *r)
 	return 0;
 }
 
+/*
+ * The same fields through a typed pointer (tp_btf): plain loads, which the
+ * verifier turns into fault-safe ones; CO-RE still relocates the offsets.
+ */
+static __always_inline void read_skb_direct(struct run *r, struct sk_buff *skb)
+{
+	r->meta.len = skb->len;
+	r->meta.mark = skb->mark;
+	r->protocol = bpf_ntohs(skb->protocol);
+	r->skb_nh = skb->network_header;
+	r->mac_off = skb->mac_header;
+	r->tail = skb->tail;
+	r->head = (__u64)skb->head;
+	r->meta.present |= FIELD_BIT(FERRET_F_LEN) | FIELD_BIT(FERRET_F_MARK);
+}
+
 #endif

@@ -43,7 +43,10 @@ pub fn run(lab: &Lab, builds: &[PathBuf], scenarios: &[Scenario], set: &Settings
         }
         let ids: Vec<Vec<u32>> = running
             .iter()
-            .map(|r| r.as_ref().map_or(Vec::new(), |r| bpfstats::prog_ids_of(r.pid())))
+            .map(|r| {
+                r.as_ref()
+                    .map_or(Vec::new(), |r| bpfstats::prog_ids_of(r.pid()))
+            })
             .collect();
         let costs = StatsOn::enable().ok().map(|_on| {
             let before: Vec<_> = ids.iter().map(|i| bpfstats::sample(i)).collect();

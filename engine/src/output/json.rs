@@ -76,6 +76,9 @@ pub fn event_json(ev: &Event, stack: Option<&[String]>, ctx: &Context) -> Value 
 
 impl<W: Write> Sink for JsonSink<W> {
     fn event(&mut self, ev: &Event, stack: Option<&[String]>, ctx: &Context) -> io::Result<()> {
+        if super::json_fast::write_event(&mut self.out, ev, stack, ctx)? {
+            return Ok(());
+        }
         serde_json::to_writer(&mut self.out, &event_json(ev, stack, ctx))?;
         self.out.write_all(b"\n")
     }

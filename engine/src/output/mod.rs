@@ -3,6 +3,7 @@
 
 pub mod agg;
 pub(crate) mod json;
+mod json_fast;
 pub mod packet;
 pub mod pcap;
 mod table;
