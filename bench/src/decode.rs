@@ -114,6 +114,24 @@ fn record(lab_ns: &str, facts: &SystemFacts) -> Result<Vec<Vec<u8>>, DecodeError
     Ok(records)
 }
 
+/// Memory the formatted text really goes to (a sink that drops bytes
+/// would let a writer skip work), reused once a pipe's worth is written.
+#[derive(Debug, Default)]
+struct Buffer(Vec<u8>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() > 1 << 20 {
+            self.0.clear();
+        }
+        self.0.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Decode + format every record in turn until `budget` has passed.
 fn rate(records: &[Vec<u8>], budget: Duration, ctx: &Context, sink: &mut dyn Sink) -> f64 {
     let start = Instant::now();

@@ -34,6 +34,22 @@ impl DropReasons {
     }
 
     pub fn from_btf_file(path: &Path) -> Result<DropReasons, ReasonsError> {
+        // The quick scan of the raw bytes first (startup time); the full
+        // parser only when it finds nothing, for its precise errors.
+        let scanned = std::fs::read(path)
+            .ok()
+            .and_then(|data| crate::btf_enum::find_enum(&data, "skb_drop_reason").ok()?);
+        if let Some(members) = scanned {
+            let by_value = members
+                .into_iter()
+                .map(|(name, v)| (v, name.strip_prefix(PREFIX).unwrap_or(&name).to_string()))
+                .collect();
+            return Ok(DropReasons { by_value });
+        }
+        DropReasons::from_btf_parsed(path)
+    }
+
+    fn from_btf_parsed(path: &Path) -> Result<DropReasons, ReasonsError> {
         let unreadable = |source| ReasonsError::Unreadable {
             path: path.to_path_buf(),
             source,
@@ -120,5 +136,16 @@ mod tests {
         assert!(r.value_of("NETFILTER_DROP").is_some());
         assert!(r.value_of("NO_SOCKET").is_some());
         assert!(r.len() > 20, "only {} reasons", r.len());
+    }
+
+    #[test]
+    fn the_quick_scan_agrees_with_the_full_parser() {
+        if !Path::new(KERNEL_BTF).exists() {
+            eprintln!("skipped: {KERNEL_BTF} does not exist on this machine");
+            return;
+        }
+        let quick = DropReasons::from_kernel().unwrap();
+        let full = DropReasons::from_btf_parsed(Path::new(KERNEL_BTF)).unwrap();
+        assert_eq!(quick, full);
     }
 }

@@ -155,6 +155,9 @@ pub struct Session {
     started: Instant,
     /// `call` rules are accepted (a playbook checked their handlers).
     calls: bool,
+    /// kallsyms being read on a thread: ~100k lines, not worth delaying
+    /// the ready line for; the first pump takes the result.
+    kallsyms: Option<std::thread::JoinHandle<Kallsyms>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -188,6 +191,7 @@ impl Session {
             decode_errors: 0,
             started: Instant::now(),
             calls: false,
+            kallsyms: None,
         })
     }
 
@@ -212,9 +216,9 @@ impl Session {
                 self.ctx.funcs.insert(*hook, tp);
             }
         }
-        if self.ctx.kallsyms.is_empty() {
-            // Loaded once, after the first attach (kallsyms is ~100k lines).
-            self.ctx.kallsyms = Kallsyms::load().unwrap_or_default();
+        if self.ctx.kallsyms.is_empty() && self.kallsyms.is_none() {
+            // Once, after the first attach, off the path to the ready line.
+            self.kallsyms = Some(std::thread::spawn(|| Kallsyms::load().unwrap_or_default()));
         }
         Ok(id)
     }
@@ -285,6 +289,9 @@ impl Session {
     /// Decodes what the ring holds and hands each event to `handler`, with
     /// rule ids in `Event::rules`. Returns `Flow::Stop` if the handler did.
     pub fn pump(&mut self, handler: &mut EventHandler<'_>) -> Flow {
+        if let Some(loading) = self.kallsyms.take() {
+            self.ctx.kallsyms = loading.join().unwrap_or_default();
+        }
         let mut flow = Flow::Continue;
         let Session {
             kernel,

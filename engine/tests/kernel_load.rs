@@ -25,6 +25,10 @@ fn every_trigger_attaches_and_detaches_twice_over() {
         return;
     }
     let mut k = load();
+    // Sessions verify programs as they attach them; check every one here.
+    if let Err(e) = k.verify_all() {
+        panic!("{e}\n{}", e.verifier_log().unwrap_or(""));
+    }
     for h in TRIGGERS {
         let kind = k.attach(h).unwrap();
         assert_eq!(k.attach(h).unwrap(), kind, "attach is idempotent");

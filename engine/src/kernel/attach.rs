@@ -62,8 +62,7 @@ enum Link {
     Raw(RawTracePointLinkId),
 }
 
-/// Programs verified at load time: every raw_tp program, so that a
-/// verifier problem shows before anything is attached.
+/// Every raw_tp program ([`Kernel::verify_all`]).
 pub(super) fn eager_programs() -> Vec<String> {
     let hooks = TRIGGERS.iter().map(|t| format!("ferret_{}_raw", t.stem));
     let slots = (0..abi::TP_SLOTS).map(|k| format!("ferret_tp_slot{k}"));
@@ -122,6 +121,7 @@ impl Kernel {
             }
             AttachKind::RawTp => {
                 let name = format!("ferret_{}_raw", t.stem);
+                self.load_raw(&name)?;
                 let prog: &mut RawTracePoint = program(&mut self.ebpf, &name)?;
                 let id = prog
                     .attach(t.tracepoint)
@@ -183,6 +183,7 @@ impl Kernel {
         args.set(slot, skb_arg, 0)
             .map_err(|e| KernelError::map("tp_slot_arg", e))?;
         let prog_name = format!("ferret_tp_slot{slot}");
+        self.load_raw(&prog_name)?;
         let prog: &mut RawTracePoint = program(&mut self.ebpf, &prog_name)?;
         let id = prog
             .attach(name)

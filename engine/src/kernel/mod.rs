@@ -91,8 +91,10 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// Loads the object and verifies the raw_tp programs (tp_btf ones are
-    /// loaded at attach time, so that a kernel refusing them can fall back).
+    /// Loads the object: maps and BTF relocations. Programs are verified
+    /// when first attached (each costs the verifier ~10k instructions, and
+    /// a session needs one or two of the 19), so startup stays short;
+    /// [`Kernel::verify_all`] verifies every one up front.
     pub fn load(opts: &LoadOptions) -> Result<Kernel, KernelError> {
         let btf = Btf::from_sys_fs().map_err(|e| KernelError::NoBtf {
             path: BTF_PATH,
@@ -111,18 +113,23 @@ impl Kernel {
             .load(OBJECT)
             .map_err(error::classify_load)?;
         let map_fds = funcload::map_fds(&ebpf)?;
-        let mut kernel = Kernel {
+        Ok(Kernel {
             map_fds,
             ebpf,
             btf,
             attached: StdHashMap::new(),
             events_taken: false,
             funcs: functions::FuncProbes::default(),
-        };
+        })
+    }
+
+    /// Verifies every raw_tp program now (tests: a verifier problem in any
+    /// program shows before a session meets it).
+    pub fn verify_all(&mut self) -> Result<(), KernelError> {
         for name in attach::eager_programs() {
-            kernel.load_raw(&name)?;
+            self.load_raw(&name)?;
         }
-        Ok(kernel)
+        Ok(())
     }
 
     /// How function triggers attach (`--backend`), and who hears about
@@ -147,8 +154,12 @@ impl Kernel {
         out
     }
 
+    /// Verifies a raw_tp program unless it already is.
     fn load_raw(&mut self, name: &str) -> Result<(), KernelError> {
         let prog: &mut RawTracePoint = program(&mut self.ebpf, name)?;
+        if prog.fd().is_ok() {
+            return Ok(());
+        }
         prog.load()
             .map_err(|e| error::classify_program(name.to_owned(), e))
     }

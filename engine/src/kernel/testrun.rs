@@ -31,6 +31,7 @@ impl Kernel {
             .set(0, meta, 0)
             .map_err(|e| KernelError::map("test_meta", e))?;
 
+        self.load_raw(PROGRAM)?;
         let prog: &mut RawTracePoint = program(&mut self.ebpf, PROGRAM)?;
         let mut opts = RawTracePointRunOptions::new();
         opts.args[0] = abi::TEST_SLOT as u64;
