@@ -55,13 +55,13 @@ pub fn run(lab_ns: &str, per_format: Duration) -> Result<DecodeRate, DecodeError
         &records,
         per_format,
         &ctx,
-        &mut JsonSink::new(std::io::sink()),
+        &mut JsonSink::new(Buffer::default()),
     );
     let table_per_s = rate(
         &records,
         per_format,
         &ctx,
-        &mut TableSink::new(std::io::sink()),
+        &mut TableSink::new(Buffer::default()),
     );
     Ok(DecodeRate {
         records: records.len(),
