@@ -31,12 +31,49 @@ fn string(out: &mut impl Write, s: &str) -> io::Result<()> {
 
 fn key(out: &mut impl Write, k: &str) -> io::Result<()> {
     // Keys are fixed ASCII: no escaping needed.
-    write!(out, ",\"{k}\":")
+    out.write_all(b",\"")?;
+    out.write_all(k.as_bytes())?;
+    out.write_all(b"\":")
 }
 
-fn opt_num(out: &mut impl Write, v: Option<impl std::fmt::Display>) -> io::Result<()> {
+/// Decimal digits without the formatting machinery (most of an event's
+/// cost otherwise).
+fn num(out: &mut impl Write, v: impl Into<u64>) -> io::Result<()> {
+    let mut v: u64 = v.into();
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.write_all(&buf[i..])
+}
+
+/// `0x` and lowercase hex digits, as `{:#x}` writes them.
+fn hex(out: &mut impl Write, mut v: u64) -> io::Result<()> {
+    let mut buf = [0u8; 18];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[(v & 0xf) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    i -= 2;
+    buf[i] = b'0';
+    buf[i + 1] = b'x';
+    out.write_all(&buf[i..])
+}
+
+fn opt_num(out: &mut impl Write, v: Option<impl Into<u64>>) -> io::Result<()> {
     match v {
-        Some(v) => write!(out, "{v}"),
+        Some(v) => num(out, v),
         None => out.write_all(b"null"),
     }
 }
@@ -58,7 +95,7 @@ pub fn write_event(
     out.write_all(b"{\"comm\":")?;
     string(out, ev.comm())?;
     key(out, "cpu")?;
-    write!(out, "{}", m.cpu)?;
+    num(out, m.cpu)?;
     key(out, "daddr")?;
     match ev.daddr() {
         Some(a) => write!(out, "\"{a}\"")?,
@@ -68,39 +105,49 @@ pub fn write_event(
     opt_num(out, ev.dport())?;
     key(out, "family")?;
     match family_name(m.family) {
-        Some(n) => write!(out, "\"{n}\"")?,
-        None => write!(out, "{}", m.family)?,
+        Some(n) => string(out, n)?,
+        None => num(out, m.family)?,
     }
     key(out, "func")?;
     string(out, ctx.funcs.name(m.func_id).unwrap_or("?"))?;
     key(out, "hook")?;
     string(out, ctx.funcs.name(ev.hook).unwrap_or("?"))?;
     key(out, "ifindex")?;
-    write!(out, "{}", m.ifindex)?;
+    num(out, m.ifindex)?;
     key(out, "ifname")?;
     string(out, ev.ifname())?;
     key(out, "len")?;
-    write!(out, "{}", m.len)?;
+    num(out, m.len)?;
     key(out, "location")?;
     match (drop && m.location != 0).then(|| ctx.kallsyms.resolve(m.location)) {
-        Some(Some((name, off))) if plain(name) => write!(out, "\"{name}+{off:#x}\"")?,
+        Some(Some((name, off))) if plain(name) => {
+            out.write_all(b"\"")?;
+            out.write_all(name.as_bytes())?;
+            out.write_all(b"+")?;
+            hex(out, off)?;
+            out.write_all(b"\"")?;
+        }
         Some(Some((name, off))) => string(out, &format!("{name}+{off:#x}"))?,
-        Some(None) => write!(out, "\"{:#x}\"", m.location)?,
+        Some(None) => {
+            out.write_all(b"\"")?;
+            hex(out, m.location)?;
+            out.write_all(b"\"")?;
+        }
         None => out.write_all(b"null")?,
     }
     key(out, "mark")?;
-    write!(out, "{}", m.mark)?;
+    num(out, m.mark)?;
     key(out, "mtu")?;
-    write!(out, "{}", m.mtu)?;
+    num(out, m.mtu)?;
     key(out, "netns")?;
-    write!(out, "{}", m.netns)?;
+    num(out, m.netns)?;
     key(out, "pid")?;
-    write!(out, "{}", m.pid)?;
+    num(out, m.pid)?;
     key(out, "proto")?;
     match ev.proto() {
         Some(p) => match proto_name(p) {
-            Some(n) => write!(out, "\"{n}\"")?,
-            None => write!(out, "{p}")?,
+            Some(n) => string(out, n)?,
+            None => num(out, p)?,
         },
         None => out.write_all(b"null")?,
     }
@@ -108,7 +155,11 @@ pub fn write_event(
     if drop {
         match ctx.reasons.as_ref().and_then(|r| r.name_of(m.reason)) {
             Some(n) => string(out, n)?,
-            None => write!(out, "\"{}\"", m.reason)?,
+            None => {
+                out.write_all(b"\"")?;
+                num(out, m.reason)?;
+                out.write_all(b"\"")?;
+            }
         }
     } else {
         out.write_all(b"null")?;
@@ -121,7 +172,7 @@ pub fn write_event(
         if i > 0 {
             out.write_all(b",")?;
         }
-        write!(out, "{r}")?;
+        num(out, *r as u64)?;
     }
     out.write_all(b"]")?;
     key(out, "saddr")?;
@@ -130,7 +181,9 @@ pub fn write_event(
         None => out.write_all(b"null")?,
     }
     key(out, "skb")?;
-    write!(out, "\"{:#x}\"", m.skb)?;
+    out.write_all(b"\"")?;
+    hex(out, m.skb)?;
+    out.write_all(b"\"")?;
     key(out, "sport")?;
     opt_num(out, ev.sport())?;
     if let Some(frames) = stack {
@@ -150,7 +203,7 @@ pub fn write_event(
         ev.has(crate::abi::field::TCPFLAGS).then_some(m.tcpflags),
     )?;
     key(out, "ts")?;
-    write!(out, "{}", m.ts_ns)?;
+    num(out, m.ts_ns)?;
     key(out, "ttl")?;
     opt_num(out, ev.has(crate::abi::field::TTL).then_some(m.ttl))?;
     out.write_all(b",\"type\":\"event\"}\n")?;
@@ -286,6 +339,17 @@ mod tests {
                     via_value(&ev, Some(&stack), &ctx)
                 );
             }
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_as_std_formats_them() {
+        for v in [0u64, 1, 9, 10, 255, 65535, 4026532000, u64::MAX] {
+            let (mut d, mut h) = (Vec::new(), Vec::new());
+            num(&mut d, v).unwrap();
+            hex(&mut h, v).unwrap();
+            assert_eq!(String::from_utf8(d).unwrap(), v.to_string());
+            assert_eq!(String::from_utf8(h).unwrap(), format!("{v:#x}"));
         }
     }
 
