@@ -128,7 +128,8 @@ fn step(
     running.stall_output(stall);
     let sent = load::udp_flood(&lab.a, FLOOD_PORT, set.trial, rate).map_err(|e| e.to_string())?;
     running.stall_output(false);
-    std::thread::sleep(DRAIN);
+    // A stalled reader has a backlog to work through first.
+    std::thread::sleep(if stall { DRAIN * 3 } else { DRAIN });
     let done = running.stop();
     let reported = done.tally.reported_loss();
     Ok(Step {
