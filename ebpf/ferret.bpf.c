@@ -20,6 +20,7 @@
 #include "ferret_run.h"
 #include "ferret_skb.h"
 #include "ferret_parse.h"
+#include "ferret_direct.h"
 #include "ferret_interp.h"
 #include "ferret_emit.h"
 #include "ferret_agg.h"
@@ -218,6 +219,8 @@ static __always_inline int handle(void *ctx, const int btf, struct sk_buff *skb,
 		read_skb_direct(&r, skb);
 		if (cfg->needs & NEED_DEV)
 			fill_dev_direct(&r, skb);
+		if (cfg->needs & NEED_NET)
+			fill_net_direct(&r);
 	} else {
 		read_skb(&r);
 	}
@@ -229,8 +232,11 @@ static __always_inline int handle(void *ctx, const int btf, struct sk_buff *skb,
 		update_track(&r);
 	if (r.deliver) {
 		/* Userspace prints every field, whatever the filters read. */
-		if (btf)
+		if (btf) {
 			fill_dev_direct(&r, skb);
+			if (!(r.filled & 4))
+				fill_net_direct(&r);
+		}
 		fill_meta(&r, NEED_ALL);
 		if (!r.meta.ts_ns)
 			r.meta.ts_ns = bpf_ktime_get_ns();

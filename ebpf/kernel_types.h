@@ -64,6 +64,22 @@ struct sk_buff {
 	unsigned char *data;
 };
 
+/*
+ * Packet bytes viewed through kernel types (see ferret_direct.h): only
+ * whole-byte members, because the verifier checks every load against the
+ * kernel's own definition of the type. ethhdr serves as 14 plain bytes.
+ */
+struct ethhdr {
+	unsigned char h_dest[6];
+	unsigned char h_source[6];
+	__be16 h_proto;
+};
+
+struct udphdr {
+	__be16 source;
+	__be16 dest;
+};
+
 #pragma clang attribute pop
 
 /*

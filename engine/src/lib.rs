@@ -6,7 +6,7 @@
 
 pub mod abi;
 mod agg_read;
-pub mod btf_enum;
+pub mod btf_scan;
 pub mod catalog;
 pub mod check;
 pub mod command;

@@ -38,7 +38,7 @@ impl DropReasons {
         // parser only when it finds nothing, for its precise errors.
         let scanned = std::fs::read(path)
             .ok()
-            .and_then(|data| crate::btf_enum::find_enum(&data, "skb_drop_reason").ok()?);
+            .and_then(|data| crate::btf_scan::find_enum(&data, "skb_drop_reason").ok()?);
         if let Some(members) = scanned {
             let by_value = members
                 .into_iter()

@@ -35,6 +35,7 @@ mod events;
 mod funclink;
 mod funcload;
 mod functions;
+mod kfunc;
 mod tables;
 mod testrun;
 mod track;
@@ -106,11 +107,13 @@ impl Kernel {
             VerifierLogLevel::DEBUG | VerifierLogLevel::STATS
         };
         let ring = ring_size(opts.ring_bytes);
+        let patched = kfunc::rdonly_cast_id(BTF_PATH).map(|id| kfunc::patch(OBJECT, id));
+        let object = patched.as_ref().map_or(OBJECT, |p| p.bytes());
         let ebpf = EbpfLoader::new()
             .btf(Some(&btf))
             .map_max_entries("ring", ring)
             .verifier_log_level(level)
-            .load(OBJECT)
+            .load(object)
             .map_err(error::classify_load)?;
         let map_fds = funcload::map_fds(&ebpf)?;
         Ok(Kernel {

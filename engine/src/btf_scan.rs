@@ -1,7 +1,8 @@
-//! One enum's members straight from raw BTF bytes, without building an
-//! index of every type. A full parse of vmlinux BTF (~150k types) took
-//! most of ferret's startup (issue 8: ready in 150 ms), and the trace
-//! path only needs `enum skb_drop_reason`. The format is the kernel's
+//! Single answers straight from raw BTF bytes, without building an index
+//! of every type: one enum's members, one type's id. A full parse of
+//! vmlinux BTF (~150k types) took most of ferret's startup (issue 8: ready
+//! in 150 ms), and the trace path only needs `enum skb_drop_reason` and
+//! the id of the kfunc `bpf_rdonly_cast`. The format is the kernel's
 //! (Documentation/bpf/btf.rst): a header, then type records whose length
 //! follows from their kind, then the string section.
 
@@ -44,9 +45,18 @@ fn extra(kind: u32, vlen: usize) -> Option<usize> {
     })
 }
 
-/// The members (name, value) of the first enum called `name`, or None
-/// when there is no such enum. 64-bit enums keep their low 32 bits.
-pub fn find_enum(data: &[u8], name: &str) -> Result<Option<Vec<(String, u32)>>, ScanError> {
+/// A type record: its id, kind, name offset, vlen and where its extra
+/// bytes start in the type section.
+struct Record {
+    id: u32,
+    kind: u32,
+    name_off: u32,
+    vlen: usize,
+    body: usize,
+}
+
+/// The type and string sections of a BTF blob.
+fn sections(data: &[u8]) -> Result<(&[u8], &[u8]), ScanError> {
     let magic = data.get(0..2).map(|b| u16::from_ne_bytes([b[0], b[1]]));
     if magic != Some(MAGIC) {
         return Err(ScanError::BadMagic);
@@ -65,36 +75,79 @@ pub fn find_enum(data: &[u8], name: &str) -> Result<Option<Vec<(String, u32)>>, 
     };
     let types = section(type_off, type_len).ok_or(ScanError::BadBounds)?;
     let strings = section(str_off, str_len).ok_or(ScanError::BadBounds)?;
+    Ok((types, strings))
+}
+
+/// Calls `visit` on every type record until it returns Some.
+fn walk<T>(
+    types: &[u8],
+    mut visit: impl FnMut(&Record) -> Result<Option<T>, ScanError>,
+) -> Result<Option<T>, ScanError> {
     let mut pos = 0;
-    let mut index = 1; // type id 0 is void
+    let mut id = 1; // type id 0 is void
     while pos < types.len() {
-        let truncated = ScanError::Truncated { index };
+        let truncated = ScanError::Truncated { index: id as usize };
         let name_off = u32_at(types, pos).ok_or(truncated.clone())?;
         let info = u32_at(types, pos + 4).ok_or(truncated.clone())?;
         let kind = (info >> 24) & 0x1f;
         let vlen = (info & 0xffff) as usize;
-        let len = extra(kind, vlen).ok_or(ScanError::UnknownKind { index, kind })?;
+        let len = extra(kind, vlen).ok_or(ScanError::UnknownKind {
+            index: id as usize,
+            kind,
+        })?;
         let body = pos + 12;
         if body + len > types.len() {
             return Err(truncated);
         }
-        if (kind == 6 || kind == 19) && str_at(strings, name_off) == Some(name) {
-            let stride = if kind == 6 { 8 } else { 12 };
-            let members = (0..vlen)
-                .map(|i| {
-                    let at = body + i * stride;
-                    let n = u32_at(types, at).and_then(|o| str_at(strings, o));
-                    let v = u32_at(types, at + 4);
-                    n.zip(v).map(|(n, v)| (n.to_owned(), v))
-                })
-                .collect::<Option<Vec<_>>>()
-                .ok_or(truncated)?;
-            return Ok(Some(members));
+        let rec = Record {
+            id,
+            kind,
+            name_off,
+            vlen,
+            body,
+        };
+        if let Some(found) = visit(&rec)? {
+            return Ok(Some(found));
         }
         pos = body + len;
-        index += 1;
+        id += 1;
     }
     Ok(None)
+}
+
+/// The members (name, value) of the first enum called `name`, or None
+/// when there is no such enum. 64-bit enums keep their low 32 bits.
+pub fn find_enum(data: &[u8], name: &str) -> Result<Option<Vec<(String, u32)>>, ScanError> {
+    let (types, strings) = sections(data)?;
+    walk(types, |rec| {
+        if !((rec.kind == 6 || rec.kind == 19) && str_at(strings, rec.name_off) == Some(name)) {
+            return Ok(None);
+        }
+        let stride = if rec.kind == 6 { 8 } else { 12 };
+        (0..rec.vlen)
+            .map(|i| {
+                let at = rec.body + i * stride;
+                let n = u32_at(types, at).and_then(|o| str_at(strings, o));
+                let v = u32_at(types, at + 4);
+                n.zip(v).map(|(n, v)| (n.to_owned(), v))
+            })
+            .collect::<Option<Vec<_>>>()
+            .map(Some)
+            .ok_or(ScanError::Truncated {
+                index: rec.id as usize,
+            })
+    })
+}
+
+/// BTF kind of a function (kfuncs are FUNC records of vmlinux).
+pub const KIND_FUNC: u32 = 12;
+
+/// The id of the first type of `kind` called `name`.
+pub fn find_type_id(data: &[u8], kind: u32, name: &str) -> Result<Option<u32>, ScanError> {
+    let (types, strings) = sections(data)?;
+    walk(types, |rec| {
+        Ok((rec.kind == kind && str_at(strings, rec.name_off) == Some(name)).then_some(rec.id))
+    })
 }
 
 #[cfg(test)]
@@ -148,6 +201,14 @@ mod tests {
             "a struct is not an enum"
         );
         assert_eq!(find_enum(&blob(), "shade").unwrap(), None);
+    }
+
+    #[test]
+    fn type_ids_count_from_one_in_record_order() {
+        assert_eq!(find_type_id(&blob(), 1, "int").unwrap(), Some(1));
+        assert_eq!(find_type_id(&blob(), 4, "pair").unwrap(), Some(2));
+        assert_eq!(find_type_id(&blob(), 6, "color").unwrap(), Some(3));
+        assert_eq!(find_type_id(&blob(), KIND_FUNC, "color").unwrap(), None);
     }
 
     #[test]
