@@ -184,6 +184,15 @@ static __always_inline const struct ferret_config *hook_config(__u32 hook)
 	return cfg;
 }
 
+/* Whether `needs` asks for a parse group that is not filled yet. */
+static __always_inline int needs_more(const struct run *r, __u32 needs)
+{
+	__u8 groups = ((needs & NEED_DEV) ? 1 : 0) | ((needs & NEED_TASK) ? 2 : 0) |
+		      ((needs & NEED_NET) ? 4 : 0);
+
+	return (groups & ~r->filled) != 0;
+}
+
 /*
  * The body of every hook. `btf` is a compile-time constant: 1 when `skb`
  * is a typed pointer (tp_btf), whose fields are then read with plain loads
@@ -224,7 +233,8 @@ static __always_inline int handle(void *ctx, const int btf, struct sk_buff *skb,
 	} else {
 		read_skb(&r);
 	}
-	fill_meta(&r, cfg->needs);
+	if (needs_more(&r, cfg->needs))
+		fill_meta(&r, cfg->needs);
 
 	run_rules(&r);
 
