@@ -1,5 +1,5 @@
-//! Compiles bench/bpf/empty.bpf.c (the empty programs of the cost floor)
-//! with the same clang the engine uses; see engine/build.rs for why C.
+//! Compiles bench/bpf/*.bpf.c (the cost floor and the single-operation
+//! profile) with the same clang the engine uses; see engine/build.rs.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -7,10 +7,21 @@ use std::process::Command;
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let src = manifest.join("bpf").join("empty.bpf.c");
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo")).join("empty.bpf.o");
-    println!("cargo:rerun-if-changed={}", src.display());
+    println!("cargo:rerun-if-changed={}", manifest.join("bpf").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest.join("../ebpf/kernel_types.h").display()
+    );
     println!("cargo:rerun-if-env-changed=FERRET_CLANG");
+    for name in ["empty", "ops"] {
+        compile(&manifest, name);
+    }
+}
+
+fn compile(manifest: &Path, name: &str) {
+    let src = manifest.join("bpf").join(format!("{name}.bpf.c"));
+    let out =
+        PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo")).join(format!("{name}.bpf.o"));
     let clang = env::var_os("FERRET_CLANG")
         .map(PathBuf::from)
         .into_iter()
@@ -27,7 +38,10 @@ fn main() {
     cmd.arg("-c").arg(&src).arg("-o").arg(&out);
     match cmd.status() {
         Ok(s) if s.success() => {}
-        Ok(_) => fail("clang failed to compile bench/bpf/empty.bpf.c (errors above)"),
+        Ok(_) => fail(&format!(
+            "clang failed to compile {} (errors above)",
+            src.display()
+        )),
         Err(e) => fail(&format!("cannot run {}: {e}", clang.display())),
     }
 }

@@ -181,24 +181,27 @@ static long interp_step(__u32 i, void *data)
  */
 __noinline int run_filter(const struct ferret_rule *rule, const struct ferret_meta *meta)
 {
-	struct interp st = {};
-	__u32 pc = 0;
+	struct interp st;
+	__u32 pc = 0, ninsns;
 	int v;
 
 	if (!rule || !meta)
 		return 0;
-	st.ninsns = rule->ninsns;
-	if (st.ninsns == 0)
+	ninsns = rule->ninsns;
+	if (ninsns == 0)
 		return 1;
-	v = step(rule->insns, meta, st.ninsns, &pc);
+	v = step(rule->insns, meta, ninsns, &pc);
 	if (v != CONTINUE)
 		return v;
-	v = step(rule->insns, meta, st.ninsns, &pc);
+	v = step(rule->insns, meta, ninsns, &pc);
 	if (v != CONTINUE)
 		return v;
+	/* Set up only here: most calls never get this far. */
 	st.insns = rule->insns;
 	st.meta = meta;
+	st.ninsns = ninsns;
 	st.pc = pc;
+	st.verdict = 0;
 	/* Forward-only jumps visit each instruction at most once. */
 	bpf_loop(FERRET_MAX_INSNS, interp_step, &st, 0);
 	return st.verdict;

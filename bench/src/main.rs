@@ -19,6 +19,7 @@ mod delivery;
 mod empty;
 mod load;
 mod output;
+mod profile;
 mod report;
 mod scenarios;
 mod startup;
@@ -61,7 +62,7 @@ struct Args {
     /// count, many), comma-separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Only these measurements (cost, delivery, startup, decode).
+    /// Only these measurements (cost, delivery, startup, decode, profile).
     #[arg(long, value_delimiter = ',')]
     phases: Vec<String>,
     /// Compare ferret builds instead: attach them all at once with the same
@@ -161,6 +162,11 @@ fn main() -> anyhow::Result<()> {
     } else {
         Err("not run (--phases)".to_string())
     };
+    let profile = if phase("profile") {
+        profile::run(&lab, &set)
+    } else {
+        Err("not run (--phases)".to_string())
+    };
     let targets = targets::judge(targets::Inputs {
         cost: &cost_rows,
         delivery: &delivery,
@@ -174,6 +180,7 @@ fn main() -> anyhow::Result<()> {
         delivery,
         startup,
         decode,
+        profile,
         targets,
     };
     let text = report::markdown(&results);

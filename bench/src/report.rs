@@ -25,6 +25,7 @@ pub struct Results {
     pub delivery: Vec<Ladder>,
     pub startup: Vec<Startup>,
     pub decode: Result<DecodeRate, String>,
+    pub profile: Result<Vec<crate::profile::Op>, String>,
     pub targets: Vec<Verdict>,
 }
 
@@ -158,6 +159,24 @@ pub fn markdown(r: &Results) -> String {
                 rate(d.table_per_s),
                 d.records
             );
+        }
+        Err(e) => {
+            let _ = writeln!(s, "not measured: {e}");
+        }
+    }
+    s.push_str(
+        "\nSingle operations on the drop tracepoint, each attached alone in turns (ns per call, median):\n\n",
+    );
+    match &r.profile {
+        Ok(ops) => {
+            s.push_str("| program | what it does | ns/call | above the empty program |\n|---|---|---:|---:|\n");
+            for op in ops {
+                let _ = writeln!(
+                    s,
+                    "| `{}` | {} | {:.0} | {:+.0} |",
+                    op.program, op.what, op.ns_per_call, op.extra_ns
+                );
+            }
         }
         Err(e) => {
             let _ = writeln!(s, "not measured: {e}");
