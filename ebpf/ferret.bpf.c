@@ -3,10 +3,11 @@
  * ferret's kernel side: generic programs that interpret rules from maps.
  *
  * Every trigger has a tp_btf program and a raw_tp twin (the loader tries
- * tp_btf first); both call handle_skb(). Rules change by map writes only.
+ * tp_btf first); both call handle(). Rules change by map writes only.
  *
- * Needs bpf_loop (5.17+). Kernels 5.10..5.16 would need the interpreter and
- * the rule loop rewritten as bounded loops the verifier unrolls; not done.
+ * Needs bpf_loop (5.17+): the filter interpreter hands instructions past
+ * the second to it. Kernels 5.10..5.16 would need that tail rewritten as
+ * a bounded loop; not done.
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
