@@ -9,9 +9,11 @@
  * pointer whose loads the JIT makes fault-safe (~1 ns each), and the
  * verifier inlines the call away. aya 0.14 cannot emit kfunc calls, so the
  * C calls a helper id no kernel has, and the loader rewrites each such call
- * into the kfunc call (engine/src/kernel/kfunc.rs). Where the kernel lacks
- * the kfunc, the call stays invalid, the tp_btf program is refused and the
- * hook falls back to its raw_tp twin, which never comes here.
+ * into the kfunc call (engine/src/kernel/kfunc.rs) and sets
+ * ferret_have_rdonly_cast. Where the kernel lacks the kfunc, the flag stays
+ * 0, the verifier sees the typed path as dead code (a frozen .rodata value
+ * is a constant to it) and never checks the placeholder call in it; the
+ * helper path (ferret_parse.h) does the work.
  */
 #ifndef FERRET_DIRECT_H
 #define FERRET_DIRECT_H
@@ -22,6 +24,8 @@
 
 /* Keep in sync with engine/src/kernel/kfunc.rs. */
 #define FERRET_RDONLY_CAST_PLACEHOLDER 0x7ffffe01
+
+const volatile __u32 ferret_have_rdonly_cast = 0;
 
 static void *(*ferret_rdonly_cast)(const void *obj, __u32 btf_id) = (void *)FERRET_RDONLY_CAST_PLACEHOLDER;
 
@@ -42,6 +46,8 @@ static __always_inline int fill_net_direct(struct run *r)
 	__u32 nh = r->skb_nh, ihl, off;
 	__u16 frag;
 
+	if (!ferret_have_rdonly_cast)
+		return 0;
 	if (r->protocol != ETH_P_IP || nh == HDR_UNSET || nh == 0)
 		return 0;
 	r->filled |= 4;

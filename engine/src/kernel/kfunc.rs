@@ -3,10 +3,14 @@
 //! ebpf/ferret_direct.h calls a helper id no kernel has; here, before aya
 //! sees the object, each such call instruction becomes a kfunc call
 //! (src_reg BPF_PSEUDO_KFUNC_CALL, imm = the function's id in vmlinux BTF).
-//! A kernel without the kfunc (before 6.2) keeps the invalid call: its
-//! tp_btf programs are refused and every hook falls back to raw_tp.
+//! The loader then sets [`FLAG`]; a kernel without the kfunc (before 6.2)
+//! keeps the flag at 0, and the verifier discards the typed path with the
+//! placeholder calls in it as dead code.
 
 use crate::btf_scan::{find_type_id, KIND_FUNC};
+
+/// The .rodata flag that enables the typed path (ferret_direct.h).
+pub(super) const FLAG: &str = "ferret_have_rdonly_cast";
 
 /// Keep in sync with FERRET_RDONLY_CAST_PLACEHOLDER in ferret_direct.h.
 const PLACEHOLDER: u32 = 0x7fff_fe01;

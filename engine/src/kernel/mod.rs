@@ -109,8 +109,10 @@ impl Kernel {
         let ring = ring_size(opts.ring_bytes);
         let patched = kfunc::rdonly_cast_id(BTF_PATH).map(|id| kfunc::patch(OBJECT, id));
         let object = patched.as_ref().map_or(OBJECT, |p| p.bytes());
+        let have_cast = u32::from(patched.is_some());
         let ebpf = EbpfLoader::new()
             .btf(Some(&btf))
+            .override_global(kfunc::FLAG, &have_cast, true)
             .map_max_entries("ring", ring)
             .verifier_log_level(level)
             .load(object)
