@@ -15,6 +15,9 @@ command -v bpftool >/dev/null 2>&1 || need+=(bpftool)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 # The REPL end-to-end test types into a real terminal through tmux.
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# The function-trigger tests boot Debian kernels under qemu (tests/vm/).
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
+[ -x /bin/busybox ] || need+=(busybox-static)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
