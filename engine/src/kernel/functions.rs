@@ -335,42 +335,34 @@ impl Kernel {
         let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
         let ids = btf.func_ids(&names);
         let object = self.funcs.object.as_ref().expect("prepared before");
-        let next = AtomicUsize::new(0);
-        let done = AtomicUsize::new(0);
-        let results: Mutex<Vec<(usize, Result<OwnedFd, String>)>> = Mutex::new(Vec::new());
-        let progress = self.funcs.progress.clone();
         // Verifying is CPU work: one thread per CPU.
         let workers = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .min(targets.len().max(1));
-        std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(t) = targets.get(i) else { break };
-                    let r = match ids.get(&t.name) {
-                        None => Err("not in the kernel's BTF".to_string()),
-                        Some(btf_id) => object
-                            .load_fentry(&format!("ferret_fentry_arg{}", t.position), *btf_id)
-                            .map_err(|e| e.to_string())
-                            .and_then(|prog| {
-                                funclink::attach_fentry(prog.as_fd(), t.id as u64)
-                                    .map_err(|e| explain(&e))
-                            }),
-                    };
-                    results.lock().expect("no panics hold it").push((i, r));
-                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if let Some(p) = &progress {
-                        if n % 16 == 0 || n == targets.len() {
-                            p(n, targets.len());
-                        }
-                    }
-                });
+        let results = run_parallel(targets.len(), workers, self.funcs.progress.as_ref(), |i| {
+            let t = &targets[i];
+            match ids.get(&t.name) {
+                None => Err("not in the kernel's BTF".to_string()),
+                Some(btf_id) => object
+                    .load_fentry(&format!("ferret_fentry_arg{}", t.position), *btf_id)
+                    .map_err(|e| e.to_string())
+                    .and_then(|prog| {
+                        funclink::attach_fentry(prog.as_fd(), t.id as u64).map_err(|e| explain(&e))
+                    }),
             }
         });
+        Ok(self.keep_links(targets, results))
+    }
+
+    /// Keeps the links that were made; names the functions that failed.
+    fn keep_links(
+        &mut self,
+        targets: &[FuncEntry],
+        results: Vec<(usize, Result<OwnedFd, String>)>,
+    ) -> Attached {
         let mut attached = Vec::new();
         let mut skipped = Vec::new();
-        for (i, r) in results.into_inner().expect("threads joined") {
+        for (i, r) in results {
             let t = &targets[i];
             match r {
                 Ok(fd) => {
@@ -381,7 +373,7 @@ impl Kernel {
             }
         }
         attached.sort_unstable();
-        Ok((attached, skipped))
+        (attached, skipped)
     }
 
     /// The entry program for an argument position, loaded on first use.
@@ -446,41 +438,13 @@ impl Kernel {
                 })?;
             progs.insert(position, fd);
         }
-        let next = AtomicUsize::new(0);
-        let done = AtomicUsize::new(0);
-        let results: Mutex<Vec<(u32, io::Result<OwnedFd>)>> = Mutex::new(Vec::new());
-        let progress = self.funcs.progress.clone();
-        std::thread::scope(|s| {
-            for _ in 0..worker_count(targets.len()) {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(t) = targets.get(i) else { break };
-                    let prog = progs[&t.position].as_fd();
-                    let r = funclink::attach_kprobe(prog, pmu, &t.name, t.id as u64);
-                    results.lock().expect("no panics hold it").push((t.id, r));
-                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if let Some(p) = &progress {
-                        if n % 16 == 0 || n == targets.len() {
-                            p(n, targets.len());
-                        }
-                    }
-                });
-            }
+        let workers = worker_count(targets.len());
+        let results = run_parallel(targets.len(), workers, self.funcs.progress.as_ref(), |i| {
+            let t = &targets[i];
+            funclink::attach_kprobe(progs[&t.position].as_fd(), pmu, &t.name, t.id as u64)
+                .map_err(|e| explain(&e))
         });
-        let mut attached = Vec::new();
-        let mut skipped = Vec::new();
-        let names: HashMap<u32, &str> = targets.iter().map(|t| (t.id, t.name.as_str())).collect();
-        for (id, r) in results.into_inner().expect("threads joined") {
-            match r {
-                Ok(fd) => {
-                    self.funcs.single.insert(id, fd);
-                    attached.push(id);
-                }
-                Err(e) => skipped.push((names[&id].to_string(), explain(&e))),
-            }
-        }
-        attached.sort_unstable();
-        Ok((attached, skipped))
+        Ok(self.keep_links(targets, results))
     }
 }
 
@@ -503,6 +467,38 @@ fn bisect_multi(
             bisect_multi(prog, b, links, skipped);
         }
     }
+}
+
+/// Runs `work(i)` for every i < n on `workers` threads, reporting progress
+/// every 16 done (and at the end); results come in completion order.
+fn run_parallel<R: Send>(
+    n: usize,
+    workers: usize,
+    progress: Option<&Progress>,
+    work: impl Fn(usize) -> R + Sync,
+) -> Vec<(usize, R)> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(n));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let r = work(i);
+                results.lock().expect("no panics hold it").push((i, r));
+                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(p) = progress {
+                    if finished % 16 == 0 || finished == n {
+                        p(finished, n);
+                    }
+                }
+            });
+        }
+    });
+    results.into_inner().expect("threads joined")
 }
 
 /// Threads for attaching or closing: these calls sleep in the kernel, so
