@@ -15,7 +15,7 @@ use super::{api, io, Playbook, Tracer};
 use crate::system::SystemFacts;
 use rhai::{Array, CallFnOptions, Dynamic, Engine, FuncArgs, Scope};
 use std::cell::{RefCell, RefMut};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -63,22 +63,9 @@ impl<T: Tracer + 'static> Host<T> {
             .iter_functions()
             .map(|f| (f.name.to_string(), f.params.len()))
             .collect();
-        let state = Rc::new(RefCell::new(State {
-            tracer,
-            facts,
-            kernel,
-            out,
-            json: opts.json,
-            out_error: None,
-            counts: HashMap::new(),
-            report: None,
-            stop: false,
-            exit: 0,
-            handlers: HashMap::new(),
-            timers: vec![],
-            netns: NetnsNames::default(),
-            fns,
-        }));
+        let state = Rc::new(RefCell::new(State::new(
+            tracer, facts, kernel, out, opts.json, fns,
+        )));
         let mut engine = setup::base_engine(&opts.limits);
         event::register(&mut engine);
         api::register(&mut engine, &state);

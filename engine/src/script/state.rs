@@ -51,6 +51,33 @@ impl<T> std::fmt::Debug for State<T> {
 }
 
 impl<T> State<T> {
+    /// The state of a playbook before its first hook runs.
+    pub fn new(
+        tracer: T,
+        facts: SystemFacts,
+        kernel: KernelFacts,
+        out: Box<dyn Write>,
+        json: bool,
+        fns: HashSet<(String, usize)>,
+    ) -> State<T> {
+        State {
+            tracer,
+            facts,
+            kernel,
+            out,
+            json,
+            out_error: None,
+            counts: HashMap::new(),
+            report: None,
+            stop: false,
+            exit: 0,
+            handlers: HashMap::new(),
+            timers: vec![],
+            netns: NetnsNames::default(),
+            fns,
+        }
+    }
+
     /// Writes one line of the playbook's output; a failure is kept, not lost.
     pub fn write_line(&mut self, line: &str) {
         if self.out_error.is_some() {
@@ -104,25 +131,19 @@ mod tests {
     use super::*;
 
     fn state() -> State<()> {
-        State {
-            tracer: (),
-            facts: SystemFacts {
-                reasons: Err("test".into()),
-                funcs: crate::funcs::FuncTable::tracepoints(),
-            },
-            kernel: KernelFacts::new("test".into(), None, 0),
-            out: Box::new(std::io::sink()),
-            json: false,
-            out_error: None,
-            counts: HashMap::new(),
-            report: None,
-            stop: false,
-            exit: 0,
-            handlers: HashMap::new(),
-            timers: vec![],
-            netns: NetnsNames::default(),
-            fns: HashSet::new(),
-        }
+        let facts = SystemFacts {
+            reasons: Err("test".into()),
+            funcs: crate::funcs::FuncTable::tracepoints(),
+        };
+        let kernel = KernelFacts::new("test".into(), None, 0);
+        State::new(
+            (),
+            facts,
+            kernel,
+            Box::new(std::io::sink()),
+            false,
+            HashSet::new(),
+        )
     }
 
     #[test]
