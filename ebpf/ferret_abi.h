@@ -115,12 +115,30 @@ struct ferret_rule {
 	struct ferret_insn insns[FERRET_MAX_INSNS];
 };
 
+/*
+ * A hook's pre-check: one field every active rule on the hook needs to be
+ * present with a value inside one of `nranges` inclusive ranges. A call
+ * whose packet fails it is turned away before any per-event state is set up
+ * (counted in `guard_skips`). Userspace derives it from the rules' branch
+ * programs (engine/src/plan/guard.rs); FERRET_F_NONE means no pre-check.
+ * Only the tp_btf programs of the built-in hooks use it.
+ */
+#define FERRET_GUARD_HOOKS 8   /* hooks 0..7: the built-in tracepoint triggers */
+#define FERRET_GUARD_RANGES 4
+struct ferret_guard {
+	__u32 field;
+	__u32 nranges;
+	__u64 lo[FERRET_GUARD_RANGES];
+	__u64 hi[FERRET_GUARD_RANGES];
+};
+
 /* Global settings, entry 0 of the config array. */
 struct ferret_config {
 	__u32 nrules;       /* highest used rule slot + 1 */
 	__u32 needs;        /* union of fields that any rule reads; bit (1 << field) */
 	__u32 hooks;        /* union of the hooks of active rules */
 	__u32 wakeup_bytes; /* wake the reader once this much data is pending */
+	struct ferret_guard guards[FERRET_GUARD_HOOKS];
 };
 
 /*

@@ -32,11 +32,45 @@ static void *(*ferret_rdonly_cast)(const void *obj, __u32 btf_id) = (void *)FERR
 #define BYTES_AT(addr) ((const struct ethhdr *)ferret_rdonly_cast((void *)(addr), bpf_core_type_id_kernel(struct ethhdr)))
 #define PORTS_AT(addr) ((const struct udphdr *)ferret_rdonly_cast((void *)(addr), bpf_core_type_id_kernel(struct udphdr)))
 
+/* Whether the packet is IPv4 with a network header these plain loads can read. */
+static __always_inline int ipv4_direct(__u16 protocol, __u32 nh)
+{
+	return ferret_have_rdonly_cast && protocol == ETH_P_IP && nh != HDR_UNSET && nh != 0;
+}
+
+/* The IPv4 header's length, or 0 when it is short or cut off: no L3 fields then. */
+static __always_inline __u32 ipv4_ihl(const struct ethhdr *h0, __u32 nh, __u32 tail)
+{
+	__u32 ihl = (h0->h_dest[0] & 0xf) * 4;
+
+	return ihl < 20 || nh + 20 > tail ? 0 : ihl;
+}
+
+/*
+ * Where the ports are (the transport header's offset), or 0 when the packet
+ * carries none: a fragment, another protocol, or cut off before them.
+ */
+static __always_inline __u32 ipv4_ports_off(const struct ethhdr *h0, __u32 nh, __u32 ihl,
+					    __u32 tail)
+{
+	__u16 frag = (h0->h_source[0] & 0x1f) << 8 | h0->h_source[1];
+	__u8 proto = h0->h_source[3];
+	__u32 off = nh + ihl;
+
+	if (frag)
+		return 0;
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_SCTP &&
+	    proto != IPPROTO_UDPLITE)
+		return 0;
+	return off + 4 > tail ? 0 : off;
+}
+
 /*
  * fill_net for IPv4 with its network header set, with plain loads.
  * Returns 0 when the general path (fill_net) must do it. The results are
  * fill_net's: same fields, same presence bits, same rules for options,
- * fragments and bounds.
+ * fragments and bounds. The hook pre-check (ferret_guard.h) decides with
+ * the same helpers, so both agree on what a packet carries.
  */
 static __always_inline int fill_net_direct(struct run *r)
 {
@@ -44,19 +78,16 @@ static __always_inline int fill_net_direct(struct run *r)
 	const struct ethhdr *h0, *h12, *tcp;
 	const struct udphdr *l4;
 	__u32 nh = r->skb_nh, ihl, off;
-	__u16 frag;
 
-	if (!ferret_have_rdonly_cast)
-		return 0;
-	if (r->protocol != ETH_P_IP || nh == HDR_UNSET || nh == 0)
+	if (!ipv4_direct(r->protocol, nh))
 		return 0;
 	r->filled |= 4;
 	r->net_off = nh;
 	m->family = ETH_P_IP;
 	m->present |= FIELD_BIT(FERRET_F_FAMILY);
 	h0 = BYTES_AT(r->head + nh);
-	ihl = (h0->h_dest[0] & 0xf) * 4;
-	if (ihl < 20 || nh + 20 > r->tail)
+	ihl = ipv4_ihl(h0, nh, r->tail);
+	if (!ihl)
 		return 1;
 	/* Header bytes 6..9 are h_source[0..3]; 12..19 come from a view at 12. */
 	h12 = BYTES_AT(r->head + nh + 12);
@@ -76,14 +107,8 @@ static __always_inline int fill_net_direct(struct run *r)
 	m->proto = h0->h_source[3];
 	m->present |= FIELD_BIT(FERRET_F_SADDR) | FIELD_BIT(FERRET_F_DADDR) |
 		      FIELD_BIT(FERRET_F_TTL) | FIELD_BIT(FERRET_F_PROTO);
-	frag = (h0->h_source[0] & 0x1f) << 8 | h0->h_source[1];
-	if (frag)
-		return 1;
-	if (m->proto != IPPROTO_TCP && m->proto != IPPROTO_UDP && m->proto != IPPROTO_SCTP &&
-	    m->proto != IPPROTO_UDPLITE)
-		return 1;
-	off = nh + ihl;
-	if (off + 4 > r->tail)
+	off = ipv4_ports_off(h0, nh, ihl, r->tail);
+	if (!off)
 		return 1;
 	l4 = PORTS_AT(r->head + off);
 	m->sport = bpf_ntohs(l4->source);

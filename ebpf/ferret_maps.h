@@ -36,6 +36,14 @@ struct {
 	__type(value, struct ferret_counters);
 } counters SEC(".maps");
 
+/* Calls turned away by a hook's pre-check (key = hook), per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FERRET_GUARD_HOOKS);
+	__type(key, __u32);
+	__type(value, __u64);
+} guard_skips SEC(".maps");
+
 /* Shared across CPUs on purpose: a rate is a global property of a rule. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -28,6 +28,10 @@ fn a_valid_rule_prints_its_plan_and_exits_0() {
     assert!(stdout.contains("skb:kfree_skb"), "{stdout}");
     assert!(stdout.contains("1 of 32 instructions"), "{stdout}");
     assert!(stdout.contains("dport"), "{stdout}");
+    assert!(
+        stdout.contains("pre-check on drop: dport in {443}"),
+        "{stdout}"
+    );
 }
 
 #[test]

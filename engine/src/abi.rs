@@ -126,6 +126,23 @@ impl Default for Rule {
     }
 }
 
+/// Hooks that can have a pre-check: the built-in tracepoint triggers.
+pub const GUARD_HOOKS: usize = 8;
+/// Value ranges one pre-check can hold.
+pub const GUARD_RANGES: usize = 4;
+
+/// A hook's pre-check (`struct ferret_guard`): the packet must carry
+/// `field` with a value in one of the first `nranges` inclusive ranges, or
+/// no rule on the hook can match. `field == 0` turns it off.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Guard {
+    pub field: u32,
+    pub nranges: u32,
+    pub lo: [u64; GUARD_RANGES],
+    pub hi: [u64; GUARD_RANGES],
+}
+
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Config {
@@ -133,6 +150,7 @@ pub struct Config {
     pub needs: u32,
     pub hooks: u32,
     pub wakeup_bytes: u32,
+    pub guards: [Guard; GUARD_HOOKS],
 }
 
 #[repr(C)]
@@ -316,6 +334,7 @@ pub struct Limit {
 unsafe impl aya::Pod for Insn {}
 unsafe impl aya::Pod for Rule {}
 unsafe impl aya::Pod for Config {}
+unsafe impl aya::Pod for Guard {}
 unsafe impl aya::Pod for Meta {}
 unsafe impl aya::Pod for Counters {}
 unsafe impl aya::Pod for Limit {}
@@ -348,7 +367,9 @@ mod tests {
     fn layouts_match_the_c_header() {
         assert_eq!(size_of::<Insn>(), 40);
         assert_eq!(size_of::<Rule>(), 40 + 40 * MAX_INSNS);
-        assert_eq!(size_of::<Config>(), 16);
+        assert_eq!(size_of::<Guard>(), 8 + 16 * GUARD_RANGES);
+        assert_eq!(size_of::<Config>(), 16 + GUARD_HOOKS * size_of::<Guard>());
+        assert_eq!(offset_of!(Config, guards), 16);
         assert_eq!(size_of::<Meta>(), 144);
         assert_eq!(offset_of!(Meta, family), 68);
         assert_eq!(offset_of!(Meta, saddr), 80);

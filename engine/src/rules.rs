@@ -434,11 +434,13 @@ impl RuleTable {
             self.clone_tracking_tried = true;
             self.func_status.clone_tracking = backend.enable_clone_tracking();
         }
+        let entries: Vec<abi::Rule> = self.rules().map(|(_, r)| r.entry()).collect();
         backend.set_config(&abi::Config {
             nrules,
             needs,
             hooks,
             wakeup_bytes: self.wakeup_bytes,
+            guards: crate::plan::guard::hook_guards(&entries),
         })?;
         let stale: Vec<u32> = self
             .attached

@@ -22,6 +22,7 @@ fn kernel_with(rules: &[Rule], needs: u32) -> Kernel {
         needs,
         hooks: 1 << hook::DROP,
         wakeup_bytes: 0,
+        ..Config::default()
     })
     .unwrap();
     k.attach(hook::DROP).unwrap();

@@ -21,6 +21,7 @@ fn kernel_printing(port: u16, kind: AttachKind) -> (Kernel, EventStream) {
         needs: 1 << field::DPORT,
         hooks: 1 << hook::DROP,
         wakeup_bytes: 0,
+        ..Config::default()
     })
     .unwrap();
     if let Err(e) = k.attach_as(hook::DROP, kind) {

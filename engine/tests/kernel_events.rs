@@ -25,6 +25,7 @@ fn kernel_with(rules: &[Rule], needs: u32) -> Kernel {
         needs,
         hooks,
         wakeup_bytes: 4096,
+        ..Config::default()
     })
     .unwrap();
     for h in [hook::DROP, hook::FREE, hook::RECV, hook::XMIT, hook::QUEUE] {
@@ -92,6 +93,7 @@ async fn stack_and_capture_come_with_the_event() {
         needs: 1 << field::DPORT,
         hooks: 1 << hook::DROP,
         wakeup_bytes: 0,
+        ..Config::default()
     })
     .unwrap();
     send_udp(port, 1, 100);
@@ -209,6 +211,7 @@ async fn the_raw_tp_twin_and_a_tp_slot_see_the_same_drop() {
         needs: 1 << field::DPORT,
         hooks,
         wakeup_bytes: 0,
+        ..Config::default()
     };
     k.set_config(&cfg).unwrap();
     k.attach_as(hook::DROP, AttachKind::RawTp).unwrap();

@@ -166,6 +166,7 @@ async fn a_udp_drop_on_loopback_reaches_the_ring_with_its_reason() {
         needs: 1 << field::DPORT,
         hooks: 1 << hook::DROP,
         wakeup_bytes: 0,
+        ..Config::default()
     })
     .unwrap();
     k.attach(hook::DROP).unwrap();

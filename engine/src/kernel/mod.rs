@@ -35,6 +35,7 @@ mod events;
 mod funclink;
 mod funcload;
 mod functions;
+mod guard_skips;
 mod kfunc;
 mod tables;
 mod testrun;
@@ -89,6 +90,8 @@ pub struct Kernel {
     funcs: functions::FuncProbes,
     /// Every map's descriptor, for the function object (funcload.rs).
     map_fds: StdHashMap<String, std::os::fd::OwnedFd>,
+    /// Pre-check skips credited to rule slots (guard_skips.rs).
+    skips: guard_skips::SkipLedger,
 }
 
 impl Kernel {
@@ -120,6 +123,7 @@ impl Kernel {
         let map_fds = funcload::map_fds(&ebpf)?;
         Ok(Kernel {
             map_fds,
+            skips: Default::default(),
             ebpf,
             btf,
             attached: StdHashMap::new(),

@@ -8,7 +8,10 @@ use aya::maps::{Array, HashMap, MapData, PerCpuArray, PerCpuValues, StackTraceMa
 impl Kernel {
     pub fn set_rule(&mut self, slot: usize, rule: &Rule) -> Result<(), KernelError> {
         check_slot(slot)?;
-        self.write_rule(slot, rule)
+        self.settle_skips()?;
+        self.write_rule(slot, rule)?;
+        self.skips.rule_written(slot, rule);
+        Ok(())
     }
 
     /// Empties a slot and forgets what its rule left behind (counters, rate
@@ -20,7 +23,9 @@ impl Kernel {
             .rules()?
             .get(&(slot as u32), 0)
             .map_err(|e| KernelError::map("rules", e))?;
+        self.settle_skips()?;
         self.write_rule(slot, &Rule::default())?;
+        self.skips.slot_cleared(slot);
         let cpus =
             aya::util::nr_cpus().map_err(|(path, source)| KernelError::Cpus { path, source })?;
         let zeros = PerCpuValues::try_from(vec![Counters::default(); cpus]).map_err(|source| {
@@ -50,15 +55,21 @@ impl Kernel {
     }
 
     pub fn set_config(&mut self, cfg: &Config) -> Result<(), KernelError> {
+        self.settle_skips()?;
         let mut config: Array<&mut MapData, Config> =
             Array::try_from(self.map_mut("config")?).map_err(|e| KernelError::map("config", e))?;
         config
             .set(0, cfg, 0)
-            .map_err(|e| KernelError::map("config", e))
+            .map_err(|e| KernelError::map("config", e))?;
+        self.skips.config_written(cfg);
+        Ok(())
     }
 
-    /// Counters per rule slot (all `abi::MAX_RULES` of them), summed over CPUs.
+    /// Counters per rule slot (all `abi::MAX_RULES` of them), summed over
+    /// CPUs. `seen` includes the calls a hook's pre-check turned away while
+    /// the rule was active there.
     pub fn counters(&self) -> Result<Vec<Counters>, KernelError> {
+        let skipped = self.guard_skips()?;
         let counters: PerCpuArray<&MapData, Counters> =
             PerCpuArray::try_from(self.map("counters")?)
                 .map_err(|e| KernelError::map("counters", e))?;
@@ -67,10 +78,12 @@ impl Kernel {
                 let per_cpu = counters
                     .get(&slot, 0)
                     .map_err(|e| KernelError::map("counters", e))?;
-                Ok(per_cpu.iter().fold(Counters::default(), |mut sum, c| {
+                let mut sum = per_cpu.iter().fold(Counters::default(), |mut sum, c| {
                     sum.add(c);
                     sum
-                }))
+                });
+                sum.seen += self.skips.owed(slot as usize, &skipped);
+                Ok(sum)
             })
             .collect()
     }

@@ -52,7 +52,32 @@ pub(super) fn plan_text(plan: &Plan) -> String {
             }
         }
     }
+    prechecks_text(plan, &mut out);
     out
+}
+
+/// The hooks' pre-checks this rule set gets when it runs alone.
+fn prechecks_text(plan: &Plan, out: &mut String) {
+    let entries: Vec<abi::Rule> = plan.rules.iter().map(|r| r.to_abi(0)).collect();
+    let guards = super::guard::hook_guards(&entries);
+    for (name, hook, _) in crate::funcs::TRACEPOINT_TRIGGERS {
+        let g = &guards[*hook as usize];
+        let Some(def) = catalog::by_id(g.field as u8).filter(|_| g.field != 0) else {
+            continue;
+        };
+        let ranges: Vec<String> = (0..g.nranges as usize)
+            .map(|i| match (g.lo[i], g.hi[i]) {
+                (lo, hi) if lo == hi => lo.to_string(),
+                (lo, hi) => format!("{lo}..{hi}"),
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "pre-check on {name}: {} in {{{}}} (other calls skip every rule)",
+            def.name,
+            ranges.join(", ")
+        );
+    }
 }
 
 fn actions_text(a: &crate::ir::ActionsIr) -> String {

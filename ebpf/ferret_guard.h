@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * A hook's pre-check (struct ferret_guard): turns a call away when no
+ * active rule on the hook can match it, before the per-event state is
+ * zeroed, the rule loop runs or any rule's filter is interpreted. On a busy
+ * hook with a selective rule that is nearly every call, and the rule loop is
+ * most of what such a call costs.
+ *
+ * It only turns a call away when it knows the field's value exactly as the
+ * full path would read it (same loads, same presence rules); anything else
+ * (an IPv6 packet for a port, a kernel without bpf_rdonly_cast) goes the
+ * full way, so the pre-check never changes what matches.
+ */
+#ifndef FERRET_GUARD_H
+#define FERRET_GUARD_H
+
+#include "ferret_direct.h"
+#include "ferret_maps.h"
+
+#define GUARD_UNDECIDED -1
+#define GUARD_ABSENT 0
+#define GUARD_VALUE 1
+
+/* The IPv4 protocol or ports of a packet, as fill_net_direct reads them. */
+static __always_inline int guard_l4_value(struct sk_buff *skb, __u32 field, __u64 *v)
+{
+	__u32 nh = skb->network_header, tail = skb->tail, ihl, off;
+	__u64 head = (__u64)skb->head;
+	const struct ethhdr *h0;
+	const struct udphdr *l4;
+
+	if (!ipv4_direct(bpf_ntohs(skb->protocol), nh))
+		return GUARD_UNDECIDED;
+	h0 = BYTES_AT(head + nh);
+	ihl = ipv4_ihl(h0, nh, tail);
+	if (!ihl)
+		return GUARD_ABSENT;
+	if (field == FERRET_F_PROTO) {
+		*v = h0->h_source[3];
+		return GUARD_VALUE;
+	}
+	off = ipv4_ports_off(h0, nh, ihl, tail);
+	if (!off)
+		return GUARD_ABSENT;
+	l4 = PORTS_AT(head + off);
+	*v = bpf_ntohs(field == FERRET_F_SPORT ? l4->source : l4->dest);
+	return GUARD_VALUE;
+}
+
+/* The guarded field of this call, as the full path would see it. */
+static __always_inline int guard_value(__u32 field, struct sk_buff *skb, __u32 reason,
+				       int has_reason, __u64 *v)
+{
+	switch (field) {
+	case FERRET_F_REASON:
+		if (!has_reason)
+			return GUARD_ABSENT;
+		*v = reason;
+		return GUARD_VALUE;
+	case FERRET_F_LEN:
+		*v = skb->len;
+		return GUARD_VALUE;
+	case FERRET_F_MARK:
+		*v = skb->mark;
+		return GUARD_VALUE;
+	case FERRET_F_PROTO:
+	case FERRET_F_SPORT:
+	case FERRET_F_DPORT:
+		return guard_l4_value(skb, field, v);
+	default:
+		return GUARD_UNDECIDED;
+	}
+}
+
+/* 1 when no active rule on `hook` can match this call (tp_btf programs only). */
+static __always_inline int guard_rejects(const struct ferret_config *cfg, __u32 hook,
+					 struct sk_buff *skb, __u32 reason, int has_reason)
+{
+	const struct ferret_guard *g;
+	__u64 v = 0;
+	__u32 n;
+	int known;
+
+	if (hook >= FERRET_GUARD_HOOKS)
+		return 0;
+	g = &cfg->guards[hook];
+	if (g->field == FERRET_F_NONE)
+		return 0;
+	known = guard_value(g->field, skb, reason, has_reason, &v);
+	if (known == GUARD_UNDECIDED)
+		return 0;
+	if (known == GUARD_ABSENT)
+		return 1;
+	n = g->nranges;
+#pragma clang loop unroll(full)
+	for (__u32 i = 0; i < FERRET_GUARD_RANGES; i++) {
+		if (i < n && v >= g->lo[i] && v <= g->hi[i])
+			return 0;
+	}
+	return 1;
+}
+
+static __always_inline void count_guard_skip(__u32 hook)
+{
+	__u32 key = hook;
+	__u64 *n = bpf_map_lookup_elem(&guard_skips, &key);
+
+	if (n)
+		*n += 1;
+}
+
+#endif

@@ -1,0 +1,247 @@
+//! Hook pre-checks: for each built-in hook, one field that every active
+//! rule on it needs, and the values it must have for any of them to match.
+//! The kernel side turns a call away on that test alone (ebpf/ferret_guard.h)
+//! before it sets up an event or walks the rules, which is most of what a
+//! non-matching call costs.
+//!
+//! The values are read off the rules' branch programs, the very code the
+//! kernel interprets: every path that reaches MATCH must pass a comparison
+//! on the field that holds (which also proves the field present), and the
+//! ranges those comparisons allow, joined over all paths and rules, are the
+//! pre-check. Where that cannot be shown, the hook gets none. Widening (a
+//! hull instead of many ranges) only lets more through, never less.
+
+use crate::abi::{self, field, op, Guard, Insn, Rule, GUARD_HOOKS, GUARD_RANGES, TARGET_MATCH};
+
+/// Fields the kernel side can read before an event is set up, cheapest
+/// first (ties go to the first), with the largest value each can hold.
+const CANDIDATES: [(u8, u64); 6] = [
+    (field::REASON, u32::MAX as u64),
+    (field::LEN, u32::MAX as u64),
+    (field::MARK, u32::MAX as u64),
+    (field::PROTO, u8::MAX as u64),
+    (field::DPORT, u16::MAX as u64),
+    (field::SPORT, u16::MAX as u64),
+];
+
+/// Path states kept per instruction before they are widened to a hull.
+const MAX_STATES: usize = 64;
+
+/// An inclusive range of values; `None` on a path means "not tested yet",
+/// so the field may even be absent there.
+type Range = (u64, u64);
+
+/// The pre-check of every guardable hook for these kernel rule entries.
+/// A tracking rule anywhere turns them all off: a tracked packet matches
+/// whatever its fields, and freed packets must leave the track map.
+pub fn hook_guards(rules: &[Rule]) -> [Guard; GUARD_HOOKS] {
+    let mut guards = [Guard::default(); GUARD_HOOKS];
+    let active: Vec<&Rule> = rules
+        .iter()
+        .filter(|r| r.state == abi::RULE_ACTIVE)
+        .collect();
+    if active.iter().any(|r| r.actions & abi::act::TRACK != 0) {
+        return guards;
+    }
+    for (hook, guard) in guards.iter_mut().enumerate() {
+        let programs: Vec<&[Insn]> = active
+            .iter()
+            .filter(|r| r.hooks & (1 << hook) != 0)
+            .map(|r| &r.insns[..(r.ninsns as usize).min(abi::MAX_INSNS)])
+            .collect();
+        if let Some(g) = guard_for(&programs) {
+            *guard = g;
+        }
+    }
+    guards
+}
+
+/// The most selective pre-check all of `programs` allow, if any.
+pub fn guard_for(programs: &[&[Insn]]) -> Option<Guard> {
+    if programs.is_empty() {
+        return None;
+    }
+    let mut best: Option<(f64, Guard)> = None;
+    for (id, max) in CANDIDATES {
+        let per_program: Option<Vec<_>> = programs
+            .iter()
+            .map(|p| matching_values(p, id, max))
+            .collect();
+        let Some(per_program) = per_program else {
+            continue;
+        };
+        let all = per_program.into_iter().flatten().flatten().collect();
+        let ranges = fit(merge(all), GUARD_RANGES);
+        let covered: f64 = ranges.iter().map(|(lo, hi)| (hi - lo) as f64 + 1.0).sum();
+        let share = covered / (max as f64 + 1.0);
+        if best.as_ref().is_none_or(|(s, _)| share < *s) {
+            let mut g = Guard {
+                field: id.into(),
+                nranges: ranges.len() as u32,
+                ..Guard::default()
+            };
+            for (i, (lo, hi)) in ranges.into_iter().enumerate() {
+                g.lo[i] = lo;
+                g.hi[i] = hi;
+            }
+            best = Some((share, g));
+        }
+    }
+    best.map(|(_, g)| g)
+}
+
+/// Values of `id` with which `insns` can reach MATCH, one entry per path
+/// class; `None` when some path matches without testing the field (an
+/// empty program matches everything).
+fn matching_values(insns: &[Insn], id: u8, max: u64) -> Option<Vec<Option<Range>>> {
+    // Passing a test (a comparison that holds) is the only thing that
+    // narrows a path; failing one says nothing (the field may be absent).
+    let mut incoming: Vec<Vec<Option<Range>>> = vec![Vec::new(); insns.len()];
+    let mut matched: Vec<Option<Range>> = Vec::new();
+    if insns.is_empty() {
+        return None;
+    }
+    incoming[0].push(None);
+    for pc in 0..insns.len() {
+        let states = widen(std::mem::take(&mut incoming[pc]));
+        let insn = &insns[pc];
+        let passed = passing_range(insn, id, max);
+        for s in states {
+            let on_true = match passed {
+                Pass::Never => None,
+                Pass::Unrelated => Some(s),
+                Pass::Within(r) => intersect(s, r).map(Some),
+            };
+            for (target, state) in [(insn.jt, on_true), (insn.jf, Some(s))] {
+                let Some(state) = state else {
+                    continue;
+                };
+                if target == TARGET_MATCH {
+                    matched.push(state);
+                } else if usize::from(target) > pc && usize::from(target) < insns.len() {
+                    incoming[usize::from(target)].push(state);
+                }
+                // Anything else (NOMATCH, a backward jump, off the end)
+                // cannot match: the kernel and eval.rs agree on that.
+            }
+        }
+    }
+    if matched.iter().any(Option::is_none) {
+        return None;
+    }
+    Some(matched)
+}
+
+enum Pass {
+    /// The comparison cannot hold (unknown op, impossible high word).
+    Never,
+    /// It tests another field.
+    Unrelated,
+    /// When it holds, the field is present with a value in this range.
+    Within(Range),
+}
+
+/// What it takes for `insn` to hold, as a statement about field `id`.
+fn passing_range(insn: &Insn, id: u8, max: u64) -> Pass {
+    if insn.field >= 32 || !(op::EQ..=op::GE).contains(&insn.op) {
+        return Pass::Never;
+    }
+    if insn.field != id {
+        return Pass::Unrelated;
+    }
+    let any = (0, max);
+    // A mask that drops bits the field can have hides the value: only
+    // the field's presence is known then.
+    if insn.mask_lo & max != max {
+        return Pass::Within(any);
+    }
+    let v = insn.value_lo;
+    let exact = |lo: u64, hi: u64| {
+        if lo > hi || lo > max {
+            Pass::Never
+        } else {
+            Pass::Within((lo, hi.min(max)))
+        }
+    };
+    match insn.op {
+        // Numbers load with hi == 0: equality with another high word never holds.
+        op::EQ if insn.value_hi != 0 => Pass::Never,
+        op::EQ => exact(v, v),
+        op::LT if v == 0 => Pass::Never,
+        op::LT => exact(0, v - 1),
+        op::LE => exact(0, v),
+        op::GT if v == u64::MAX => Pass::Never,
+        op::GT => exact(v + 1, max),
+        op::GE => exact(v, max),
+        _ => Pass::Within(any), // NE: present, any value but one
+    }
+}
+
+fn intersect(s: Option<Range>, r: Range) -> Option<Range> {
+    let Some((lo, hi)) = s else {
+        return Some(r);
+    };
+    let (lo, hi) = (lo.max(r.0), hi.min(r.1));
+    (lo <= hi).then_some((lo, hi))
+}
+
+/// Deduplicated states; past MAX_STATES the ranges become their hull.
+fn widen(mut states: Vec<Option<Range>>) -> Vec<Option<Range>> {
+    states.sort_unstable();
+    states.dedup();
+    if states.len() <= MAX_STATES {
+        return states;
+    }
+    let untested = states.iter().any(Option::is_none);
+    let ranges: Vec<Range> = states.into_iter().flatten().collect();
+    let hull = ranges.iter().fold(None, |h: Option<Range>, &(lo, hi)| {
+        Some(h.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))))
+    });
+    let mut out = Vec::new();
+    if untested {
+        out.push(None);
+    }
+    out.extend(hull.map(Some));
+    out
+}
+
+/// Sorted, with overlapping and touching ranges joined.
+fn merge(mut ranges: Vec<Range>) -> Vec<Range> {
+    ranges.sort_unstable();
+    let mut out: Vec<Range> = Vec::new();
+    for (lo, hi) in ranges {
+        match out.last_mut() {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
+
+/// At most `n` ranges: the smallest gaps are filled first.
+fn fit(mut ranges: Vec<Range>, n: usize) -> Vec<Range> {
+    while ranges.len() > n {
+        let i = (0..ranges.len() - 1)
+            .min_by_key(|&i| ranges[i + 1].0 - ranges[i].1)
+            .expect("more than one range");
+        ranges[i].1 = ranges[i + 1].1;
+        ranges.remove(i + 1);
+    }
+    ranges
+}
+
+/// Whether a packet passes `guard`, as the kernel decides it when it knows
+/// the field: the oracle of the tests.
+pub fn admits(guard: &Guard, meta: &abi::Meta) -> bool {
+    if guard.field == 0 {
+        return true;
+    }
+    let Some((_, v)) = super::eval::load_field(meta, guard.field as u8) else {
+        return false;
+    };
+    (0..guard.nranges as usize).any(|i| guard.lo[i] <= v && v <= guard.hi[i])
+}
+
+#[cfg(test)]
+#[path = "guard_tests.rs"]
+mod tests;

@@ -1,0 +1,127 @@
+//! The hook pre-check (ebpf/ferret_guard.h) in the kernel: it turns away
+//! the calls no rule can match, counts them so every rule's `seen` still
+//! includes them, and changes nothing about what matches. Needs root;
+//! skips (and says so) without.
+
+mod kernel_common;
+
+use ferret_engine::abi::{act, field, hook, Config, Guard, Meta};
+use ferret_engine::event::{decode, Event};
+use ferret_engine::kernel::{AttachKind, EventStream, Kernel, LoadOptions};
+use kernel_common::{closed_port, dport_is, have_root, rule, send_udp};
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+/// Slot 0 prints drops to `port`; the drop hook's pre-check admits `port` only.
+fn kernel_guarded(port: u16, kind: AttachKind) -> (Kernel, EventStream) {
+    let mut k = Kernel::load(&LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    k.set_rule(0, &rule(1 << hook::DROP, act::PRINT, &[dport_is(port)]))
+        .unwrap();
+    let mut cfg = Config {
+        nrules: 1,
+        needs: 1 << field::DPORT,
+        hooks: 1 << hook::DROP,
+        ..Config::default()
+    };
+    cfg.guards[hook::DROP as usize] = Guard {
+        field: field::DPORT.into(),
+        nranges: 1,
+        lo: [port.into(), 0, 0, 0],
+        hi: [port.into(), 0, 0, 0],
+    };
+    k.set_config(&cfg).unwrap();
+    if let Err(e) = k.attach_as(hook::DROP, kind) {
+        panic!(
+            "attach as {kind:?}: {e}\n{}",
+            e.verifier_log().unwrap_or("")
+        );
+    }
+    let events = k.take_events().unwrap();
+    (k, events)
+}
+
+async fn collect(events: &mut EventStream, want: usize) -> Vec<Event> {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got.len() < want && Instant::now() < deadline {
+        events.wait(Duration::from_millis(20)).await;
+        events.drain(|r| got.push(decode(r).expect("well-formed record")));
+    }
+    got
+}
+
+fn send_udp6(port: u16, count: usize) {
+    let tx = UdpSocket::bind("[::1]:0").unwrap();
+    for _ in 0..count {
+        tx.send_to(&[0x66; 32], ("::1", port)).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_precheck_turns_calls_away_and_credits_them_to_seen() {
+    if !have_root("the_precheck_turns_calls_away_and_credits_them_to_seen") {
+        return;
+    }
+    let (port, other) = (closed_port(), closed_port());
+    let (k, mut events) = kernel_guarded(port, AttachKind::TpBtf);
+    let skips_before = k.guard_skips().unwrap()[hook::DROP as usize];
+    let seen_before = k.counters().unwrap()[0].seen;
+
+    send_udp(port, 5, 32);
+    send_udp(other, 7, 32);
+    let got = collect(&mut events, 5).await;
+
+    let c = k.counters().unwrap()[0];
+    let skipped = k.guard_skips().unwrap()[hook::DROP as usize] - skips_before;
+    assert_eq!(c.matched, 5);
+    assert_eq!(got.len(), 5);
+    assert!(
+        skipped >= 7,
+        "the 7 drops to another port were turned away: {skipped}"
+    );
+    assert!(
+        c.seen - seen_before >= 12,
+        "seen counts the turned-away calls too: {} -> {}",
+        seen_before,
+        c.seen
+    );
+}
+
+/// What must agree: everything but the clock.
+fn comparable(m: &Meta) -> Meta {
+    Meta { ts_ns: 0, ..*m }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_precheck_changes_nothing_that_matches() {
+    if !have_root("the_precheck_changes_nothing_that_matches") {
+        return;
+    }
+    let (port, other) = (closed_port(), closed_port());
+    // raw_tp programs never run the pre-check: the reference.
+    let (_typed, mut typed_events) = kernel_guarded(port, AttachKind::TpBtf);
+    let (_helper, mut helper_events) = kernel_guarded(port, AttachKind::RawTp);
+
+    // IPv6 is left to the full path by the pre-check; IPv4 is decided by it.
+    send_udp(port, 3, 32);
+    send_udp(other, 3, 32);
+    send_udp6(port, 2);
+    let _ = std::net::TcpStream::connect_timeout(
+        &([127, 0, 0, 1], port).into(),
+        Duration::from_millis(500),
+    );
+
+    let typed = collect(&mut typed_events, 6).await;
+    let helper = collect(&mut helper_events, 6).await;
+    assert!(typed.len() >= 6, "typed path saw {} drops", typed.len());
+    assert_eq!(typed.len(), helper.len());
+    for (t, h) in typed.iter().zip(&helper) {
+        assert_eq!(comparable(&t.meta), comparable(&h.meta));
+        assert_eq!(t.meta.dport, port);
+    }
+    assert_eq!(
+        typed.iter().filter(|e| e.meta.family == 0x86dd).count(),
+        2,
+        "both IPv6 drops matched"
+    );
+}
