@@ -10,6 +10,10 @@ use crate::tracer::{Spec, Tool};
 
 pub const FLOOD_PORT: u16 = 47001;
 pub const MISS_PORT: u16 = 47002;
+/// An address in the lab's range that no lab uses: the "miss" address.
+/// A rule on an address gets no hook pre-check (engine/src/plan/guard.rs),
+/// so its row shows what a non-matching rule costs the long way.
+pub const MISS_ADDR: std::net::Ipv4Addr = std::net::Ipv4Addr::new(198, 19, 255, 254);
 /// Rules in the "many rules" row.
 pub const MANY: u16 = 16;
 
@@ -64,6 +68,18 @@ pub fn all() -> Vec<Scenario> {
             label: "1 rule, no match (dport)",
             ferret: Some(format!("on drop where dport == {MISS_PORT}")),
             bpftrace: Some(bt_script(&bt_udp_port(MISS_PORT, "@miss = count();"))),
+        },
+        Scenario {
+            key: "miss_addr",
+            label: "1 rule, no match, no pre-check (daddr)",
+            ferret: Some(format!("on drop where daddr == {MISS_ADDR}")),
+            bpftrace: Some(bt_script(&format!(
+                "tracepoint:skb:kfree_skb {{\n  $skb = (struct sk_buff *)args->skbaddr;\n  \
+                 $ip = (struct iphdr *)($skb->head + $skb->network_header);\n  \
+                 if ($ip->daddr == {}) {{ @miss = count(); }}\n}}\n",
+                // The address as the u32 a load of its network-order bytes gives.
+                u32::from_ne_bytes(MISS_ADDR.octets())
+            ))),
         },
         Scenario {
             key: "print",

@@ -625,6 +625,28 @@ mod tests {
     }
 
     #[test]
+    fn prechecks_follow_live_rule_changes() {
+        let mut k = FakeKernel::default();
+        let mut t = RuleTable::new(4096);
+        let drop = abi::hook::DROP as usize;
+        let a = t.add(&mut k, plan("on drop where dport == 443")).unwrap();
+        assert_eq!(k.config.guards[drop].field, u32::from(abi::field::DPORT));
+        assert_eq!(
+            (k.config.guards[drop].lo[0], k.config.guards[drop].hi[0]),
+            (443, 443)
+        );
+        let b = t.add(&mut k, plan("on drop where ifindex == 3")).unwrap();
+        assert_eq!(k.config.guards[drop].field, 0, "rule {b} needs no port");
+        t.set_paused(&mut k, b, true).unwrap();
+        assert_eq!(k.config.guards[drop].field, u32::from(abi::field::DPORT));
+        t.remove(&mut k, a).unwrap();
+        assert_eq!(
+            k.config.guards[drop].field, 0,
+            "no active rule: no pre-check"
+        );
+    }
+
+    #[test]
     fn tracking_rules_keep_drop_and_free_attached_to_clean_the_track_map() {
         let mut k = FakeKernel::default();
         let mut t = RuleTable::new(4096);
