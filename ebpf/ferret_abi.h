@@ -242,6 +242,25 @@ struct ferret_agg_key {
 } __attribute__((aligned(8)));
 
 /*
+ * The dense path of `count`: a rule whose key is empty (`count`, `count by
+ * rule`) or exactly one of FERRET_DENSE_FIELDS counts into its slot of the
+ * `agg_dense` per-CPU array instead of the hash: entry v for the value v
+ * (< FERRET_DENSE_VALUES), entry FERRET_DENSE_ABSENT when the packet lacks
+ * the field or the key has none. A larger value (a drop reason of a
+ * subsystem, a CPU id >= 256) goes to the hash as before, so userspace
+ * merges both. Whether a rule qualifies follows from `count_fields` alone.
+ */
+#define FERRET_DENSE_FIELDS                                                                        \
+	((1u << FERRET_F_PROTO) | (1u << FERRET_F_TCPFLAGS) | (1u << FERRET_F_TTL) |              \
+	 (1u << FERRET_F_REASON) | (1u << FERRET_F_CPU))
+#define FERRET_DENSE_VALUES 256
+#define FERRET_DENSE_ABSENT FERRET_DENSE_VALUES
+
+struct ferret_dense {
+	__u64 counts[FERRET_DENSE_VALUES + 1];
+};
+
+/*
  * `hist FIELD`: per rule slot (index of the `agg_hists` per-CPU array),
  * bucket 0 counts the value 0 and bucket k >= 1 the values in
  * [2^(k-1), 2^k); fields are at most 32 bits wide, so 33 buckets.

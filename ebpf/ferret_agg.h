@@ -75,6 +75,51 @@ static __always_inline int count_key(const struct ferret_agg_key *k)
 	return 1;
 }
 
+/*
+ * The dense path (FERRET_DENSE_FIELDS in ferret_abi.h): no key to zero and
+ * fill, no hash, an array lookup the verifier inlines. Returns 1 when
+ * counted, 0 when the rule's key or this value needs the hash.
+ */
+static __always_inline int count_dense(const struct ferret_meta *m, __u32 slot, __u64 fields)
+{
+	struct ferret_dense *d;
+	__u64 kept, v;
+
+	/* Two fields or more, or one whose values are not small. */
+	if ((fields & (fields - 1)) || (fields & ~(__u64)FERRET_DENSE_FIELDS))
+		return 0;
+	kept = fields & m->present;
+	/* One field at most is kept, so OR-ing them picks it, without a branch
+	 * per field. */
+	v = (m->reason & KEEP(kept, FERRET_F_REASON)) | (m->cpu & KEEP(kept, FERRET_F_CPU)) |
+	    (m->proto & KEEP(kept, FERRET_F_PROTO)) |
+	    (m->tcpflags & KEEP(kept, FERRET_F_TCPFLAGS)) | (m->ttl & KEEP(kept, FERRET_F_TTL));
+	if (!kept)
+		v = FERRET_DENSE_ABSENT;
+	else if (v >= FERRET_DENSE_VALUES)
+		return 0;
+	/* A slot past the array (FERRET_TEST_SLOT) is counted in the hash. */
+	d = bpf_map_lookup_elem(&agg_dense, &slot);
+	if (!d)
+		return 0;
+	/* As in hist_add: the bound check must test the indexing register. */
+	barrier_var(v);
+	if (v > FERRET_DENSE_ABSENT)
+		return 0;
+	__sync_fetch_and_add(&d->counts[v], 1);
+	return 1;
+}
+
+/* The general path: the whole key, hashed. Same return as count_key. */
+static __always_inline int count_hashed(const struct ferret_meta *m, __u32 slot, __u64 fields)
+{
+	struct ferret_agg_key key;
+
+	__builtin_memset(&key, 0, sizeof(key));
+	fill_agg_key(&key, m, slot, (__u32)fields & m->present);
+	return count_key(&key);
+}
+
 /* floor(log2(v)) for v > 0, without loops or branches. */
 static __always_inline __u32 log2_u32(__u32 v)
 {
@@ -124,17 +169,15 @@ static __always_inline void hist_add(const struct ferret_meta *m, __u32 slot, __
 __noinline int aggregate(struct run *r, __u32 slot, __u32 actions, __u64 count_fields,
 			 __u32 hist_field)
 {
-	struct ferret_agg_key key;
-
 	if (!r)
 		return 0;
 	if (actions & FERRET_ACT_HIST)
 		hist_add(&r->meta, slot, hist_field);
 	if (!(actions & FERRET_ACT_COUNT))
 		return 0;
-	__builtin_memset(&key, 0, sizeof(key));
-	fill_agg_key(&key, &r->meta, slot, (__u32)count_fields & r->meta.present);
-	return count_key(&key);
+	if (count_dense(&r->meta, slot, count_fields))
+		return 0;
+	return count_hashed(&r->meta, slot, count_fields);
 }
 
 #endif

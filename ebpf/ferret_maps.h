@@ -80,6 +80,15 @@ struct {
 	__type(value, __u64);
 } agg_counts SEC(".maps");
 
+/* `count` and one-small-field `count by` results: rule slot -> a counter
+ * per value, per CPU (struct ferret_dense). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FERRET_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct ferret_dense);
+} agg_dense SEC(".maps");
+
 /* `hist` results: rule slot -> log2 buckets, per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

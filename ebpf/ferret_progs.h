@@ -119,4 +119,24 @@ int ferret_test_filter(struct bpf_raw_tracepoint_args *ctx)
 	return run_filter(rule, meta);
 }
 
+/*
+ * Aggregation test entry (BPF_PROG_TEST_RUN): counts the meta in test_meta
+ * as a match of the rule in slot args[0] would be counted. FERRET_TEST_SLOT
+ * has no dense entry, so there every count takes the hash: tests compare
+ * the two paths. Returns aggregate()'s failures, or 2 without the slot.
+ */
+SEC("raw_tp")
+int ferret_test_count(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u32 zero = 0, slot = (__u32)ctx->args[0];
+	const struct ferret_meta *meta = bpf_map_lookup_elem(&test_meta, &zero);
+	const struct ferret_rule *rule = bpf_map_lookup_elem(&rules, &slot);
+	struct run r = {};
+
+	if (!meta || !rule)
+		return 2;
+	__builtin_memcpy(&r.meta, meta, sizeof(r.meta));
+	return aggregate(&r, slot, rule->actions, rule->count_fields, rule->hist_field);
+}
+
 #endif

@@ -284,6 +284,42 @@ impl AggKey {
     }
 }
 
+/// Fields whose `count by` counts in the dense array when a rule's key is
+/// that one field (`FERRET_DENSE_FIELDS`); an empty key counts there too.
+pub const DENSE_FIELDS: u32 = 1 << field::PROTO
+    | 1 << field::TCPFLAGS
+    | 1 << field::TTL
+    | 1 << field::REASON
+    | 1 << field::CPU;
+/// Values below this count in the dense array (`FERRET_DENSE_VALUES`).
+pub const DENSE_VALUES: usize = 256;
+/// The entry for a packet without the field, or a key without fields
+/// (`FERRET_DENSE_ABSENT`).
+pub const DENSE_ABSENT: usize = DENSE_VALUES;
+
+/// One rule slot of the `agg_dense` per-CPU array (`struct ferret_dense`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dense {
+    pub counts: [u64; DENSE_VALUES + 1],
+}
+
+impl Default for Dense {
+    fn default() -> Self {
+        Dense {
+            counts: [0; DENSE_VALUES + 1],
+        }
+    }
+}
+
+impl Dense {
+    pub fn add(&mut self, other: &Dense) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
+            *a += b;
+        }
+    }
+}
+
 /// One rule's `hist` (`struct ferret_hist`): bucket 0 is the value 0,
 /// bucket k >= 1 holds [2^(k-1), 2^k).
 #[repr(C)]
@@ -341,6 +377,7 @@ unsafe impl aya::Pod for Limit {}
 unsafe impl aya::Pod for EventHeader {}
 unsafe impl aya::Pod for AggKey {}
 unsafe impl aya::Pod for Hist {}
+unsafe impl aya::Pod for Dense {}
 
 /// Views a plain-old-data value as bytes (for `BPF_PROG_TEST_RUN` inputs).
 pub fn bytes_of<T: aya::Pod>(value: &T) -> &[u8] {
@@ -384,6 +421,7 @@ mod tests {
         assert_eq!(offset_of!(AggKey, family), 104);
         assert_eq!(offset_of!(AggKey, proto), 110);
         assert_eq!(size_of::<Hist>(), 8 * (1 + HIST_BUCKETS));
+        assert_eq!(size_of::<Dense>(), 8 * 257);
         assert_eq!(offset_of!(EventHeader, wire_len), 28);
         assert_eq!(TEST_SLOT, MAX_RULES);
     }

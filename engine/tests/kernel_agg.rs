@@ -1,15 +1,19 @@
 //! In-kernel aggregation through the real hook programs: `count by` keys
-//! and `hist` buckets against what was sent, a full count map reported in
+//! and `hist` buckets against what was sent, the dense path (`count`, `count
+//! by` one small field) against the hash path, a full count map reported in
 //! `agg_failed`, and a cleared slot starting from zero. Traffic stays on
-//! loopback (closed ports, so every datagram is dropped). Needs root.
+//! loopback (closed ports, so every datagram and SYN is dropped). Needs root.
 
 mod kernel_common;
 
-use ferret_engine::abi::{self, act, field, hook, AggKey, Config, Hist, Rule};
+use ferret_engine::abi::{self, act, field, hook, AggKey, Config, Dense, Hist, Meta, Rule};
+use ferret_engine::agg_dense;
 use ferret_engine::event::decode;
 use ferret_engine::kernel::{Kernel, LoadOptions};
+use ferret_engine::reasons::DropReasons;
 use kernel_common::{closed_port, cmp, dport_is, have_root, rule, send_udp};
 use std::collections::BTreeMap;
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 fn kernel_with(rules: &[Rule], needs: u32) -> Kernel {
@@ -141,4 +145,238 @@ fn a_full_count_map_is_reported_and_a_cleared_slot_starts_empty() {
     k.clear_rule(0).unwrap();
     assert!(counts_of(&k, 0).is_empty(), "clearing forgets the counts");
     assert_eq!(k.counters().unwrap()[0].agg_failed, 0);
+}
+
+/// A slot's rows as `(key, count)`, sorted.
+fn sorted_counts(k: &Kernel, slot: u32) -> Vec<(AggKey, u64)> {
+    let mut v = counts_of(k, slot);
+    v.sort();
+    v
+}
+
+/// The key the kernel builds for `fields` when the packet carries them.
+fn key(slot: u32, fill: impl FnOnce(&mut AggKey)) -> AggKey {
+    let mut k = AggKey {
+        slot,
+        ..AggKey::default()
+    };
+    fill(&mut k);
+    k
+}
+
+fn dense_total(k: &Kernel, slot: usize) -> u64 {
+    k.dense(slot).unwrap().counts.iter().sum()
+}
+
+/// A loopback TCP port nothing listens on.
+fn closed_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn dense_rules_and_a_hash_rule_count_what_was_sent() {
+    if !have_root("dense_rules_and_a_hash_rule_count_what_was_sent") {
+        return;
+    }
+    let (udp, tcp) = (closed_port(), closed_tcp_port());
+    let either = [
+        cmp(field::DPORT, udp.into(), abi::TARGET_MATCH, 1),
+        dport_is(tcp),
+    ];
+    let rules = [
+        counting(&either, &[field::REASON]),
+        counting(&either, &[]),
+        counting(&either, &[field::PROTO]),
+        counting(&either, &[field::TCPFLAGS]),
+        counting(&either, &[field::TTL]),
+        counting(&either, &[field::REASON, field::PROTO]),
+    ];
+    let needs = rules
+        .iter()
+        .fold(1 << field::DPORT, |m, r| m | r.count_fields as u32);
+    let k = kernel_with(&rules, needs);
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for (ttl, n) in [(5, 3), (9, 4)] {
+        tx.set_ttl(ttl).unwrap();
+        for _ in 0..n {
+            tx.send_to(b"dense", ("127.0.0.1", udp)).unwrap();
+        }
+    }
+    for _ in 0..2 {
+        let refused = TcpStream::connect(("127.0.0.1", tcp)).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    }
+    let reasons = DropReasons::from_kernel().expect("drop reasons from BTF");
+    let no_socket = reasons.value_of("NO_SOCKET").expect("NO_SOCKET");
+    let syn_ttl: u8 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_default_ttl")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+
+    let reason = key(0, |k| {
+        (k.present, k.reason) = (1 << field::REASON, no_socket)
+    });
+    assert_eq!(sorted_counts(&k, 0), [(reason, 9)]);
+    assert_eq!(sorted_counts(&k, 1), [(key(1, |_| ()), 9)], "`count`");
+    let proto = |p| key(2, |k| (k.present, k.proto) = (1 << field::PROTO, p));
+    assert_eq!(sorted_counts(&k, 2), [(proto(6), 2), (proto(17), 7)]);
+    // UDP has no TCP flags: counted under the absent key.
+    let flags = sorted_counts(&k, 3);
+    assert_eq!(flags.len(), 2, "{flags:?}");
+    assert_eq!(flags[0], (key(3, |_| ()), 7));
+    let (syn, n) = flags[1];
+    assert_eq!((syn.present, n), (1 << field::TCPFLAGS, 2));
+    let handshake = abi::TCP_SYN | abi::TCP_ACK | abi::TCP_RST | abi::TCP_FIN;
+    assert_eq!(syn.tcpflags & handshake, abi::TCP_SYN, "{syn:?}");
+    let ttl = |t| key(4, |k| (k.present, k.ttl) = (1 << field::TTL, t));
+    let mut want = vec![(ttl(5), 3), (ttl(9), 4), (ttl(syn_ttl), 2)];
+    want.sort();
+    assert_eq!(sorted_counts(&k, 4), want);
+    let both = |p| {
+        key(5, |k| {
+            (k.present, k.reason, k.proto) = (1 << field::REASON | 1 << field::PROTO, no_socket, p)
+        })
+    };
+    assert_eq!(sorted_counts(&k, 5), [(both(6), 2), (both(17), 7)]);
+
+    // The first five went through the array, the last through the hash.
+    for slot in 0..5 {
+        assert_eq!(dense_total(&k, slot), 9, "slot {slot}");
+    }
+    assert_eq!(k.dense(5).unwrap(), Dense::default());
+    let c = k.counters().unwrap();
+    assert!(
+        c[..6].iter().all(|c| (c.matched, c.agg_failed) == (9, 0)),
+        "{c:?}"
+    );
+}
+
+/// A packet carrying every field, each small and nonzero.
+fn small_packet() -> Meta {
+    Meta {
+        cpu: 1,
+        pid: 2,
+        netns: 3,
+        ifindex: 4,
+        mark: 5,
+        len: 6,
+        reason: 7,
+        func_id: 8,
+        present: (1 << field::COUNT) - 2,
+        family: 9,
+        proto: 10,
+        tcpflags: 11,
+        ttl: 12,
+        sport: 13,
+        dport: 14,
+        saddr: [15; 16],
+        daddr: [16; 16],
+        ifname: [17; 16],
+        comm: [18; 16],
+        ..Meta::default()
+    }
+}
+
+/// The object loaded, nothing attached: for BPF_PROG_TEST_RUN.
+fn loaded() -> Kernel {
+    Kernel::load(&LoadOptions::default()).expect("load")
+}
+
+#[test]
+fn the_kernel_and_userspace_agree_on_which_rules_are_dense() {
+    if !have_root("the_kernel_and_userspace_agree_on_which_rules_are_dense") {
+        return;
+    }
+    let mut k = loaded();
+    let mut choices: Vec<u64> = (1..field::COUNT).map(|f| 1 << f).collect();
+    choices.extend([
+        0,
+        1 << field::REASON | 1 << field::TTL,
+        1 << field::PROTO | 1 << field::DPORT,
+    ]);
+    for (slot, fields) in choices.into_iter().enumerate() {
+        let mut r = rule(1 << hook::DROP, act::COUNT, &[]);
+        r.count_fields = fields;
+        k.set_rule(slot, &r).unwrap();
+        assert!(k.test_count(slot, &small_packet()).unwrap());
+        let dense = dense_total(&k, slot) == 1;
+        assert_eq!(
+            dense,
+            agg_dense::is_dense(fields),
+            "count_fields {fields:#x}"
+        );
+        assert_eq!(
+            counts_of(&k, slot as u32).len(),
+            1,
+            "counted once either way"
+        );
+    }
+}
+
+#[test]
+fn dense_counts_give_the_hash_keys_and_big_values_fall_back() {
+    if !have_root("dense_counts_give_the_hash_keys_and_big_values_fall_back") {
+        return;
+    }
+    let mut packets = Vec::new();
+    for (reason, cpu, ttl) in [(2, 0, 64), (2, 1, 64), (77, 255, 1), (0x1_0005, 300, 0)] {
+        packets.push(Meta {
+            reason,
+            cpu,
+            ttl,
+            ..small_packet()
+        });
+    }
+    let mut absent = small_packet();
+    absent.present &= !(1 << field::REASON | 1 << field::TTL | 1 << field::CPU);
+    packets.extend([absent, absent]);
+    for f in [
+        None,
+        Some(field::REASON),
+        Some(field::CPU),
+        Some(field::TTL),
+    ] {
+        // A fresh object each time: the test slot's hash entries cannot be
+        // cleared (clear_rule takes the rule loop's slots only).
+        let mut k = loaded();
+        let slot = 3;
+        let mut r = rule(1 << hook::DROP, act::COUNT, &[]);
+        r.count_fields = f.map_or(0, |f| 1 << f);
+        k.set_rule(slot, &r).unwrap();
+        k.set_test_rule(&r).unwrap();
+        for m in &packets {
+            // Once as the rule in `slot`, once in the test slot, which has
+            // no dense entry: the same match through either path.
+            assert!(k.test_count(slot, m).unwrap());
+            assert!(k.test_count(abi::TEST_SLOT, m).unwrap());
+        }
+        let mut hashed = sorted_counts(&k, abi::TEST_SLOT as u32);
+        for (key, _) in &mut hashed {
+            key.slot = slot as u32;
+        }
+        hashed.sort();
+        let dense = sorted_counts(&k, slot as u32);
+        assert_eq!(dense, hashed, "count_fields {:#x}", r.count_fields);
+        assert_eq!(dense.len() > 1, f.is_some(), "distinct keys: {dense:?}");
+        let big = packets
+            .iter()
+            .filter(|m| agg_dense::index_of(r.count_fields, m).is_none())
+            .count() as u64;
+        let reason_or_cpu = matches!(f, Some(field::REASON | field::CPU));
+        assert_eq!(big > 0, reason_or_cpu, "a reason or CPU >= 256 falls back");
+        assert_eq!(dense_total(&k, slot), packets.len() as u64 - big);
+
+        k.clear_rule(slot).unwrap();
+        assert!(counts_of(&k, slot as u32).is_empty());
+        assert_eq!(
+            k.dense(slot).unwrap(),
+            Dense::default(),
+            "clearing zeroes the array"
+        );
+    }
 }

@@ -59,12 +59,14 @@ nc_to() { echo "$IP netns exec a nc -w 1 198.18.0.2 $1 </dev/null"; }
 # funcs: discovery lists ip_rcv with its argument.
 if ferret funcs 'ip_rcv' 2>/dev/null | grep -q "ip_rcv .*arg 1"; then pass funcs; else fail funcs "$(ferret funcs ip_rcv 2>&1 | tail -1)"; fi
 
-# One session, four rules (loading is the slow part under TCG):
+# One session, six rules (loading is the slow part under TCG):
 #  1 a tracepoint trigger still works next to function triggers;
 #  2 `any`: every skb function, the packet's path to its drop;
 #  3 `func GLOB` selects only those functions;
 #  4 `track`: a packet to port 80 is DNATed to 8080; after the rewrite the
-#    filter no longer holds, but the tracked skb still matches.
+#    filter no longer holds, but the tracked skb still matches;
+#  5, 6 `count by reason` counts in the dense array, `count by reason,
+#    dport` in the hash: both count the same drops.
 # FUNCS=any (the default) probes every skb function. Under TCG a single
 # kprobe takes ~70 ms to attach and as long to detach, so CI runs the
 # kprobe-only kernels with FUNCS=path: the functions of this path only.
@@ -77,7 +79,9 @@ trace "$(nc_to 443); $(nc_to 80)" --json "
 on drop where dport == 443
 on $every where port 443
 on func ip_* where port 443
-on $every where dport == 80 track"
+on $every where dport == 80 track
+on drop where dport == 443 count by reason
+on drop where dport == 443 count by reason, dport"
 rc=$?
 if [ $rc = 3 ]; then
   # A load failure: show the verifier's words.
@@ -102,6 +106,15 @@ else
   fail func-glob "$funcs"
 fi
 of_rule 4 | grep -q '"dport":8080' && pass track-dnat || fail track-dnat "no event after DNAT"
+count_of() { grep "\"rule\":$1,.*\"type\":\"count\"" /tmp/out | grep '"final":true'; }
+dense=$(count_of 5 | grep -o '"total":[0-9]*' | cut -d: -f2)
+hashed=$(count_of 6 | grep -o '"total":[0-9]*' | cut -d: -f2)
+if [ "${dense:-0}" -gt 0 ] && [ "$dense" = "$hashed" ] &&
+  count_of 5 | grep -q "{\"count\":$dense,\"key\":{\"reason\":\"NETFILTER_DROP\"}}"; then
+  pass count-dense "$dense drops"
+else
+  fail count-dense "dense ${dense:-none}, hash ${hashed:-none}"
+fi
 
 # Where kprobe.multi is the default, single kprobes are tested too.
 if [ "$EXPECT_BACKEND" = kprobe.multi ]; then

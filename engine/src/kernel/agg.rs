@@ -2,10 +2,15 @@
 //! per-CPU values. The kernel side only ever adds; userspace reads whole
 //! maps at the end of a session and every `--interval`, and removes a
 //! rule's entries when its slot is cleared.
+//!
+//! `count` and `count by` one small field are counted in the `agg_dense`
+//! array rather than the hash (crate::agg_dense); [`Kernel::counts`] turns
+//! those counters into hash-shaped entries, so callers see one map.
 
 use super::{check_slot, Kernel, KernelError};
-use crate::abi::{self, AggKey, Hist};
-use aya::maps::{MapData, PerCpuArray, PerCpuHashMap, PerCpuValues};
+use crate::abi::{self, AggKey, Dense, Hist, Rule};
+use crate::agg_dense;
+use aya::maps::{Array, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues};
 
 impl Kernel {
     /// Every `count by` entry of every rule slot, summed over CPUs. Keys
@@ -14,12 +19,51 @@ impl Kernel {
         let map: PerCpuHashMap<&MapData, AggKey, u64> =
             PerCpuHashMap::try_from(self.map("agg_counts")?)
                 .map_err(|e| KernelError::map("agg_counts", e))?;
-        map.iter()
+        let mut rows = map
+            .iter()
             .map(|entry| {
                 let (key, per_cpu) = entry.map_err(|e| KernelError::map("agg_counts", e))?;
                 Ok((key, per_cpu.iter().sum()))
             })
-            .collect()
+            .collect::<Result<Vec<_>, KernelError>>()?;
+        for (slot, fields) in self.dense_rules()? {
+            let dense = self.dense(slot)?;
+            agg_dense::merge(&mut rows, agg_dense::rows(slot as u32, fields, &dense));
+        }
+        Ok(rows)
+    }
+
+    /// The dense counters of a rule slot (`agg_dense`), summed over CPUs;
+    /// [`Kernel::counts`] already includes them as keys.
+    pub fn dense(&self, slot: usize) -> Result<Dense, KernelError> {
+        check_slot(slot)?;
+        let map: PerCpuArray<&MapData, Dense> = PerCpuArray::try_from(self.map("agg_dense")?)
+            .map_err(|e| KernelError::map("agg_dense", e))?;
+        let per_cpu = map
+            .get(&(slot as u32), 0)
+            .map_err(|e| KernelError::map("agg_dense", e))?;
+        Ok(per_cpu.iter().fold(Dense::default(), |mut sum, d| {
+            sum.add(d);
+            sum
+        }))
+    }
+
+    /// The slots whose rule the kernel counts in `agg_dense`, with their
+    /// `count by` fields. Read from the rule table itself, so the answer is
+    /// the kernel's, whoever wrote the rules.
+    fn dense_rules(&self) -> Result<Vec<(usize, u64)>, KernelError> {
+        let rules: Array<&MapData, Rule> =
+            Array::try_from(self.map("rules")?).map_err(|e| KernelError::map("rules", e))?;
+        let mut out = Vec::new();
+        for slot in 0..abi::MAX_RULES {
+            let rule = rules
+                .get(&(slot as u32), 0)
+                .map_err(|e| KernelError::map("rules", e))?;
+            if rule.actions & abi::act::COUNT != 0 && agg_dense::is_dense(rule.count_fields) {
+                out.push((slot, rule.count_fields));
+            }
+        }
+        Ok(out)
     }
 
     /// The histogram of a rule slot, summed over CPUs.
@@ -36,7 +80,7 @@ impl Kernel {
         }))
     }
 
-    /// Forgets a slot's counts and histogram, so that the next rule in the
+    /// Forgets a slot's counts (hashed and dense) and histogram, so that the next rule in the
     /// slot starts from zero. The count map is walked in userspace: this
     /// happens only when a rule is deleted.
     pub(super) fn clear_aggregates(&mut self, slot: usize) -> Result<(), KernelError> {
@@ -55,6 +99,18 @@ impl Kernel {
         hists
             .set(slot as u32, zeros, 0)
             .map_err(|e| KernelError::map("agg_hists", e))?;
+        let zeros = PerCpuValues::try_from(vec![Dense::default(); cpus]).map_err(|source| {
+            KernelError::Cpus {
+                path: "/sys/devices/system/cpu/possible",
+                source,
+            }
+        })?;
+        let mut dense: PerCpuArray<&mut MapData, Dense> =
+            PerCpuArray::try_from(self.map_mut("agg_dense")?)
+                .map_err(|e| KernelError::map("agg_dense", e))?;
+        dense
+            .set(slot as u32, zeros, 0)
+            .map_err(|e| KernelError::map("agg_dense", e))?;
         let mut counts: PerCpuHashMap<&mut MapData, AggKey, u64> =
             PerCpuHashMap::try_from(self.map_mut("agg_counts")?)
                 .map_err(|e| KernelError::map("agg_counts", e))?;

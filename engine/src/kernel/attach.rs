@@ -68,7 +68,7 @@ pub(super) fn eager_programs() -> Vec<String> {
     let slots = (0..abi::TP_SLOTS).map(|k| format!("ferret_tp_slot{k}"));
     hooks
         .chain(slots)
-        .chain([super::testrun::PROGRAM.to_owned()])
+        .chain([super::testrun::PROGRAM, super::testrun::COUNT_PROGRAM].map(str::to_owned))
         .collect()
 }
 

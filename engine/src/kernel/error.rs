@@ -120,14 +120,15 @@ pub enum KernelError {
         source: io::Error,
     },
 
-    #[error("BPF_PROG_TEST_RUN of the filter failed: {source}")]
+    #[error("BPF_PROG_TEST_RUN of {program} failed: {source}")]
     TestRun {
+        program: &'static str,
         #[source]
         source: Box<aya::programs::ProgramError>,
     },
 
-    #[error("the filter test program returned {value}, not a verdict")]
-    TestVerdict { value: u32 },
+    #[error("the test program {program} returned {value}, not an answer")]
+    TestVerdict { program: &'static str, value: u32 },
 }
 
 impl KernelError {
