@@ -6,6 +6,10 @@
  *
  * The key is filled without branches (a mask per field): a branch per
  * optional field would give the verifier 2^fields paths to walk.
+ *
+ * `count` and `count by` one small field skip the key altogether: they
+ * count in a per-value array (count_dense), and only values that do not
+ * fit it take the hash.
  */
 #ifndef FERRET_AGG_H
 #define FERRET_AGG_H
