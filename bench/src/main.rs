@@ -58,8 +58,8 @@ struct Args {
     /// Seconds per packet-rate trial.
     #[arg(long, default_value_t = 1.0)]
     trial: f64,
-    /// Only these rows of the cost table (keys: empty, miss, print, stack,
-    /// count, many), comma-separated.
+    /// Only these rows of the cost table (keys: empty, miss, miss_addr, print, stack,
+    /// count, count_hash, many), comma-separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only these measurements (cost, delivery, startup, decode, profile).

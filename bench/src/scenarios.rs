@@ -108,6 +108,17 @@ pub fn all() -> Vec<Scenario> {
             ))),
         },
         Scenario {
+            key: "count_hash",
+            label: "match, count by dport (hash map)",
+            ferret: Some(format!(
+                "on drop where dport == {FLOOD_PORT} count by dport"
+            )),
+            bpftrace: Some(bt_script(&bt_udp_port(
+                FLOOD_PORT,
+                "@[bswap($udp->dest)] = count();",
+            ))),
+        },
+        Scenario {
             key: "many",
             label: "16 rules, no match",
             ferret: Some(many_ferret.join("; ")),
