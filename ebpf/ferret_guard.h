@@ -9,7 +9,9 @@
  * It only turns a call away when it knows the field's value exactly as the
  * full path would read it (same loads, same presence rules); anything else
  * (an IPv6 packet for a port, a kernel without bpf_rdonly_cast) goes the
- * full way, so the pre-check never changes what matches.
+ * full way, so the pre-check never changes what matches. Addresses are
+ * compared as IPv4 addresses in network byte order (a CIDR block is one
+ * range), so they too are decided for IPv4 packets only.
  */
 #ifndef FERRET_GUARD_H
 #define FERRET_GUARD_H
@@ -21,12 +23,18 @@
 #define GUARD_ABSENT 0
 #define GUARD_VALUE 1
 
-/* The IPv4 protocol or ports of a packet, as fill_net_direct reads them. */
-static __always_inline int guard_l4_value(struct sk_buff *skb, __u32 field, __u64 *v)
+/* Four header bytes as a number in network order (an IPv4 address). */
+static __always_inline __u64 be32_of(__u8 a, __u8 b, __u8 c, __u8 d)
+{
+	return (__u64)a << 24 | (__u64)b << 16 | (__u64)c << 8 | d;
+}
+
+/* An IPv4 packet's protocol, ports or addresses, as fill_net_direct reads them. */
+static __always_inline int guard_ipv4_value(struct sk_buff *skb, __u32 field, __u64 *v)
 {
 	__u32 nh = skb->network_header, tail = skb->tail, ihl, off;
 	__u64 head = (__u64)skb->head;
-	const struct ethhdr *h0;
+	const struct ethhdr *h0, *h12;
 	const struct udphdr *l4;
 
 	if (!ipv4_direct(bpf_ntohs(skb->protocol), nh))
@@ -37,6 +45,16 @@ static __always_inline int guard_l4_value(struct sk_buff *skb, __u32 field, __u6
 		return GUARD_ABSENT;
 	if (field == FERRET_F_PROTO) {
 		*v = h0->h_source[3];
+		return GUARD_VALUE;
+	}
+	if (field == FERRET_F_SADDR || field == FERRET_F_DADDR) {
+		/* Header bytes 12..19, from a view at 12 as in fill_net_direct. */
+		h12 = BYTES_AT(head + nh + 12);
+		if (field == FERRET_F_SADDR)
+			*v = be32_of(h12->h_dest[0], h12->h_dest[1], h12->h_dest[2], h12->h_dest[3]);
+		else
+			*v = be32_of(h12->h_dest[4], h12->h_dest[5], h12->h_source[0],
+				     h12->h_source[1]);
 		return GUARD_VALUE;
 	}
 	off = ipv4_ports_off(h0, nh, ihl, tail);
@@ -66,7 +84,9 @@ static __always_inline int guard_value(__u32 field, struct sk_buff *skb, __u32 r
 	case FERRET_F_PROTO:
 	case FERRET_F_SPORT:
 	case FERRET_F_DPORT:
-		return guard_l4_value(skb, field, v);
+	case FERRET_F_SADDR:
+	case FERRET_F_DADDR:
+		return guard_ipv4_value(skb, field, v);
 	default:
 		return GUARD_UNDECIDED;
 	}

@@ -58,7 +58,7 @@ struct Args {
     /// Seconds per packet-rate trial.
     #[arg(long, default_value_t = 1.0)]
     trial: f64,
-    /// Only these rows of the cost table (keys: empty, miss, miss_addr, print, stack,
+    /// Only these rows of the cost table (keys: empty, miss, miss_addr, miss_long, print, stack,
     /// count, count_hash, many), comma-separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,

@@ -11,9 +11,11 @@ use crate::tracer::{Spec, Tool};
 pub const FLOOD_PORT: u16 = 47001;
 pub const MISS_PORT: u16 = 47002;
 /// An address in the lab's range that no lab uses: the "miss" address.
-/// A rule on an address gets no hook pre-check (engine/src/plan/guard.rs),
-/// so its row shows what a non-matching rule costs the long way.
 pub const MISS_ADDR: std::net::Ipv4Addr = std::net::Ipv4Addr::new(198, 19, 255, 254);
+/// A TTL the flood never has (it sends with 64). A rule on the TTL gets no
+/// hook pre-check (engine/src/plan/guard.rs), so its row shows what a
+/// non-matching rule costs the long way.
+pub const MISS_TTL: u8 = 1;
 /// Rules in the "many rules" row.
 pub const MANY: u16 = 16;
 
@@ -36,6 +38,15 @@ fn bt_udp_port(port: u16, body: &str) -> String {
          if ($ip->protocol == 17) {{\n    \
          $udp = (struct udphdr *)($skb->head + $skb->transport_header);\n    \
          if (bswap($udp->dest) == {port}) {{ {body} }}\n  }}\n}}\n"
+    )
+}
+
+/// bpftrace's probe counting the drops whose IPv4 header passes `test`.
+fn bt_ip_test(test: &str) -> String {
+    format!(
+        "tracepoint:skb:kfree_skb {{\n  $skb = (struct sk_buff *)args->skbaddr;\n  \
+         $ip = (struct iphdr *)($skb->head + $skb->network_header);\n  \
+         if ({test}) {{ @miss = count(); }}\n}}\n"
     )
 }
 
@@ -71,15 +82,19 @@ pub fn all() -> Vec<Scenario> {
         },
         Scenario {
             key: "miss_addr",
-            label: "1 rule, no match, no pre-check (daddr)",
+            label: "1 rule, no match (daddr)",
             ferret: Some(format!("on drop where daddr == {MISS_ADDR}")),
-            bpftrace: Some(bt_script(&format!(
-                "tracepoint:skb:kfree_skb {{\n  $skb = (struct sk_buff *)args->skbaddr;\n  \
-                 $ip = (struct iphdr *)($skb->head + $skb->network_header);\n  \
-                 if ($ip->daddr == {}) {{ @miss = count(); }}\n}}\n",
+            bpftrace: Some(bt_script(&bt_ip_test(&format!(
+                "$ip->daddr == {}",
                 // The address as the u32 a load of its network-order bytes gives.
                 u32::from_ne_bytes(MISS_ADDR.octets())
-            ))),
+            )))),
+        },
+        Scenario {
+            key: "miss_long",
+            label: "1 rule, no match, no pre-check (ttl)",
+            ferret: Some(format!("on drop where ttl == {MISS_TTL}")),
+            bpftrace: Some(bt_script(&bt_ip_test(&format!("$ip->ttl == {MISS_TTL}")))),
         },
         Scenario {
             key: "print",

@@ -87,6 +87,53 @@ async fn the_precheck_turns_calls_away_and_credits_them_to_seen() {
     );
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn an_address_precheck_reads_the_address_the_rules_read() {
+    if !have_root("an_address_precheck_reads_the_address_the_rules_read") {
+        return;
+    }
+    let port = closed_port();
+    let mut k = Kernel::load(&LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    // Slot 0: drops to `port` (no pre-check of its own); the drop hook's
+    // pre-check admits daddr 127.0.0.0/24 or 127.0.0.1 exactly.
+    k.set_rule(0, &rule(1 << hook::DROP, 0, &[dport_is(port)]))
+        .unwrap();
+    let mut cfg = Config {
+        nrules: 1,
+        needs: 1 << field::DPORT | 1 << field::DADDR,
+        hooks: 1 << hook::DROP,
+        ..Config::default()
+    };
+    let admit = |cfg: &mut Config, lo: u32, hi: u32| {
+        cfg.guards[hook::DROP as usize] = Guard {
+            field: field::DADDR.into(),
+            nranges: 1,
+            lo: [lo.into(), 0, 0, 0],
+            hi: [hi.into(), 0, 0, 0],
+        };
+    };
+    admit(&mut cfg, 0x7f00_0000, 0x7f00_00ff);
+    k.set_config(&cfg).unwrap();
+    k.attach_as(hook::DROP, AttachKind::TpBtf).unwrap();
+    send_udp(port, 3, 32);
+    assert_eq!(
+        k.counters().unwrap()[0].matched,
+        3,
+        "127.0.0.1 is in 127.0.0.0/24"
+    );
+
+    admit(&mut cfg, 0x7f00_0002, 0x7f00_0002);
+    k.set_config(&cfg).unwrap();
+    let skipped = k.guard_skips().unwrap()[hook::DROP as usize];
+    send_udp(port, 4, 32);
+    assert_eq!(
+        k.counters().unwrap()[0].matched,
+        3,
+        "127.0.0.1 is not 127.0.0.2"
+    );
+    assert!(k.guard_skips().unwrap()[hook::DROP as usize] - skipped >= 4);
+}
+
 /// What must agree: everything but the clock.
 fn comparable(m: &Meta) -> Meta {
     Meta { ts_ns: 0, ..*m }

@@ -15,14 +15,26 @@ use crate::abi::{self, field, op, Guard, Insn, Rule, GUARD_HOOKS, GUARD_RANGES, 
 
 /// Fields the kernel side can read before an event is set up, cheapest
 /// first (ties go to the first), with the largest value each can hold.
-const CANDIDATES: [(u8, u64); 6] = [
+/// Addresses are pre-checked for IPv4 packets only, as the address in
+/// network byte order (so a CIDR block is one range); the kernel leaves
+/// other packets to the full path.
+const CANDIDATES: [(u8, u64); 8] = [
     (field::REASON, u32::MAX as u64),
     (field::LEN, u32::MAX as u64),
     (field::MARK, u32::MAX as u64),
     (field::PROTO, u8::MAX as u64),
     (field::DPORT, u16::MAX as u64),
     (field::SPORT, u16::MAX as u64),
+    (field::DADDR, u32::MAX as u64),
+    (field::SADDR, u32::MAX as u64),
 ];
+
+fn is_address(id: u8) -> bool {
+    id == field::SADDR || id == field::DADDR
+}
+
+/// The bytes an IPv4 address is stored behind (`::ffff:a.b.c.d`).
+const V4_MAPPED: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
 /// Path states kept per instruction before they are widened to a hull.
 const MAX_STATES: usize = 64;
@@ -149,6 +161,9 @@ fn passing_range(insn: &Insn, id: u8, max: u64) -> Pass {
     if insn.field != id {
         return Pass::Unrelated;
     }
+    if is_address(id) {
+        return address_range(insn);
+    }
     let any = (0, max);
     // A mask that drops bits the field can have hides the value: only
     // the field's presence is known then.
@@ -174,6 +189,39 @@ fn passing_range(insn: &Insn, id: u8, max: u64) -> Pass {
         op::GT => exact(v + 1, max),
         op::GE => exact(v, max),
         _ => Pass::Within(any), // NE: present, any value but one
+    }
+}
+
+/// What an address comparison that holds says about an IPv4 packet's
+/// address (network byte order): the kernel loads the 16 stored bytes as
+/// two host-order words and compares them masked (eval.rs).
+fn address_range(insn: &Insn) -> Pass {
+    let bytes = |hi: u64, lo: u64| -> [u8; 16] {
+        let mut b = [0; 16];
+        b[..8].copy_from_slice(&hi.to_ne_bytes());
+        b[8..].copy_from_slice(&lo.to_ne_bytes());
+        b
+    };
+    let value = bytes(insn.value_hi, insn.value_lo);
+    let mask = bytes(insn.mask_hi, insn.mask_lo);
+    let any = Pass::Within((0, u32::MAX as u64));
+    if insn.op != op::EQ {
+        return any;
+    }
+    // The first 12 bytes of an IPv4 packet's address are V4_MAPPED.
+    if (0..12).any(|i| V4_MAPPED[i] & mask[i] != value[i]) {
+        return Pass::Never;
+    }
+    let v = u32::from_be_bytes(value[12..].try_into().expect("4 bytes"));
+    let m = u32::from_be_bytes(mask[12..].try_into().expect("4 bytes"));
+    if v & !m != 0 {
+        return Pass::Never;
+    }
+    // A prefix mask (ones, then zeros) leaves one block of addresses.
+    if m.leading_ones() + m.trailing_zeros() == 32 {
+        Pass::Within((v.into(), (v | !m).into()))
+    } else {
+        any
     }
 }
 
@@ -230,16 +278,30 @@ fn fit(mut ranges: Vec<Range>, n: usize) -> Vec<Range> {
     ranges
 }
 
-/// Whether a packet passes `guard`, as the kernel decides it when it knows
-/// the field: the oracle of the tests.
+/// Whether a packet passes `guard`, as the kernel decides it: the oracle
+/// of the tests. Addresses that are not IPv4 are left to the rules.
 pub fn admits(guard: &Guard, meta: &abi::Meta) -> bool {
     if guard.field == 0 {
         return true;
     }
-    let Some((_, v)) = super::eval::load_field(meta, guard.field as u8) else {
+    let id = guard.field as u8;
+    if meta.present & (1 << id) == 0 {
         return false;
+    }
+    let v = match (id, super::eval::load_field(meta, id)) {
+        (field::SADDR, _) => ipv4_of(&meta.saddr),
+        (field::DADDR, _) => ipv4_of(&meta.daddr),
+        (_, Some((_, v))) => Some(v),
+        (_, None) => return false,
+    };
+    let Some(v) = v else {
+        return true;
     };
     (0..guard.nranges as usize).any(|i| guard.lo[i] <= v && v <= guard.hi[i])
+}
+
+fn ipv4_of(addr: &[u8; 16]) -> Option<u64> {
+    (addr[..12] == V4_MAPPED).then(|| u32::from_be_bytes(addr[12..].try_into().expect("4")).into())
 }
 
 #[cfg(test)]

@@ -105,6 +105,7 @@ fn program() -> impl Strategy<Value = Vec<Insn>> {
         field::REASON,
         field::LEN,
         field::TTL,
+        field::SADDR,
         40,
     ]);
     let insn = (
@@ -115,31 +116,58 @@ fn program() -> impl Strategy<Value = Vec<Insn>> {
         any::<u8>(),
         any::<u8>(),
     );
-    prop::collection::vec(insn, 0..8).prop_map(|raw| {
-        let n = raw.len();
-        raw.into_iter()
-            .enumerate()
-            .map(|(pc, (field, op, value_lo, mask_lo, jt, jf))| {
-                // Mostly forward jumps, sometimes MATCH / NOMATCH / stray.
-                let target = |r: u8| match r % 8 {
-                    0 => TARGET_MATCH,
-                    1 => TARGET_NOMATCH,
-                    2 => pc as u8,
-                    _ => (pc + 1 + usize::from(r) % (n - pc + 1)) as u8,
-                };
-                Insn {
-                    field,
-                    op,
-                    jt: target(jt),
-                    jf: target(jf),
-                    value_lo,
-                    mask_lo,
-                    ..Insn::default()
-                }
-            })
-            .collect()
-    })
+    let address = (
+        prop::sample::select(vec![ADDR_A, ADDR_B, ADDR_V6]),
+        prop::sample::select(vec![
+            u128::MAX,
+            u128::MAX << 8,
+            u128::MAX << 32,
+            0xffff_0000,
+        ]),
+        any::<bool>(),
+    );
+    (
+        prop::collection::vec(insn, 0..8),
+        prop::collection::vec(address, 8),
+    )
+        .prop_map(|(raw, addrs)| {
+            let n = raw.len();
+            raw.into_iter()
+                .enumerate()
+                .map(|(pc, (field, op, value_lo, mask_lo, jt, jf))| {
+                    // Mostly forward jumps, sometimes MATCH / NOMATCH / stray.
+                    let target = |r: u8| match r % 8 {
+                        0 => TARGET_MATCH,
+                        1 => TARGET_NOMATCH,
+                        2 => pc as u8,
+                        _ => (pc + 1 + usize::from(r) % (n - pc + 1)) as u8,
+                    };
+                    let mut insn = Insn {
+                        field,
+                        op,
+                        jt: target(jt),
+                        jf: target(jf),
+                        value_lo,
+                        mask_lo,
+                        ..Insn::default()
+                    };
+                    if field == field::SADDR {
+                        // Addresses as the checker lowers them: bytes, masked.
+                        let (value, mask, eq) = addrs[pc % addrs.len()];
+                        let def = crate::catalog::by_id(field::SADDR).unwrap();
+                        (insn.value_hi, insn.value_lo) = crate::plan::split(def, value & mask);
+                        (insn.mask_hi, insn.mask_lo) = crate::plan::split(def, mask);
+                        insn.op = if eq { op::EQ } else { op::NE };
+                    }
+                    insn
+                })
+                .collect()
+        })
 }
+
+const ADDR_A: u128 = 0xffff_c612_0001; // ::ffff:198.18.0.1
+const ADDR_B: u128 = 0xffff_c612_0102; // ::ffff:198.18.1.2
+const ADDR_V6: u128 = 0x2001_0002 << 96 | 1; // 2001:2::1
 
 fn packet() -> impl Strategy<Value = Meta> {
     (
@@ -148,8 +176,9 @@ fn packet() -> impl Strategy<Value = Meta> {
         prop::sample::select(vec![0u16, 6, 80, 443]),
         prop::sample::select(vec![0u8, 6, 17]),
         prop::sample::select(vec![0u32, 5, 6, 80]),
+        prop::sample::select(vec![ADDR_A, ADDR_B, ADDR_A + 7, ADDR_V6, 0]),
     )
-        .prop_map(|(present, sport, dport, proto, reason)| Meta {
+        .prop_map(|(present, sport, dport, proto, reason, saddr)| Meta {
             present,
             sport,
             dport,
@@ -157,6 +186,7 @@ fn packet() -> impl Strategy<Value = Meta> {
             reason,
             len: reason + 1,
             ttl: proto,
+            saddr: saddr.to_be_bytes(),
             ..Meta::default()
         })
 }
@@ -179,4 +209,34 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn ipv4_addresses_and_blocks_become_ranges_in_network_order() {
+    let g = drop_guard("on drop where daddr == 198.18.0.0/24 or daddr == 10.0.0.1");
+    assert_eq!(g.field, u32::from(field::DADDR));
+    assert_eq!(
+        ranges(&g),
+        vec![(0x0a00_0001, 0x0a00_0001), (0xc612_0000, 0xc612_00ff)]
+    );
+    let g = drop_guard("on drop where saddr == 198.18.0.1 and dport == 443");
+    assert_eq!(
+        g.field,
+        u32::from(field::SADDR),
+        "one address beats one port"
+    );
+}
+
+#[test]
+fn ipv6_addresses_turn_every_ipv4_packet_away() {
+    // An IPv4 packet's address is ::ffff:a.b.c.d: it never equals 2001:2::1.
+    let g = drop_guard("on drop where daddr == 2001:2::1");
+    assert_eq!(g.field, u32::from(field::DADDR));
+    assert_eq!(g.nranges, 0);
+    let mut v6 = Meta {
+        present: 1 << field::DADDR,
+        ..Meta::default()
+    };
+    v6.daddr[..2].copy_from_slice(&[0x20, 0x01]);
+    assert!(admits(&g, &v6), "IPv6 packets are left to the rules");
 }

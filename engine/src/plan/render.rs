@@ -56,6 +56,24 @@ pub(super) fn plan_text(plan: &Plan) -> String {
     out
 }
 
+/// `443`, `1000..2000`; IPv4 addresses as `198.18.0.0/24` where a block.
+fn precheck_range(address: bool, lo: u64, hi: u64) -> String {
+    if !address {
+        return if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}..{hi}")
+        };
+    }
+    let ip = |v: u64| std::net::Ipv4Addr::from(v as u32);
+    let span = hi - lo + 1;
+    match span.trailing_zeros() {
+        0 if span == 1 => ip(lo).to_string(),
+        bits if span.is_power_of_two() && lo % span == 0 => format!("{}/{}", ip(lo), 32 - bits),
+        _ => format!("{}..{}", ip(lo), ip(hi)),
+    }
+}
+
 /// The hooks' pre-checks this rule set gets when it runs alone.
 fn prechecks_text(plan: &Plan, out: &mut String) {
     let entries: Vec<abi::Rule> = plan.rules.iter().map(|r| r.to_abi(0)).collect();
@@ -65,18 +83,24 @@ fn prechecks_text(plan: &Plan, out: &mut String) {
         let Some(def) = catalog::by_id(g.field as u8).filter(|_| g.field != 0) else {
             continue;
         };
+        let address = def.id == abi::field::SADDR || def.id == abi::field::DADDR;
         let ranges: Vec<String> = (0..g.nranges as usize)
-            .map(|i| match (g.lo[i], g.hi[i]) {
-                (lo, hi) if lo == hi => lo.to_string(),
-                (lo, hi) => format!("{lo}..{hi}"),
-            })
+            .map(|i| precheck_range(address, g.lo[i], g.hi[i]))
             .collect();
-        let _ = writeln!(
-            out,
-            "pre-check on {name}: {} in {{{}}} (other calls skip every rule)",
-            def.name,
-            ranges.join(", ")
-        );
+        let _ = match (ranges.is_empty(), address) {
+            (true, true) => writeln!(
+                out,
+                "pre-check on {name}: {} is never an IPv4 address (IPv4 packets skip every rule)",
+                def.name
+            ),
+            (true, false) => writeln!(out, "pre-check on {name}: every call skips every rule"),
+            (false, _) => writeln!(
+                out,
+                "pre-check on {name}: {} in {{{}}} (other calls skip every rule)",
+                def.name,
+                ranges.join(", ")
+            ),
+        };
     }
 }
 
