@@ -261,6 +261,34 @@ struct ferret_dense {
 };
 
 /*
+ * The compact tier of `count by`: a rule whose key is made of numbers only
+ * (FERRET_COMPACT_FIELDS), FERRET_COMPACT_BYTES at most together, counts
+ * in the `agg_compact` per-CPU hash under this 16-byte key instead of the
+ * 120-byte one (cheaper to hash and compare). `present` is as in the big
+ * key; `packed` holds the values of the present fields only, in ascending
+ * field id from bit 0 up, each at its width (FERRET_COMPACT_W1/W2/W4
+ * bytes), so the key describes itself. Whether a rule qualifies follows
+ * from `count_fields` alone; the dense path still comes first.
+ */
+#define FERRET_COMPACT_W1                                                                          \
+	((1u << FERRET_F_PROTO) | (1u << FERRET_F_TCPFLAGS) | (1u << FERRET_F_TTL))
+#define FERRET_COMPACT_W2                                                                          \
+	((1u << FERRET_F_SPORT) | (1u << FERRET_F_DPORT) | (1u << FERRET_F_FAMILY))
+#define FERRET_COMPACT_W4                                                                          \
+	((1u << FERRET_F_LEN) | (1u << FERRET_F_MARK) | (1u << FERRET_F_IFINDEX) |                  \
+	 (1u << FERRET_F_NETNS) | (1u << FERRET_F_PID) | (1u << FERRET_F_REASON) |                 \
+	 (1u << FERRET_F_FUNC) | (1u << FERRET_F_CPU))
+#define FERRET_COMPACT_FIELDS (FERRET_COMPACT_W1 | FERRET_COMPACT_W2 | FERRET_COMPACT_W4)
+#define FERRET_COMPACT_BYTES 8
+#define FERRET_COMPACT_ENTRIES 16384
+
+struct ferret_compact_key {
+	__u32 slot;
+	__u32 present;
+	__u64 packed;
+};
+
+/*
  * `hist FIELD`: per rule slot (index of the `agg_hists` per-CPU array),
  * bucket 0 counts the value 0 and bucket k >= 1 the values in
  * [2^(k-1), 2^k); fields are at most 32 bits wide, so 33 buckets.

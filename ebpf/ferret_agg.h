@@ -9,7 +9,9 @@
  *
  * `count` and `count by` one small field skip the key altogether: they
  * count in a per-value array (count_dense), and only values that do not
- * fit it take the hash.
+ * fit it take a hash. A key of numbers that fit 8 bytes together is packed
+ * into a 16-byte key (count_compact); only the rest (addresses, names,
+ * wide combinations) build the 120-byte key.
  */
 #ifndef FERRET_AGG_H
 #define FERRET_AGG_H
@@ -54,24 +56,25 @@ static __always_inline void fill_agg_key(struct ferret_agg_key *k, const struct 
 	k->ttl = m->ttl & KEEP(fields, FERRET_F_TTL);
 }
 
-/* Returns 0 when counted, 1 when the map refused a new key (full). */
-static __always_inline int count_key(const struct ferret_agg_key *k)
+/* Adds one to `k` in the per-CPU hash `map` (agg_counts or agg_compact).
+ * Returns 0 when counted, 1 when the map refused a new key (full). */
+static __always_inline int count_key(void *map, const void *k)
 {
 	__u64 one = 1, *v;
 	long err;
 
-	v = bpf_map_lookup_elem(&agg_counts, k);
+	v = bpf_map_lookup_elem(map, k);
 	if (v) {
 		/* Atomic although per-CPU: a softirq may interrupt a program on
 		 * this CPU and bump the same key. */
 		__sync_fetch_and_add(v, 1);
 		return 0;
 	}
-	err = bpf_map_update_elem(&agg_counts, k, &one, BPF_NOEXIST);
+	err = bpf_map_update_elem(map, k, &one, BPF_NOEXIST);
 	if (!err)
 		return 0;
 	/* Another CPU (or a nested program) created it meanwhile. */
-	v = bpf_map_lookup_elem(&agg_counts, k);
+	v = bpf_map_lookup_elem(map, k);
 	if (v) {
 		__sync_fetch_and_add(v, 1);
 		return 0;
@@ -121,7 +124,60 @@ static __always_inline int count_hashed(const struct ferret_meta *m, __u32 slot,
 
 	__builtin_memset(&key, 0, sizeof(key));
 	fill_agg_key(&key, m, slot, (__u32)fields & m->present);
-	return count_key(&key);
+	return count_key(&agg_counts, &key);
+}
+
+/* Whether a rule's `count by` key fits the compact key: numbers only, at
+ * most FERRET_COMPACT_BYTES together. The popcounts are branch-free. */
+static __always_inline int compact_fits(__u64 fields)
+{
+	__u32 f = (__u32)fields;
+
+	if (fields & ~(__u64)FERRET_COMPACT_FIELDS)
+		return 0;
+	return __builtin_popcount(f & FERRET_COMPACT_W1) +
+		       2 * __builtin_popcount(f & FERRET_COMPACT_W2) +
+		       4 * __builtin_popcount(f & FERRET_COMPACT_W4) <=
+	       FERRET_COMPACT_BYTES;
+}
+
+/*
+ * Puts field `f` (when kept) below what is packed so far, `bytes` wide.
+ * Fields go in descending id, so the lowest id ends in the lowest bits,
+ * and every shift is at most 32: no shift past the word, no branch.
+ */
+#define PACK(packed, kept, val, f, bytes)                                                          \
+	do {                                                                                       \
+		__u64 in_ = ((kept) >> (f)) & 1;                                                   \
+		(packed) = ((packed) << (in_ * 8 * (bytes))) | ((__u64)(val) & (0 - in_));         \
+	} while (0)
+
+/* The compact path: a 16-byte key (struct ferret_compact_key). Same
+ * return as count_key. */
+static __always_inline int count_compact(const struct ferret_meta *m, __u32 slot, __u64 fields)
+{
+	struct ferret_compact_key key;
+	__u32 kept = (__u32)fields & m->present;
+	__u64 p = 0;
+
+	PACK(p, kept, m->cpu, FERRET_F_CPU, 4);
+	PACK(p, kept, m->func_id, FERRET_F_FUNC, 4);
+	PACK(p, kept, m->reason, FERRET_F_REASON, 4);
+	PACK(p, kept, m->ttl, FERRET_F_TTL, 1);
+	PACK(p, kept, m->tcpflags, FERRET_F_TCPFLAGS, 1);
+	PACK(p, kept, m->pid, FERRET_F_PID, 4);
+	PACK(p, kept, m->netns, FERRET_F_NETNS, 4);
+	PACK(p, kept, m->ifindex, FERRET_F_IFINDEX, 4);
+	PACK(p, kept, m->mark, FERRET_F_MARK, 4);
+	PACK(p, kept, m->len, FERRET_F_LEN, 4);
+	PACK(p, kept, m->family, FERRET_F_FAMILY, 2);
+	PACK(p, kept, m->proto, FERRET_F_PROTO, 1);
+	PACK(p, kept, m->dport, FERRET_F_DPORT, 2);
+	PACK(p, kept, m->sport, FERRET_F_SPORT, 2);
+	key.slot = slot;
+	key.present = kept;
+	key.packed = p;
+	return count_key(&agg_compact, &key);
 }
 
 /* floor(log2(v)) for v > 0, without loops or branches. */
@@ -181,6 +237,8 @@ __noinline int aggregate(struct run *r, __u32 slot, __u32 actions, __u64 count_f
 		return 0;
 	if (count_dense(&r->meta, slot, count_fields))
 		return 0;
+	if (compact_fits(count_fields))
+		return count_compact(&r->meta, slot, count_fields);
 	return count_hashed(&r->meta, slot, count_fields);
 }
 

@@ -80,6 +80,15 @@ struct {
 	__type(value, __u64);
 } agg_counts SEC(".maps");
 
+/* `count by` results whose key fits FERRET_COMPACT_BYTES: (rule slot,
+ * present fields, packed values) -> count, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, FERRET_COMPACT_ENTRIES);
+	__type(key, struct ferret_compact_key);
+	__type(value, __u64);
+} agg_compact SEC(".maps");
+
 /* `count` and one-small-field `count by` results: rule slot -> a counter
  * per value, per CPU (struct ferret_dense). */
 struct {

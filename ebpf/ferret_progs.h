@@ -121,9 +121,10 @@ int ferret_test_filter(struct bpf_raw_tracepoint_args *ctx)
 
 /*
  * Aggregation test entry (BPF_PROG_TEST_RUN): counts the meta in test_meta
- * as a match of the rule in slot args[0] would be counted. FERRET_TEST_SLOT
- * has no dense entry, so there every count takes the hash: tests compare
- * the two paths. Returns aggregate()'s failures, or 2 without the slot.
+ * as a match of the rule in slot args[0] would be counted. In
+ * FERRET_TEST_SLOT every count takes the 120-byte key instead, so tests
+ * compare the dense and compact paths with it. Returns aggregate()'s
+ * failures, or 2 without the slot.
  */
 SEC("raw_tp")
 int ferret_test_count(struct bpf_raw_tracepoint_args *ctx)
@@ -136,6 +137,10 @@ int ferret_test_count(struct bpf_raw_tracepoint_args *ctx)
 	if (!meta || !rule)
 		return 2;
 	__builtin_memcpy(&r.meta, meta, sizeof(r.meta));
+	if (slot == FERRET_TEST_SLOT)
+		return (rule->actions & FERRET_ACT_COUNT) ?
+			       count_hashed(&r.meta, slot, rule->count_fields) :
+			       0;
 	return aggregate(&r, slot, rule->actions, rule->count_fields, rule->hist_field);
 }
 

@@ -320,6 +320,36 @@ impl Dense {
     }
 }
 
+/// `count by` fields one byte wide in the compact key (`FERRET_COMPACT_W1`).
+pub const COMPACT_W1: u32 = 1 << field::PROTO | 1 << field::TCPFLAGS | 1 << field::TTL;
+/// Two bytes wide (`FERRET_COMPACT_W2`).
+pub const COMPACT_W2: u32 = 1 << field::SPORT | 1 << field::DPORT | 1 << field::FAMILY;
+/// Four bytes wide (`FERRET_COMPACT_W4`).
+pub const COMPACT_W4: u32 = 1 << field::LEN
+    | 1 << field::MARK
+    | 1 << field::IFINDEX
+    | 1 << field::NETNS
+    | 1 << field::PID
+    | 1 << field::REASON
+    | 1 << field::FUNC
+    | 1 << field::CPU;
+/// The fields a compact key can hold (`FERRET_COMPACT_FIELDS`).
+pub const COMPACT_FIELDS: u32 = COMPACT_W1 | COMPACT_W2 | COMPACT_W4;
+/// Their widths together may not exceed this (`FERRET_COMPACT_BYTES`).
+pub const COMPACT_BYTES: u32 = 8;
+/// Capacity of the compact count map (`FERRET_COMPACT_ENTRIES`).
+pub const COMPACT_ENTRIES: u32 = 16384;
+
+/// Key of the compact count map (`struct ferret_compact_key`): the present
+/// fields' values packed in ascending field id from bit 0 (crate::agg_compact).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CompactKey {
+    pub slot: u32,
+    pub present: u32,
+    pub packed: u64,
+}
+
 /// One rule's `hist` (`struct ferret_hist`): bucket 0 is the value 0,
 /// bucket k >= 1 holds [2^(k-1), 2^k).
 #[repr(C)]
@@ -378,6 +408,7 @@ unsafe impl aya::Pod for EventHeader {}
 unsafe impl aya::Pod for AggKey {}
 unsafe impl aya::Pod for Hist {}
 unsafe impl aya::Pod for Dense {}
+unsafe impl aya::Pod for CompactKey {}
 
 /// Views a plain-old-data value as bytes (for `BPF_PROG_TEST_RUN` inputs).
 pub fn bytes_of<T: aya::Pod>(value: &T) -> &[u8] {
@@ -422,6 +453,8 @@ mod tests {
         assert_eq!(offset_of!(AggKey, proto), 110);
         assert_eq!(size_of::<Hist>(), 8 * (1 + HIST_BUCKETS));
         assert_eq!(size_of::<Dense>(), 8 * 257);
+        assert_eq!(size_of::<CompactKey>(), 16);
+        assert_eq!(offset_of!(CompactKey, packed), 8);
         assert_eq!(offset_of!(EventHeader, wire_len), 28);
         assert_eq!(TEST_SLOT, MAX_RULES);
     }

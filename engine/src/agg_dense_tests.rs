@@ -9,36 +9,9 @@ const DENSE: [u8; 5] = [
     field::CPU,
 ];
 
-/// The hash path's key, as `fill_agg_key` in ebpf/ferret_agg.h builds it:
-/// every chosen field the packet carries, zero elsewhere.
+/// The hash path's key, as `fill_agg_key` in ebpf/ferret_agg.h builds it.
 fn hash_key(slot: u32, fields: u64, m: &Meta) -> AggKey {
-    let kept = fields as u32 & m.present;
-    let has = |f: u8| kept & (1 << f) != 0;
-    let pick = |f: u8, v: u32| if has(f) { v } else { 0 };
-    let pick_bytes = |f: u8, v: [u8; 16]| if has(f) { v } else { [0; 16] };
-    AggKey {
-        slot,
-        present: kept,
-        saddr: pick_bytes(field::SADDR, m.saddr),
-        daddr: pick_bytes(field::DADDR, m.daddr),
-        ifname: pick_bytes(field::IFNAME, m.ifname),
-        comm: pick_bytes(field::COMM, m.comm),
-        netns: pick(field::NETNS, m.netns),
-        ifindex: pick(field::IFINDEX, m.ifindex),
-        mark: pick(field::MARK, m.mark),
-        len: pick(field::LEN, m.len),
-        pid: pick(field::PID, m.pid),
-        reason: pick(field::REASON, m.reason),
-        func_id: pick(field::FUNC, m.func_id),
-        cpu: pick(field::CPU, m.cpu),
-        family: pick(field::FAMILY, m.family.into()) as u16,
-        sport: pick(field::SPORT, m.sport.into()) as u16,
-        dport: pick(field::DPORT, m.dport.into()) as u16,
-        proto: pick(field::PROTO, m.proto.into()) as u8,
-        tcpflags: pick(field::TCPFLAGS, m.tcpflags.into()) as u8,
-        ttl: pick(field::TTL, m.ttl.into()) as u8,
-        ..AggKey::default()
-    }
+    crate::agg_compact::big_key(slot, fields, m)
 }
 
 /// A packet carrying every field, each with a nonzero value; the chosen

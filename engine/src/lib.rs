@@ -5,6 +5,7 @@
 //! [`check::CheckEnv`] hands it.
 
 pub mod abi;
+pub mod agg_compact;
 pub mod agg_dense;
 mod agg_read;
 pub mod btf_scan;

@@ -4,12 +4,14 @@
 //! rule's entries when its slot is cleared.
 //!
 //! `count` and `count by` one small field are counted in the `agg_dense`
-//! array rather than the hash (crate::agg_dense); [`Kernel::counts`] turns
-//! those counters into hash-shaped entries, so callers see one map.
+//! array rather than the hash (crate::agg_dense), keys of numbers that fit
+//! 8 bytes in the `agg_compact` hash (crate::agg_compact);
+//! [`Kernel::counts`] turns both into big-key entries, so callers see one
+//! map.
 
 use super::{check_slot, Kernel, KernelError};
 use crate::abi::{self, AggKey, Dense, Hist, Rule};
-use crate::agg_dense;
+use crate::{agg_compact, agg_dense};
 use aya::maps::{Array, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues};
 
 impl Kernel {
@@ -26,6 +28,7 @@ impl Kernel {
                 Ok((key, per_cpu.iter().sum()))
             })
             .collect::<Result<Vec<_>, KernelError>>()?;
+        agg_dense::merge(&mut rows, agg_compact::rows(self.compact_counts()?));
         for (slot, fields) in self.dense_rules()? {
             let dense = self.dense(slot)?;
             agg_dense::merge(&mut rows, agg_dense::rows(slot as u32, fields, &dense));
@@ -80,7 +83,7 @@ impl Kernel {
         }))
     }
 
-    /// Forgets a slot's counts (hashed and dense) and histogram, so that the next rule in the
+    /// Forgets a slot's counts (hashed, compact and dense) and histogram, so that the next rule in the
     /// slot starts from zero. The count map is walked in userspace: this
     /// happens only when a rule is deleted.
     pub(super) fn clear_aggregates(&mut self, slot: usize) -> Result<(), KernelError> {
@@ -123,7 +126,7 @@ impl Kernel {
             // An entry that is already gone is no error.
             let _ = counts.remove(&key);
         }
-        Ok(())
+        self.clear_compact(slot)
     }
 }
 

@@ -16,6 +16,7 @@
 //!   .counts() -> Vec<(AggKey, u64)>     `count by` entries of all slots, summed over CPUs
 //!   .hist(slot) -> abi::Hist            a slot's `hist` buckets, summed over CPUs
 //!   .dense(slot) -> abi::Dense          a slot's dense `count` counters (already in counts())
+//!   .compact_counts()                   the compact `count by` map's raw keys (already in counts())
 //!   .stack(stack_id) -> Vec<u64>        kernel instruction pointers, innermost first
 //!   .take_events() -> EventStream       the ring buffer reader (once per Kernel)
 //!   .test_filter(&rule, &meta) -> bool  the kernel interpreter via BPF_PROG_TEST_RUN
@@ -31,6 +32,7 @@
 
 mod agg;
 mod attach;
+mod compact;
 mod error;
 mod events;
 mod funclink;
