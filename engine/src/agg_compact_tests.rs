@@ -22,7 +22,7 @@ fn qualifying() -> Vec<u64> {
 /// bit lost at a width's edge changes the key).
 fn packet(seed: u64) -> Meta {
     let v = |f: u8, bytes: u32| {
-        let x = (u64::from(f) << 4 | 0x81) * 0x0101_0101 ^ seed;
+        let x = ((u64::from(f) << 4 | 0x81) * 0x0101_0101) ^ seed;
         x & ((1u64 << (8 * bytes)) - 1)
     };
     Meta {
@@ -74,7 +74,13 @@ fn which_rules_qualify() {
         &[field::NETNS],
         &[field::REASON, field::DPORT],
         &[field::LEN, field::PID],
-        &[field::SPORT, field::DPORT, field::PROTO, field::TTL, field::TCPFLAGS],
+        &[
+            field::SPORT,
+            field::DPORT,
+            field::PROTO,
+            field::TTL,
+            field::TCPFLAGS,
+        ],
     ] {
         assert!(is_compact(of(yes)), "{yes:?}");
     }

@@ -1,19 +1,20 @@
 //! In-kernel aggregation through the real hook programs: `count by` keys
 //! and `hist` buckets against what was sent, the dense path (`count`, `count
-//! by` one small field) against the hash path, a full count map reported in
-//! `agg_failed`, and a cleared slot starting from zero. Traffic stays on
+//! by` one small field) and the compact one (numbers in 8 bytes) against the
+//! 120-byte key, a full count map reported in `agg_failed`, and a cleared
+//! slot starting from zero. Traffic stays on
 //! loopback (closed ports, so every datagram and SYN is dropped). Needs root.
 
 mod kernel_common;
 
 use ferret_engine::abi::{self, act, field, hook, AggKey, Config, Dense, Hist, Meta, Rule};
-use ferret_engine::agg_dense;
 use ferret_engine::event::decode;
 use ferret_engine::kernel::{Kernel, LoadOptions};
 use ferret_engine::reasons::DropReasons;
+use ferret_engine::{agg_compact, agg_dense};
 use kernel_common::{closed_port, cmp, dport_is, have_root, rule, send_udp};
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 fn kernel_with(rules: &[Rule], needs: u32) -> Kernel {
@@ -123,11 +124,23 @@ fn a_full_count_map_is_reported_and_a_cleared_slot_starts_empty() {
     if !have_root("a_full_count_map_is_reported") {
         return;
     }
+    // `len` alone counts in the compact map, `len, comm` in the big one.
+    for (fields, capacity) in [
+        (&[field::LEN][..], abi::COMPACT_ENTRIES),
+        (&[field::LEN, field::COMM], abi::AGG_ENTRIES),
+    ] {
+        fill_a_count_map(fields, capacity);
+    }
+}
+
+fn fill_a_count_map(fields: &[u8], capacity: u32) {
     let port = closed_port();
-    let by_len = counting(&[dport_is(port)], &[field::LEN]);
-    let mut k = kernel_with(&[by_len], 1 << field::DPORT | 1 << field::LEN);
+    let by_len = counting(&[dport_is(port)], fields);
+    let compact = agg_compact::is_compact(by_len.count_fields);
+    let needs = by_len.count_fields as u32 | 1 << field::DPORT;
+    let mut k = kernel_with(&[by_len], needs);
     // One distinct `len` per datagram: more keys than the map holds.
-    let sent = abi::AGG_ENTRIES as usize + 100;
+    let sent = capacity as usize + 100;
     let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let payload = vec![0x66u8; sent];
     for size in 1..=sent {
@@ -141,9 +154,12 @@ fn a_full_count_map_is_reported_and_a_cleared_slot_starts_empty() {
     assert!(rows.iter().all(|(_, n)| *n == 1));
     let distinct: BTreeMap<u32, u64> = rows.iter().map(|(key, n)| (key.len, *n)).collect();
     assert_eq!(distinct.len(), rows.len());
+    let in_compact = k.compact_counts().unwrap().len();
+    assert_eq!(in_compact, if compact { rows.len() } else { 0 });
 
     k.clear_rule(0).unwrap();
     assert!(counts_of(&k, 0).is_empty(), "clearing forgets the counts");
+    assert!(k.compact_counts().unwrap().is_empty());
     assert_eq!(k.counters().unwrap()[0].agg_failed, 0);
 }
 
@@ -378,5 +394,186 @@ fn dense_counts_give_the_hash_keys_and_big_values_fall_back() {
             Dense::default(),
             "clearing zeroes the array"
         );
+    }
+}
+
+#[test]
+fn compact_rules_count_what_was_sent() {
+    if !have_root("compact_rules_count_what_was_sent") {
+        return;
+    }
+    let (a, b) = (closed_port(), closed_port());
+    let either = [
+        cmp(field::DPORT, a.into(), abi::TARGET_MATCH, 1),
+        dport_is(b),
+    ];
+    let rules = [
+        counting(&either, &[field::DPORT]),
+        counting(&either, &[field::SPORT, field::DPORT]),
+        // The control: an address takes the 120-byte key.
+        counting(&either, &[field::SPORT, field::DPORT, field::SADDR]),
+    ];
+    let needs = rules
+        .iter()
+        .fold(1 << field::DPORT, |m, r| m | r.count_fields as u32);
+    let k = kernel_with(&rules, needs);
+    let (s1, s2) = (send_udp(a, 3, 10), send_udp(b, 5, 10));
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..2 {
+        tx.send_to(b"x", ("127.0.0.1", a)).unwrap();
+    }
+    let s3 = tx.local_addr().unwrap().port();
+
+    let port = |p| key(0, |k| (k.present, k.dport) = (1 << field::DPORT, p));
+    assert_eq!(
+        sorted_counts(&k, 0),
+        sorted(vec![(port(a), 5), (port(b), 5)])
+    );
+    let pair_bits = 1 << field::SPORT | 1 << field::DPORT;
+    let pair = |slot, s, d| key(slot, |k| (k.present, k.sport, k.dport) = (pair_bits, s, d));
+    let want = sorted(vec![
+        (pair(1, s1, a), 3),
+        (pair(1, s2, b), 5),
+        (pair(1, s3, a), 2),
+    ]);
+    assert_eq!(sorted_counts(&k, 1), want);
+    let loopback = Ipv4Addr::LOCALHOST.to_ipv6_mapped().octets();
+    let big: Vec<_> = want
+        .iter()
+        .map(|(key, n)| {
+            let mut key = *key;
+            key.slot = 2;
+            key.present |= 1 << field::SADDR;
+            key.saddr = loopback;
+            (key, *n)
+        })
+        .collect();
+    assert_eq!(sorted_counts(&k, 2), sorted(big));
+
+    // Slots 0 and 1 counted in the compact map, slot 2 not.
+    let compact = k.compact_counts().unwrap();
+    let in_slot = |s| compact.iter().filter(|(key, _)| key.slot == s).count();
+    assert_eq!((in_slot(0), in_slot(1), in_slot(2)), (2, 3, 0));
+    let c = k.counters().unwrap();
+    assert!(
+        c[..3].iter().all(|c| (c.matched, c.agg_failed) == (10, 0)),
+        "{c:?}"
+    );
+}
+
+fn sorted(mut rows: Vec<(AggKey, u64)>) -> Vec<(AggKey, u64)> {
+    rows.sort();
+    rows
+}
+
+/// Packets for the path comparison: every field carried with values at the
+/// edges of their widths (a drop reason of a subsystem and a CPU past 255
+/// leave the dense array), half the fields missing, none carried.
+fn edge_packets() -> [Meta; 3] {
+    let full = Meta {
+        sport: 0x8001,
+        dport: 0xfffe,
+        proto: 0xff,
+        family: 0x86dd,
+        len: u32::MAX,
+        mark: 0x8000_0001,
+        ifindex: 0xfeed,
+        netns: 0xf000_0077,
+        pid: 0x7fff_fff0,
+        tcpflags: 0x80,
+        ttl: 1,
+        reason: 0x1_0005,
+        func_id: 0xffff_0000,
+        cpu: 300,
+        ..small_packet()
+    };
+    let mut half = full;
+    for f in [
+        field::SPORT,
+        field::PROTO,
+        field::LEN,
+        field::IFINDEX,
+        field::PID,
+        field::TTL,
+        field::FUNC,
+    ] {
+        half.present &= !(1 << f);
+    }
+    let none = Meta { present: 0, ..full };
+    [full, half, none]
+}
+
+#[test]
+fn compact_keys_are_the_big_keys_for_every_qualifying_rule() {
+    if !have_root("compact_keys_are_the_big_keys_for_every_qualifying_rule") {
+        return;
+    }
+    let mut k = loaded();
+    let numeric: Vec<u8> = (1..field::COUNT)
+        .filter(|f| agg_compact::width(*f).is_some())
+        .collect();
+    let qualifying: Vec<u64> = (0u32..1 << numeric.len())
+        .map(|pick| {
+            (0..numeric.len())
+                .filter(|i| pick & (1 << i) != 0)
+                .fold(0, |m, i| m | 1 << numeric[i])
+        })
+        .filter(|&fields| agg_compact::is_compact(fields))
+        .collect();
+    let packets = edge_packets();
+    let mut hashed_before = sorted_counts(&k, abi::TEST_SLOT as u32);
+    for (i, &fields) in qualifying.iter().enumerate() {
+        let slot = i % abi::MAX_RULES;
+        let mut r = rule(1 << hook::DROP, act::COUNT, &[]);
+        r.count_fields = fields;
+        k.set_rule(slot, &r).unwrap();
+        k.set_test_rule(&r).unwrap();
+        for m in &packets {
+            assert!(k.test_count(slot, m).unwrap());
+            assert!(k.test_count(abi::TEST_SLOT, m).unwrap());
+        }
+        // The test slot's new entries: what the 120-byte key counted.
+        let hashed_now = sorted_counts(&k, abi::TEST_SLOT as u32);
+        let mut hashed: BTreeMap<AggKey, u64> = hashed_now.iter().copied().collect();
+        for (key, n) in &hashed_before {
+            *hashed.get_mut(key).unwrap() -= n;
+        }
+        hashed_before = hashed_now;
+        let want: Vec<(AggKey, u64)> = hashed
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(mut key, n)| {
+                key.slot = slot as u32;
+                (key, n)
+            })
+            .collect();
+        assert_eq!(sorted_counts(&k, slot as u32), want, "fields {fields:#x}");
+
+        // The raw compact keys are the Rust mirror's packing; matches the
+        // dense array took are not among them.
+        let mut raw: Vec<_> = k
+            .compact_counts()
+            .unwrap()
+            .into_iter()
+            .filter(|(key, _)| key.slot as usize == slot)
+            .collect();
+        raw.sort();
+        let mut packed: BTreeMap<abi::CompactKey, u64> = BTreeMap::new();
+        for m in packets
+            .iter()
+            .filter(|m| agg_dense::index_of(fields, m).is_none())
+        {
+            *packed
+                .entry(agg_compact::pack(slot as u32, fields, m).unwrap())
+                .or_default() += 1;
+        }
+        assert_eq!(
+            raw,
+            packed.into_iter().collect::<Vec<_>>(),
+            "fields {fields:#x}"
+        );
+
+        k.clear_rule(slot).unwrap();
+        assert!(counts_of(&k, slot as u32).is_empty(), "fields {fields:#x}");
     }
 }

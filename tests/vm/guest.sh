@@ -59,14 +59,15 @@ nc_to() { echo "$IP netns exec a nc -w 1 198.18.0.2 $1 </dev/null"; }
 # funcs: discovery lists ip_rcv with its argument.
 if ferret funcs 'ip_rcv' 2>/dev/null | grep -q "ip_rcv .*arg 1"; then pass funcs; else fail funcs "$(ferret funcs ip_rcv 2>&1 | tail -1)"; fi
 
-# One session, six rules (loading is the slow part under TCG):
+# One session, seven rules (loading is the slow part under TCG):
 #  1 a tracepoint trigger still works next to function triggers;
 #  2 `any`: every skb function, the packet's path to its drop;
 #  3 `func GLOB` selects only those functions;
 #  4 `track`: a packet to port 80 is DNATed to 8080; after the rewrite the
 #    filter no longer holds, but the tracked skb still matches;
-#  5, 6 `count by reason` counts in the dense array, `count by reason,
-#    dport` in the hash: both count the same drops.
+#  5, 6, 7 `count by reason` counts in the dense array, `count by reason,
+#    dport` in the compact hash, `count by reason, dport, saddr` with the
+#    120-byte key: all three count the same drops.
 # FUNCS=any (the default) probes every skb function. Under TCG a single
 # kprobe takes ~70 ms to attach and as long to detach, so CI runs the
 # kprobe-only kernels with FUNCS=path: the functions of this path only.
@@ -81,7 +82,8 @@ on $every where port 443
 on func ip_* where port 443
 on $every where dport == 80 track
 on drop where dport == 443 count by reason
-on drop where dport == 443 count by reason, dport"
+on drop where dport == 443 count by reason, dport
+on drop where dport == 443 count by reason, dport, saddr"
 rc=$?
 if [ $rc = 3 ]; then
   # A load failure: show the verifier's words.
@@ -114,6 +116,13 @@ if [ "${dense:-0}" -gt 0 ] && [ "$dense" = "$hashed" ] &&
   pass count-dense "$dense drops"
 else
   fail count-dense "dense ${dense:-none}, hash ${hashed:-none}"
+fi
+big=$(count_of 7 | grep -o '"total":[0-9]*' | cut -d: -f2)
+if [ "${hashed:-0}" -gt 0 ] && [ "$hashed" = "$big" ] &&
+  count_of 6 | grep -q "{\"count\":$hashed,\"key\":{[^}]*\"dport\":443"; then
+  pass count-compact "$hashed drops"
+else
+  fail count-compact "compact ${hashed:-none}, big key ${big:-none}"
 fi
 
 # Where kprobe.multi is the default, single kprobes are tested too.
