@@ -150,6 +150,9 @@ static __always_inline int compact_fits(__u64 fields)
 	do {                                                                                       \
 		__u64 in_ = ((kept) >> (f)) & 1;                                                   \
 		(packed) = ((packed) << (in_ * 8 * (bytes))) | ((__u64)(val) & (0 - in_));         \
+		/* One field at a time: hoisting every load first would spill   \
+		 * and grow this frame past the call chain's stack limit. */    \
+		barrier();                                                                         \
 	} while (0)
 
 /* The compact path: a 16-byte key (struct ferret_compact_key). Same
