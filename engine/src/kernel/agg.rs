@@ -130,5 +130,7 @@ impl Kernel {
     }
 }
 
-/// Capacity of the count map, for messages about it filling up.
+/// Capacity of a count map, for messages about it filling up: the
+/// 120-byte-key map and the compact one hold as many keys each.
 pub const COUNT_CAPACITY: u32 = abi::AGG_ENTRIES;
+const _: () = assert!(abi::COMPACT_ENTRIES == COUNT_CAPACITY);
