@@ -124,7 +124,7 @@ pub fn all() -> Vec<Scenario> {
         },
         Scenario {
             key: "count_hash",
-            label: "match, count by dport (hash map)",
+            label: "match, count by dport (hash)",
             ferret: Some(format!(
                 "on drop where dport == {FLOOD_PORT} count by dport"
             )),
