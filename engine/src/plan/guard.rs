@@ -33,8 +33,8 @@ fn is_address(id: u8) -> bool {
     id == field::SADDR || id == field::DADDR
 }
 
-/// The bytes an IPv4 address is stored behind (`::ffff:a.b.c.d`).
-const V4_MAPPED: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+/// An IPv4 address is stored as `::ffff:a.b.c.d`: these are its upper 96 bits.
+const V4_MAPPED: u128 = 0xffff << 32;
 
 /// Path states kept per instruction before they are widened to a hull.
 const MAX_STATES: usize = 64;
@@ -82,7 +82,7 @@ pub fn guard_for(programs: &[&[Insn]]) -> Option<Guard> {
         let Some(per_program) = per_program else {
             continue;
         };
-        let all = per_program.into_iter().flatten().flatten().collect();
+        let all = per_program.into_iter().flatten().collect();
         let ranges = fit(merge(all), GUARD_RANGES);
         let covered: f64 = ranges.iter().map(|(lo, hi)| (hi - lo) as f64 + 1.0).sum();
         let share = covered / (max as f64 + 1.0);
@@ -102,10 +102,10 @@ pub fn guard_for(programs: &[&[Insn]]) -> Option<Guard> {
     best.map(|(_, g)| g)
 }
 
-/// Values of `id` with which `insns` can reach MATCH, one entry per path
+/// Values of `id` with which `insns` can reach MATCH, a range per path
 /// class; `None` when some path matches without testing the field (an
 /// empty program matches everything).
-fn matching_values(insns: &[Insn], id: u8, max: u64) -> Option<Vec<Option<Range>>> {
+fn matching_values(insns: &[Insn], id: u8, max: u64) -> Option<Vec<Range>> {
     // Passing a test (a comparison that holds) is the only thing that
     // narrows a path; failing one says nothing (the field may be absent).
     let mut incoming: Vec<Vec<Option<Range>>> = vec![Vec::new(); insns.len()];
@@ -138,10 +138,8 @@ fn matching_values(insns: &[Insn], id: u8, max: u64) -> Option<Vec<Option<Range>
             }
         }
     }
-    if matched.iter().any(Option::is_none) {
-        return None;
-    }
-    Some(matched)
+    // One untested path (None) is enough to match without the field.
+    matched.into_iter().collect()
 }
 
 enum Pass {
@@ -196,24 +194,20 @@ fn passing_range(insn: &Insn, id: u8, max: u64) -> Pass {
 /// address (network byte order): the kernel loads the 16 stored bytes as
 /// two host-order words and compares them masked (eval.rs).
 fn address_range(insn: &Insn) -> Pass {
-    let bytes = |hi: u64, lo: u64| -> [u8; 16] {
-        let mut b = [0; 16];
-        b[..8].copy_from_slice(&hi.to_ne_bytes());
-        b[8..].copy_from_slice(&lo.to_ne_bytes());
-        b
-    };
-    let value = bytes(insn.value_hi, insn.value_lo);
-    let mask = bytes(insn.mask_hi, insn.mask_lo);
     let any = Pass::Within((0, u32::MAX as u64));
+    let Some(def) = crate::catalog::by_id(insn.field) else {
+        return any;
+    };
+    let value = super::join(def, insn.value_hi, insn.value_lo);
+    let mask = super::join(def, insn.mask_hi, insn.mask_lo);
     if insn.op != op::EQ {
         return any;
     }
-    // The first 12 bytes of an IPv4 packet's address are V4_MAPPED.
-    if (0..12).any(|i| V4_MAPPED[i] & mask[i] != value[i]) {
+    // An IPv4 packet's upper 96 bits are V4_MAPPED.
+    if (V4_MAPPED & mask) >> 32 != value >> 32 {
         return Pass::Never;
     }
-    let v = u32::from_be_bytes(value[12..].try_into().expect("4 bytes"));
-    let m = u32::from_be_bytes(mask[12..].try_into().expect("4 bytes"));
+    let (v, m) = (value as u32, mask as u32);
     if v & !m != 0 {
         return Pass::Never;
     }
@@ -301,7 +295,8 @@ pub fn admits(guard: &Guard, meta: &abi::Meta) -> bool {
 }
 
 fn ipv4_of(addr: &[u8; 16]) -> Option<u64> {
-    (addr[..12] == V4_MAPPED).then(|| u32::from_be_bytes(addr[12..].try_into().expect("4")).into())
+    let a = u128::from_be_bytes(*addr);
+    (a >> 32 == V4_MAPPED >> 32).then_some(u64::from(a as u32))
 }
 
 #[cfg(test)]

@@ -144,6 +144,18 @@ pub fn split(def: &catalog::FieldDef, v: u128) -> (u64, u64) {
     }
 }
 
+/// The checker value a kernel word pair stands for: the inverse of [`split`].
+pub fn join(def: &catalog::FieldDef, hi: u64, lo: u64) -> u128 {
+    if def.is_bytes() {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&hi.to_ne_bytes());
+        b[8..].copy_from_slice(&lo.to_ne_bytes());
+        u128::from_be_bytes(b)
+    } else {
+        u128::from(lo)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ pub mod guard;
 mod lower;
 mod render;
 
-pub use lower::{lower_filter, split, LowerError};
+pub use lower::{join, lower_filter, split, LowerError};
 
 use crate::abi::{self, Insn};
 use crate::ir::{ActionsIr, CheckedRule, TriggerIr};

@@ -174,19 +174,9 @@ pub fn insn_text(insn: &Insn) -> String {
     if insn.mask_hi == 0 && insn.mask_lo == 0 {
         return "always".into();
     }
-    let join = |hi: u64, lo: u64| -> u128 {
-        if def.is_bytes() {
-            let mut b = [0u8; 16];
-            b[..8].copy_from_slice(&hi.to_ne_bytes());
-            b[8..].copy_from_slice(&lo.to_ne_bytes());
-            u128::from_be_bytes(b)
-        } else {
-            u128::from(lo)
-        }
-    };
     let (value, mask) = (
-        join(insn.value_hi, insn.value_lo),
-        join(insn.mask_hi, insn.mask_lo),
+        super::join(def, insn.value_hi, insn.value_lo),
+        super::join(def, insn.mask_hi, insn.mask_lo),
     );
     let op = op_text(insn.op);
     match def.kind {
