@@ -5,49 +5,24 @@
 
 mod kernel_common;
 
-use ferret_engine::abi::{act, field, hook, Config, Guard, Meta};
-use ferret_engine::event::{decode, Event};
+use ferret_engine::abi::{field, hook, Config, Guard, GUARD_HOOKS};
 use ferret_engine::kernel::{AttachKind, EventStream, Kernel, LoadOptions};
-use kernel_common::{closed_port, dport_is, have_root, rule, send_udp};
+use kernel_common::{
+    closed_port, collect, comparable, dport_is, have_root, kernel_printing, rule, send_udp,
+};
 use std::net::UdpSocket;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Slot 0 prints drops to `port`; the drop hook's pre-check admits `port` only.
 fn kernel_guarded(port: u16, kind: AttachKind) -> (Kernel, EventStream) {
-    let mut k = Kernel::load(&LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-    k.set_rule(0, &rule(1 << hook::DROP, act::PRINT, &[dport_is(port)]))
-        .unwrap();
-    let mut cfg = Config {
-        nrules: 1,
-        needs: 1 << field::DPORT,
-        hooks: 1 << hook::DROP,
-        ..Config::default()
-    };
-    cfg.guards[hook::DROP as usize] = Guard {
+    let mut guards = [Guard::default(); GUARD_HOOKS];
+    guards[hook::DROP as usize] = Guard {
         field: field::DPORT.into(),
         nranges: 1,
         lo: [port.into(), 0, 0, 0],
         hi: [port.into(), 0, 0, 0],
     };
-    k.set_config(&cfg).unwrap();
-    if let Err(e) = k.attach_as(hook::DROP, kind) {
-        panic!(
-            "attach as {kind:?}: {e}\n{}",
-            e.verifier_log().unwrap_or("")
-        );
-    }
-    let events = k.take_events().unwrap();
-    (k, events)
-}
-
-async fn collect(events: &mut EventStream, want: usize) -> Vec<Event> {
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while got.len() < want && Instant::now() < deadline {
-        events.wait(Duration::from_millis(20)).await;
-        events.drain(|r| got.push(decode(r).expect("well-formed record")));
-    }
-    got
+    kernel_printing(port, kind, guards)
 }
 
 fn send_udp6(port: u16, count: usize) {
@@ -132,11 +107,6 @@ async fn an_address_precheck_reads_the_address_the_rules_read() {
         "127.0.0.1 is not 127.0.0.2"
     );
     assert!(k.guard_skips().unwrap()[hook::DROP as usize] - skipped >= 4);
-}
-
-/// What must agree: everything but the clock.
-fn comparable(m: &Meta) -> Meta {
-    Meta { ts_ns: 0, ..*m }
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -4,8 +4,13 @@
 
 pub mod filter_gen;
 
-use ferret_engine::abi::{self, field, op, Insn, Rule};
+use ferret_engine::abi::{
+    self, act, field, hook, op, Config, Guard, Insn, Meta, Rule, GUARD_HOOKS,
+};
+use ferret_engine::event::{decode, Event};
+use ferret_engine::kernel::{AttachKind, EventStream, Kernel, LoadOptions};
 use std::net::UdpSocket;
+use std::time::{Duration, Instant};
 
 /// Loading eBPF needs root; without it a test says why it skips.
 pub fn have_root(test: &str) -> bool {
@@ -68,4 +73,48 @@ pub fn send_udp(port: u16, count: usize, size: usize) -> u16 {
         tx.send_to(&vec![0x66; size], ("127.0.0.1", port)).unwrap();
     }
     tx.local_addr().unwrap().port()
+}
+
+/// A kernel whose slot 0 prints drops to `port`, with these hook
+/// pre-checks, its drop hook attached as `kind`.
+pub fn kernel_printing(
+    port: u16,
+    kind: AttachKind,
+    guards: [Guard; GUARD_HOOKS],
+) -> (Kernel, EventStream) {
+    let mut k = Kernel::load(&LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    k.set_rule(0, &rule(1 << hook::DROP, act::PRINT, &[dport_is(port)]))
+        .unwrap();
+    k.set_config(&Config {
+        nrules: 1,
+        needs: 1 << field::DPORT,
+        hooks: 1 << hook::DROP,
+        guards,
+        ..Config::default()
+    })
+    .unwrap();
+    if let Err(e) = k.attach_as(hook::DROP, kind) {
+        panic!(
+            "attach as {kind:?}: {e}\n{}",
+            e.verifier_log().unwrap_or("")
+        );
+    }
+    let events = k.take_events().unwrap();
+    (k, events)
+}
+
+/// Events decoded from the ring until `want` arrived or 5 s passed.
+pub async fn collect(events: &mut EventStream, want: usize) -> Vec<Event> {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got.len() < want && Instant::now() < deadline {
+        events.wait(Duration::from_millis(20)).await;
+        events.drain(|r| got.push(decode(r).expect("well-formed record")));
+    }
+    got
+}
+
+/// What two paths reporting the same packet must agree on: all but the clock.
+pub fn comparable(m: &Meta) -> Meta {
+    Meta { ts_ns: 0, ..*m }
 }
