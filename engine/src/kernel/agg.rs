@@ -10,24 +10,14 @@
 //! map.
 
 use super::{check_slot, Kernel, KernelError};
-use crate::abi::{self, AggKey, Dense, Hist, Rule};
+use crate::abi::{self, AggKey, Dense, Hist};
 use crate::{agg_compact, agg_dense};
-use aya::maps::{Array, MapData, PerCpuArray, PerCpuHashMap, PerCpuValues};
 
 impl Kernel {
     /// Every `count by` entry of every rule slot, summed over CPUs. Keys
     /// name their slot in `AggKey::slot`.
     pub fn counts(&self) -> Result<Vec<(AggKey, u64)>, KernelError> {
-        let map: PerCpuHashMap<&MapData, AggKey, u64> =
-            PerCpuHashMap::try_from(self.map("agg_counts")?)
-                .map_err(|e| KernelError::map("agg_counts", e))?;
-        let mut rows = map
-            .iter()
-            .map(|entry| {
-                let (key, per_cpu) = entry.map_err(|e| KernelError::map("agg_counts", e))?;
-                Ok((key, per_cpu.iter().sum()))
-            })
-            .collect::<Result<Vec<_>, KernelError>>()?;
+        let mut rows = self.percpu_hash_sums::<AggKey>("agg_counts")?;
         agg_dense::merge(&mut rows, agg_compact::rows(self.compact_counts()?));
         for (slot, fields) in self.dense_rules()? {
             let dense = self.dense(slot)?;
@@ -40,11 +30,7 @@ impl Kernel {
     /// [`Kernel::counts`] already includes them as keys.
     pub fn dense(&self, slot: usize) -> Result<Dense, KernelError> {
         check_slot(slot)?;
-        let map: PerCpuArray<&MapData, Dense> = PerCpuArray::try_from(self.map("agg_dense")?)
-            .map_err(|e| KernelError::map("agg_dense", e))?;
-        let per_cpu = map
-            .get(&(slot as u32), 0)
-            .map_err(|e| KernelError::map("agg_dense", e))?;
+        let per_cpu = self.percpu_values::<Dense>("agg_dense", slot as u32)?;
         Ok(per_cpu.iter().fold(Dense::default(), |mut sum, d| {
             sum.add(d);
             sum
@@ -55,8 +41,7 @@ impl Kernel {
     /// `count by` fields. Read from the rule table itself, so the answer is
     /// the kernel's, whoever wrote the rules.
     fn dense_rules(&self) -> Result<Vec<(usize, u64)>, KernelError> {
-        let rules: Array<&MapData, Rule> =
-            Array::try_from(self.map("rules")?).map_err(|e| KernelError::map("rules", e))?;
+        let rules = self.rules()?;
         let mut out = Vec::new();
         for slot in 0..abi::MAX_RULES {
             let rule = rules
@@ -72,11 +57,7 @@ impl Kernel {
     /// The histogram of a rule slot, summed over CPUs.
     pub fn hist(&self, slot: usize) -> Result<Hist, KernelError> {
         check_slot(slot)?;
-        let map: PerCpuArray<&MapData, Hist> = PerCpuArray::try_from(self.map("agg_hists")?)
-            .map_err(|e| KernelError::map("agg_hists", e))?;
-        let per_cpu = map
-            .get(&(slot as u32), 0)
-            .map_err(|e| KernelError::map("agg_hists", e))?;
+        let per_cpu = self.percpu_values::<Hist>("agg_hists", slot as u32)?;
         Ok(per_cpu.iter().fold(Hist::default(), |mut sum, h| {
             sum.add(h);
             sum
@@ -88,44 +69,9 @@ impl Kernel {
     /// happens only when a rule is deleted.
     pub(super) fn clear_aggregates(&mut self, slot: usize) -> Result<(), KernelError> {
         check_slot(slot)?;
-        let cpus =
-            aya::util::nr_cpus().map_err(|(path, source)| KernelError::Cpus { path, source })?;
-        let zeros = PerCpuValues::try_from(vec![Hist::default(); cpus]).map_err(|source| {
-            KernelError::Cpus {
-                path: "/sys/devices/system/cpu/possible",
-                source,
-            }
-        })?;
-        let mut hists: PerCpuArray<&mut MapData, Hist> =
-            PerCpuArray::try_from(self.map_mut("agg_hists")?)
-                .map_err(|e| KernelError::map("agg_hists", e))?;
-        hists
-            .set(slot as u32, zeros, 0)
-            .map_err(|e| KernelError::map("agg_hists", e))?;
-        let zeros = PerCpuValues::try_from(vec![Dense::default(); cpus]).map_err(|source| {
-            KernelError::Cpus {
-                path: "/sys/devices/system/cpu/possible",
-                source,
-            }
-        })?;
-        let mut dense: PerCpuArray<&mut MapData, Dense> =
-            PerCpuArray::try_from(self.map_mut("agg_dense")?)
-                .map_err(|e| KernelError::map("agg_dense", e))?;
-        dense
-            .set(slot as u32, zeros, 0)
-            .map_err(|e| KernelError::map("agg_dense", e))?;
-        let mut counts: PerCpuHashMap<&mut MapData, AggKey, u64> =
-            PerCpuHashMap::try_from(self.map_mut("agg_counts")?)
-                .map_err(|e| KernelError::map("agg_counts", e))?;
-        let stale: Vec<AggKey> = counts
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| k.slot as usize == slot)
-            .collect();
-        for key in stale {
-            // An entry that is already gone is no error.
-            let _ = counts.remove(&key);
-        }
+        self.zero_percpu::<Hist>("agg_hists", slot as u32)?;
+        self.zero_percpu::<Dense>("agg_dense", slot as u32)?;
+        self.remove_slot_keys("agg_counts", slot, |k: &AggKey| k.slot)?;
         self.clear_compact(slot)
     }
 }

@@ -11,7 +11,6 @@
 
 use super::{Kernel, KernelError};
 use crate::abi::{self, Config, Rule, GUARD_HOOKS, MAX_RULES};
-use aya::maps::{MapData, PerCpuArray};
 
 #[derive(Debug, Clone)]
 pub(super) struct SkipLedger {
@@ -91,13 +90,10 @@ impl SkipLedger {
 impl Kernel {
     /// Calls each guardable hook's pre-check turned away, summed over CPUs.
     pub fn guard_skips(&self) -> Result<[u64; GUARD_HOOKS], KernelError> {
-        let map: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(self.map("guard_skips")?)
-            .map_err(|e| KernelError::map("guard_skips", e))?;
         let mut out = [0; GUARD_HOOKS];
         for (hook, total) in out.iter_mut().enumerate() {
-            *total = map
-                .get(&(hook as u32), 0)
-                .map_err(|e| KernelError::map("guard_skips", e))?
+            *total = self
+                .percpu_values::<u64>("guard_skips", hook as u32)?
                 .iter()
                 .sum();
         }

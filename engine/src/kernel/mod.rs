@@ -40,6 +40,7 @@ mod funcload;
 mod functions;
 mod guard_skips;
 mod kfunc;
+mod percpu;
 mod tables;
 mod testrun;
 mod track;

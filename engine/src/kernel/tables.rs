@@ -3,7 +3,7 @@
 
 use super::{check_slot, Kernel, KernelError};
 use crate::abi::{self, Config, Counters, Limit, Rule};
-use aya::maps::{Array, HashMap, MapData, PerCpuArray, PerCpuValues, StackTraceMap};
+use aya::maps::{Array, HashMap, MapData, StackTraceMap};
 
 impl Kernel {
     pub fn set_rule(&mut self, slot: usize, rule: &Rule) -> Result<(), KernelError> {
@@ -26,20 +26,7 @@ impl Kernel {
         self.settle_skips()?;
         self.write_rule(slot, &Rule::default())?;
         self.skips.slot_cleared(slot);
-        let cpus =
-            aya::util::nr_cpus().map_err(|(path, source)| KernelError::Cpus { path, source })?;
-        let zeros = PerCpuValues::try_from(vec![Counters::default(); cpus]).map_err(|source| {
-            KernelError::Cpus {
-                path: "/sys/devices/system/cpu/possible",
-                source,
-            }
-        })?;
-        let mut counters: PerCpuArray<&mut MapData, Counters> =
-            PerCpuArray::try_from(self.map_mut("counters")?)
-                .map_err(|e| KernelError::map("counters", e))?;
-        counters
-            .set(slot as u32, zeros, 0)
-            .map_err(|e| KernelError::map("counters", e))?;
+        self.zero_percpu::<Counters>("counters", slot as u32)?;
         let mut limits: Array<&mut MapData, Limit> =
             Array::try_from(self.map_mut("limits")?).map_err(|e| KernelError::map("limits", e))?;
         limits
@@ -70,14 +57,9 @@ impl Kernel {
     /// the rule was active there.
     pub fn counters(&self) -> Result<Vec<Counters>, KernelError> {
         let skipped = self.guard_skips()?;
-        let counters: PerCpuArray<&MapData, Counters> =
-            PerCpuArray::try_from(self.map("counters")?)
-                .map_err(|e| KernelError::map("counters", e))?;
         (0..abi::MAX_RULES as u32)
             .map(|slot| {
-                let per_cpu = counters
-                    .get(&slot, 0)
-                    .map_err(|e| KernelError::map("counters", e))?;
+                let per_cpu = self.percpu_values::<Counters>("counters", slot)?;
                 let mut sum = per_cpu.iter().fold(Counters::default(), |mut sum, c| {
                     sum.add(c);
                     sum
@@ -112,7 +94,7 @@ impl Kernel {
             .map_err(|e| KernelError::map("rules", e))
     }
 
-    fn rules(&self) -> Result<Array<&MapData, Rule>, KernelError> {
+    pub(super) fn rules(&self) -> Result<Array<&MapData, Rule>, KernelError> {
         Array::try_from(self.map("rules")?).map_err(|e| KernelError::map("rules", e))
     }
 
