@@ -48,7 +48,10 @@ for k in "${kernels[@]}"; do
   tr -d '\r' <"$log" | grep -E '^(VMTEST|VMINFO|VMLOG)' | sed "s/^/[$k] /"
   p=$(tr -d '\r' <"$log" | grep -c '^VMTEST .* PASS' || true)
   f=$(tr -d '\r' <"$log" | grep -c '^VMTEST .* FAIL' || true)
-  if ! tr -d '\r' <"$log" | grep -q '^VMDONE'; then
+  # grep -c reads to the end: with pipefail, grep -q's early exit could
+  # kill tr with SIGPIPE and fail the pipeline although VMDONE is there.
+  finished=$(tr -d '\r' <"$log" | grep -c '^VMDONE' || true)
+  if [ "$finished" = 0 ]; then
     echo "[$k] the guest did not finish; console tail:"
     tail -30 "$log"
     f=$((f + 1))
