@@ -1,5 +1,5 @@
 //! Compiles bench/bpf/*.bpf.c (the cost floor and the single-operation
-//! profile) with the same clang the engine uses; see engine/build.rs.
+//! profile) with the same clang the engine uses; see engine/kernel/build.rs.
 
 use std::env;
 use std::path::{Path, PathBuf};

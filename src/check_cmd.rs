@@ -2,7 +2,7 @@
 
 use crate::exit::Exit;
 use crate::source::RuleSource;
-use ferret_engine::system::SystemFacts;
+use ferret_session::system::SystemFacts;
 
 pub fn run(source: &RuleSource, json: bool) -> Exit {
     let facts = SystemFacts::load_for(&source.text);

@@ -136,8 +136,8 @@ pub enum BackendArg {
 }
 
 impl BackendArg {
-    pub fn choice(self) -> ferret_engine::kernel::BackendChoice {
-        use ferret_engine::kernel::{BackendChoice, FuncBackend};
+    pub fn choice(self) -> ferret_kernel::BackendChoice {
+        use ferret_kernel::{BackendChoice, FuncBackend};
         match self {
             BackendArg::Auto => BackendChoice::Auto,
             BackendArg::KprobeMulti => BackendChoice::Only(FuncBackend::KprobeMulti),

@@ -4,10 +4,10 @@ use crate::cli::OutputArgs;
 use crate::exit::Exit;
 use crate::trace_cmd;
 use anyhow::Context;
-use ferret_engine::lab::{self, Lab, ADDR_A, ADDR_B};
-use ferret_engine::output::TableSink;
-use ferret_engine::session::{self, SessionOptions};
-use ferret_engine::system::SystemFacts;
+use ferret_core::output::TableSink;
+use ferret_lab::{self as lab, Lab, ADDR_A, ADDR_B};
+use ferret_session::session::{self, SessionOptions};
+use ferret_session::system::SystemFacts;
 use std::time::Duration;
 
 pub const RULE: &str = "on drop where dport == 443 print stack";
@@ -29,7 +29,7 @@ pub fn run(args: &OutputArgs) -> anyhow::Result<Exit> {
     eprintln!("ferret demo: tracing: ferret '{RULE}'\n");
 
     let facts = SystemFacts::load();
-    let (plan, _) = ferret_engine::compile(RULE, &facts.env());
+    let (plan, _) = ferret_core::compile(RULE, &facts.env());
     let plan = plan.context("the demo rule must compile")?;
     let mut sink = TableSink::new(std::io::stdout().lock());
     let opts = SessionOptions {

@@ -2,7 +2,7 @@
 //! with the argument that holds the skb, and what was left out and why.
 
 use crate::exit::Exit;
-use ferret_engine::functions::FuncCatalog;
+use ferret_kernel::func_catalog::FuncCatalog;
 
 pub fn run(globs: &[String]) -> anyhow::Result<Exit> {
     let catalog = FuncCatalog::discover()?;

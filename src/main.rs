@@ -51,13 +51,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             Ok(check_cmd::run(&source, json))
         }
         Some(Command::Fields) => {
-            for f in ferret_engine::catalog::FIELDS {
+            for f in ferret_core::catalog::FIELDS {
                 println!("{:<10} {}", f.name, f.doc);
             }
             Ok(Exit::Ok)
         }
         Some(Command::Reasons) => {
-            let reasons = ferret_engine::reasons::DropReasons::from_kernel()?;
+            let reasons = ferret_kernel::drop_reasons::from_kernel()?;
             for name in reasons.names() {
                 println!("{:>4}  {name}", reasons.value_of(name).unwrap_or_default());
             }

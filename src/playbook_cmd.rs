@@ -6,10 +6,10 @@ use crate::exit::Exit;
 use crate::source::RuleSource;
 use crate::trace_cmd::{self, open_output, require_root};
 use anyhow::Context;
-use ferret_engine::script::run::{self, RunError, RunOptions};
-use ferret_engine::script::{HostOptions, Limits, Playbook, ScriptErrorKind};
-use ferret_engine::session::SessionOptions;
-use ferret_engine::system::SystemFacts;
+use ferret_script::run::{self, RunError, RunOptions};
+use ferret_script::{HostOptions, Limits, Playbook, ScriptErrorKind};
+use ferret_session::session::SessionOptions;
+use ferret_session::system::SystemFacts;
 use std::io::{BufWriter, IsTerminal};
 use std::path::Path;
 
@@ -63,7 +63,7 @@ fn run_playbook(
     let color = std::io::stderr().is_terminal();
     if !allow_unsafe {
         // SAFETY: geteuid has no preconditions.
-        ferret_engine::trust::check(path, unsafe { libc::geteuid() })?;
+        ferret_session::trust::check(path, unsafe { libc::geteuid() })?;
     }
     let playbook = match Playbook::load(path) {
         Ok(p) => p,

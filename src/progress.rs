@@ -1,7 +1,7 @@
 //! The progress bar while many function probes attach (stderr, only on a
 //! terminal: indicatif draws nothing elsewhere, so logs stay clean).
 
-use ferret_engine::kernel::Progress;
+use ferret_kernel::Progress;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Arc;
 

@@ -23,7 +23,7 @@ impl RuleSource {
     pub fn file(path: &Path, allow_unsafe: bool) -> anyhow::Result<RuleSource> {
         if !allow_unsafe {
             // SAFETY: geteuid has no preconditions.
-            ferret_engine::trust::check(path, unsafe { libc::geteuid() })?;
+            ferret_session::trust::check(path, unsafe { libc::geteuid() })?;
         }
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read rule file {}", path.display()))?;
@@ -39,14 +39,14 @@ impl RuleSource {
     /// stderr; the plan is `None` when any rule has an error.
     pub fn compile_reporting(
         &self,
-        facts: &ferret_engine::system::SystemFacts,
-    ) -> Option<ferret_engine::plan::Plan> {
-        let (plan, diags) = ferret_engine::compile(&self.text, &facts.env());
+        facts: &ferret_session::system::SystemFacts,
+    ) -> Option<ferret_core::plan::Plan> {
+        let (plan, diags) = ferret_core::compile(&self.text, &facts.env());
         if !diags.is_empty() {
             let color = std::io::IsTerminal::is_terminal(&std::io::stderr());
             eprint!(
                 "{}",
-                ferret_engine::diag::render(&self.name, &self.text, &diags, color)
+                ferret_core::diag::render(&self.name, &self.text, &diags, color)
             );
         }
         plan

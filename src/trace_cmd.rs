@@ -4,9 +4,9 @@ use crate::cli::OutputArgs;
 use crate::exit::Exit;
 use crate::source::RuleSource;
 use anyhow::Context;
-use ferret_engine::output::{JsonSink, Sink, TableSink};
-use ferret_engine::session::{self, FunctionOptions, SessionError, SessionOptions};
-use ferret_engine::system::SystemFacts;
+use ferret_core::output::{JsonSink, Sink, TableSink};
+use ferret_session::session::{self, FunctionOptions, SessionError, SessionOptions};
+use ferret_session::system::SystemFacts;
 use std::io::{BufWriter, Write};
 
 /// Loading eBPF programs needs root (or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN).
@@ -95,7 +95,7 @@ pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
 
 /// Prints the summary, or the error; picks the exit status.
 pub fn finish(
-    result: Result<ferret_engine::summary::Summary, SessionError>,
+    result: Result<ferret_core::summary::Summary, SessionError>,
     sink: &mut dyn Sink,
     verbose: bool,
 ) -> anyhow::Result<Exit> {
@@ -143,13 +143,13 @@ struct PanicOnEvent;
 impl Sink for PanicOnEvent {
     fn event(
         &mut self,
-        _: &ferret_engine::event::Event,
+        _: &ferret_core::event::Event,
         _: Option<&[String]>,
-        _: &ferret_engine::output::Context,
+        _: &ferret_core::output::Names,
     ) -> std::io::Result<()> {
         panic!("FERRET_FAULT=panic-on-event: a deliberate panic in the event handler");
     }
-    fn summary(&mut self, _: &ferret_engine::summary::Summary) -> std::io::Result<()> {
+    fn summary(&mut self, _: &ferret_core::summary::Summary) -> std::io::Result<()> {
         Ok(())
     }
     fn flush(&mut self) -> std::io::Result<()> {

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{root_or_skip, Finished, Trace};
-use ferret_engine::lab::{self, Lab, ADDR6_A, ADDR6_B, ADDR_A, ADDR_B};
+use ferret_lab::{self as lab, Lab, ADDR6_A, ADDR6_B, ADDR_A, ADDR_B};
 use serde_json::{json, Value};
 use std::net::UdpSocket;
 use std::os::fd::AsRawFd;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{root_or_skip, Trace};
-use ferret_engine::lab::{self, Lab, ADDR6_A, ADDR6_B, ADDR_A, ADDR_B};
+use ferret_lab::{self as lab, Lab, ADDR6_A, ADDR6_B, ADDR_A, ADDR_B};
 use std::time::Duration;
 
 fn lab_with_https_drop() -> Lab {

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{root_or_skip, Trace};
-use ferret_engine::lab::{Lab, ADDR_B};
+use ferret_lab::{Lab, ADDR_B};
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{root_or_skip, Finished, Trace};
-use ferret_engine::lab::{self, Lab, ADDR_B};
+use ferret_lab::{self as lab, Lab, ADDR_B};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;

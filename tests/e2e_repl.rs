@@ -4,7 +4,7 @@
 mod common;
 
 use common::root_or_skip;
-use ferret_engine::lab::{self, Lab, ADDR_B};
+use ferret_lab::{self as lab, Lab, ADDR_B};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{root_or_skip, Trace};
-use ferret_engine::lab::{self, Lab, ADDR_B};
+use ferret_lab::{self as lab, Lab, ADDR_B};
 use std::process::Command;
 use std::time::Duration;
 

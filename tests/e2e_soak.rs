@@ -6,7 +6,7 @@
 mod common;
 
 use common::{root_or_skip, Trace};
-use ferret_engine::lab::{self, Lab, ADDR_B};
+use ferret_lab::{self as lab, Lab, ADDR_B};
 use std::io::BufRead;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use crate::load;
 use crate::scenarios::{Scenario, FLOOD_PORT};
 use crate::tracer::{Binaries, Tool};
 use crate::Settings;
-use ferret_engine::lab::Lab;
+use ferret_lab::Lab;
 use std::path::PathBuf;
 
 pub fn run(lab: &Lab, builds: &[PathBuf], scenarios: &[Scenario], set: &Settings) -> String {

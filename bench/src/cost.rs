@@ -16,7 +16,7 @@ use crate::load::{self, Sent};
 use crate::scenarios::{Scenario, FLOOD_PORT};
 use crate::tracer::{Binaries, Tool};
 use crate::Settings;
-use ferret_engine::lab::Lab;
+use ferret_lab::Lab;
 
 /// One program's measurements in one round.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -5,12 +5,12 @@
 
 use crate::load;
 use crate::scenarios::FLOOD_PORT;
-use ferret_engine::event;
-use ferret_engine::kallsyms::Kallsyms;
-use ferret_engine::kernel::{Kernel, LoadOptions};
-use ferret_engine::output::{Context, JsonSink, Sink, TableSink};
-use ferret_engine::rules::RuleTable;
-use ferret_engine::system::SystemFacts;
+use ferret_core::event;
+use ferret_core::kallsyms::Kallsyms;
+use ferret_core::output::{JsonSink, Names, Sink, TableSink};
+use ferret_kernel::{Kernel, LoadOptions};
+use ferret_session::rules::RuleTable;
+use ferret_session::system::SystemFacts;
 use std::time::{Duration, Instant};
 
 const RING: u32 = 64 << 20;
@@ -29,7 +29,7 @@ pub enum DecodeError {
     #[error("rule does not compile: {why}")]
     Rule { why: String },
     #[error(transparent)]
-    Kernel(#[from] ferret_engine::kernel::KernelError),
+    Kernel(#[from] ferret_kernel::KernelError),
     #[error(transparent)]
     Load(#[from] load::LoadError),
     #[error("cannot start a tokio runtime: {source}")]
@@ -43,7 +43,7 @@ pub enum DecodeError {
 pub fn run(lab_ns: &str, per_format: Duration) -> Result<DecodeRate, DecodeError> {
     let facts = SystemFacts::load();
     let records = record(lab_ns, &facts)?;
-    let ctx = Context {
+    let ctx = Names {
         kallsyms: Kallsyms::load().unwrap_or_default(),
         reasons: facts.reasons.as_ref().ok().cloned(),
         funcs: facts.funcs.clone(),
@@ -83,7 +83,7 @@ fn record(lab_ns: &str, facts: &SystemFacts) -> Result<Vec<Vec<u8>>, DecodeError
         .map_err(|source| DecodeError::Runtime { source })?;
     let _guard = rt.enter();
     let text = format!("on drop where dport == {FLOOD_PORT} print");
-    let (plan, diags) = ferret_engine::compile(&text, &facts.env());
+    let (plan, diags) = ferret_core::compile(&text, &facts.env());
     let plan = plan.ok_or_else(|| DecodeError::Rule {
         why: diags
             .iter()
@@ -96,10 +96,10 @@ fn record(lab_ns: &str, facts: &SystemFacts) -> Result<Vec<Vec<u8>>, DecodeError
         verbose_verifier: false,
     })?;
     let mut events = kernel.take_events()?;
-    let mut table = RuleTable::new(ferret_engine::session::wakeup_bytes(RING));
+    let mut table = RuleTable::new(ferret_session::session::wakeup_bytes(RING));
     for rule in plan.rules {
         table.add(&mut kernel, rule).map_err(|e| match e {
-            ferret_engine::rules::RulesError::Backend(k) => DecodeError::Kernel(k),
+            ferret_session::rules::RulesError::Backend(k) => DecodeError::Kernel(k),
             other => DecodeError::Rule {
                 why: other.to_string(),
             },
@@ -124,7 +124,7 @@ fn record(lab_ns: &str, facts: &SystemFacts) -> Result<Vec<Vec<u8>>, DecodeError
 /// the 64 KiB buffered writer ferret itself writes through (the write
 /// syscall behind it, which a pipe or a file makes cost what it costs, is
 /// not counted).
-fn rate(records: &[Vec<u8>], budget: Duration, ctx: &Context, sink: &mut dyn Sink) -> f64 {
+fn rate(records: &[Vec<u8>], budget: Duration, ctx: &Names, sink: &mut dyn Sink) -> f64 {
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < budget {

@@ -17,7 +17,7 @@ use crate::load::{self, Sent};
 use crate::scenarios::{Scenario, FLOOD_PORT};
 use crate::tracer::{Binaries, Tool};
 use crate::Settings;
-use ferret_engine::lab::Lab;
+use ferret_lab::Lab;
 use std::time::Duration;
 
 const FIRST_RATE: f64 = 12_500.0;

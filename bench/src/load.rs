@@ -4,7 +4,7 @@
 //! port (the SYN is dropped, an RST comes back). Both run on one thread
 //! inside the lab's client namespace and are bounded by a duration.
 
-use ferret_engine::lab::{in_netns, LabError, ADDR_B};
+use ferret_lab::{in_netns, LabError, ADDR_B};
 use std::net::{IpAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 

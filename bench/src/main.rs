@@ -118,7 +118,7 @@ fn main() -> anyhow::Result<()> {
     };
     let bins = binaries(&args)?;
     let bpftrace_version = bins.bpftrace.as_ref().and_then(|b| version_of(b));
-    let lab = ferret_engine::lab::Lab::create("bench").context("cannot build the namespace lab")?;
+    let lab = ferret_lab::Lab::create("bench").context("cannot build the namespace lab")?;
 
     let mut all = scenarios::all();
     if bins.bpftrace.is_none() {

@@ -8,7 +8,7 @@ use crate::scenarios::FLOOD_PORT;
 use crate::Settings;
 use aya::programs::BtfTracePoint;
 use aya::{Btf, EbpfLoader};
-use ferret_engine::lab::Lab;
+use ferret_lab::Lab;
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ops.bpf.o"));
 

@@ -13,7 +13,7 @@ pub const MISS_PORT: u16 = 47002;
 /// An address in the lab's range that no lab uses: the "miss" address.
 pub const MISS_ADDR: std::net::Ipv4Addr = std::net::Ipv4Addr::new(198, 19, 255, 254);
 /// A TTL the flood never has (it sends with 64). A rule on the TTL gets no
-/// hook pre-check (engine/src/plan/guard.rs), so its row shows what a
+/// hook pre-check (engine/core/src/plan/guard.rs), so its row shows what a
 /// non-matching rule costs the long way.
 pub const MISS_TTL: u8 = 1;
 /// Rules in the "many rules" row.

@@ -3,19 +3,19 @@
 //! event must format in both outputs, without a panic.
 #![no_main]
 
-use ferret_engine::event::decode;
-use ferret_engine::funcs::FuncTable;
-use ferret_engine::kallsyms::Kallsyms;
-use ferret_engine::output::{Context, JsonSink, Sink, TableSink};
-use ferret_engine::reasons::DropReasons;
+use ferret_core::event::decode;
+use ferret_core::hooks::HookNames;
+use ferret_core::kallsyms::Kallsyms;
+use ferret_core::output::{Context, JsonSink, Sink, TableSink};
+use ferret_core::reasons::DropReasons;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(ev) = decode(data) else { return };
-    let ctx = Context {
+    let ctx = Names {
         kallsyms: Kallsyms::parse("ffffffff81000000 T _stext\nffffffff81000100 t ip_rcv\n"),
         reasons: Some(DropReasons::from_pairs([("NOT_SPECIFIED", 2), ("NO_SOCKET", 3)])),
-        funcs: FuncTable::tracepoints(),
+        funcs: HookNames::tracepoints(),
     };
     let stack = vec!["ip_rcv+0x10".to_string()];
     let mut json = JsonSink::new(Vec::new());

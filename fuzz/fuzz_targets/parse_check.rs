@@ -4,10 +4,10 @@
 
 #![no_main]
 
-use ferret_engine::abi::{Meta, MAX_INSNS};
-use ferret_engine::check::{CheckEnv, NoNetnsNames};
-use ferret_engine::funcs::FuncTable;
-use ferret_engine::reasons::DropReasons;
+use ferret_core::abi::{Meta, MAX_INSNS};
+use ferret_core::check::{CheckEnv, NoNetnsNames};
+use ferret_core::hooks::HookNames;
+use ferret_core::reasons::DropReasons;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,15 +21,15 @@ fuzz_target!(|data: &[u8]| {
         ("NETFILTER_DROP", 12),
         ("IP_RPFILTER", 20),
     ]);
-    let funcs = FuncTable::tracepoints();
+    let funcs = HookNames::tracepoints();
     let env = CheckEnv {
         reasons: Ok(&reasons),
         funcs: &funcs,
         netns: &NoNetnsNames,
     };
-    let (plan, diags) = ferret_engine::compile(text, &env);
-    let _ = ferret_engine::diag::render("<fuzz>", text, &diags, false);
-    let _ = ferret_engine::diag::render("<fuzz>", text, &diags, true);
+    let (plan, diags) = ferret_core::compile(text, &env);
+    let _ = ferret_core::diag::render("<fuzz>", text, &diags, false);
+    let _ = ferret_core::diag::render("<fuzz>", text, &diags, true);
     let has_error = diags.iter().any(|d| d.is_error());
     assert_eq!(plan.is_some(), !has_error, "a plan exactly when no error");
     let Some(plan) = plan else {

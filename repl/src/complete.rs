@@ -5,7 +5,7 @@
 
 use crate::command::COMMANDS;
 use crate::vocab::{self, Vocabulary};
-use ferret_engine::catalog::{self, FieldKind};
+use ferret_core::catalog::{self, FieldKind};
 use ferret_grammar::{ACTION_WORDS, TRIGGER_WORDS};
 
 /// The result of completing at a position.

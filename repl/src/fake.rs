@@ -2,10 +2,10 @@
 //! the maps and probes would hold: the REPL's logic tested without root.
 
 use crate::tracer::{RuleView, Tracer};
-use ferret_engine::abi;
-use ferret_engine::plan::RulePlan;
-use ferret_engine::rules::{AttachKind, Backend, RuleTable, RulesError};
-use ferret_engine::summary::RuleSummary;
+use ferret_core::abi;
+use ferret_core::plan::RulePlan;
+use ferret_core::summary::RuleSummary;
+use ferret_session::rules::{AttachKind, Backend, RuleTable, RulesError};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Default)]
@@ -64,8 +64,8 @@ impl Backend for FakeKernel {
     /// Like a kernel without function backends.
     fn attach_functions(
         &mut self,
-        _targets: &[ferret_engine::functions::FuncEntry],
-    ) -> Result<ferret_engine::kernel::FuncAttachReport, FakeError> {
+        _targets: &[ferret_kernel::func_catalog::FuncEntry],
+    ) -> Result<ferret_kernel::FuncAttachReport, FakeError> {
         Err(FakeError {
             hook: abi::hook::FUNC,
         })

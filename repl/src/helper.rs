@@ -5,7 +5,7 @@
 use crate::command;
 use crate::complete::{complete, Completion};
 use crate::vocab::Vocabulary;
-use ferret_engine::system::SystemFacts;
+use ferret_session::system::SystemFacts;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::highlight::Highlighter;
 use rustyline::hint::{Hinter, HistoryHinter};
@@ -45,9 +45,9 @@ impl FerretHelper {
     /// it can.
     pub fn check_line(&self, line: &str) -> Option<String> {
         if command::is_rule_text(line) {
-            let (plan, diags) = ferret_engine::compile(line, &self.facts.env());
+            let (plan, diags) = ferret_core::compile(line, &self.facts.env());
             if plan.is_none() {
-                let text = ferret_engine::diag::render("<repl>", line, &diags, self.color);
+                let text = ferret_core::diag::render("<repl>", line, &diags, self.color);
                 return Some(text.trim_end().to_string());
             }
             return None;
@@ -143,13 +143,13 @@ impl ConditionalEventHandler for CtrlC {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferret_engine::funcs::FuncTable;
-    use ferret_engine::reasons::DropReasons;
+    use ferret_core::hooks::HookNames;
+    use ferret_core::reasons::DropReasons;
 
     fn helper() -> FerretHelper {
         let facts = SystemFacts {
             reasons: Ok(DropReasons::from_pairs([("NETFILTER_DROP", 12)])),
-            funcs: FuncTable::tracepoints(),
+            funcs: HookNames::tracepoints(),
         };
         let vocab = Arc::new(Vocabulary::fixed(&["NETFILTER_DROP"], &[]));
         FerretHelper::new(vocab, facts, false)

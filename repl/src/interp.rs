@@ -6,8 +6,8 @@ use crate::command::{self, Command, Target};
 use crate::render;
 use crate::tracer::Tracer;
 use crate::vocab::Vocabulary;
-use ferret_engine::summary::RuleSummary;
-use ferret_engine::system::SystemFacts;
+use ferret_core::summary::RuleSummary;
+use ferret_session::system::SystemFacts;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -160,8 +160,8 @@ impl<T: Tracer> Interpreter<T> {
     /// Compiles `text` (named `name` in diagnostics) and adds its rules:
     /// all of them, or none when any has an error or cannot run here.
     fn add_rules(&mut self, name: &str, text: &str) -> String {
-        let (plan, diags) = ferret_engine::compile(text, &self.facts.env());
-        let mut out = ferret_engine::diag::render(name, text, &diags, self.color);
+        let (plan, diags) = ferret_core::compile(text, &self.facts.env());
+        let mut out = ferret_core::diag::render(name, text, &diags, self.color);
         let Some(plan) = plan else {
             out.push_str("no rule added; fix the line and enter it again\n");
             return out;
@@ -169,7 +169,7 @@ impl<T: Tracer> Interpreter<T> {
         if let Some(e) = plan
             .rules
             .iter()
-            .find_map(|r| ferret_engine::session::preflight(r).err())
+            .find_map(|r| ferret_session::session::preflight(r).err())
         {
             out.push_str(&format!("error: {e}\nno rule added\n"));
             return out;
@@ -276,7 +276,7 @@ impl<T: Tracer> Interpreter<T> {
         }
         if !self.allow_unsafe_files {
             // SAFETY: geteuid has no preconditions.
-            if let Err(e) = ferret_engine::trust::check(path, unsafe { libc::geteuid() }) {
+            if let Err(e) = ferret_session::trust::check(path, unsafe { libc::geteuid() }) {
                 return format!("error: {e}");
             }
         }

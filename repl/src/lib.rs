@@ -5,7 +5,7 @@
 //!
 //! Threads: the terminal thread runs rustyline (completion, hints,
 //! validation, history) and sends each accepted line to the session
-//! thread, which owns the [`ferret_engine::session::Session`] (it is not
+//! thread, which owns the [`ferret_session::session::Session`] (it is not
 //! `Sync`), runs the [`Interpreter`], pumps events and prints everything —
 //! events and answers alike — through rustyline's external printer, so
 //! output appears above the prompt in order and the line being typed stays
@@ -31,7 +31,7 @@ pub use terminal::run;
 pub use tracer::{RuleView, Tracer};
 pub use vocab::Vocabulary;
 
-use ferret_engine::session::SessionError;
+use ferret_session::session::SessionError;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone)]

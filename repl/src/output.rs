@@ -4,8 +4,8 @@
 //! renders events as the CLI does (table or JSON), to the screen or a file.
 
 use crate::ReplError;
-use ferret_engine::output::{JsonSink, Sink, TableSink};
-use ferret_engine::summary::Summary;
+use ferret_core::output::{JsonSink, Sink, TableSink};
+use ferret_core::summary::Summary;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -7,9 +7,9 @@ use crate::interp::Interpreter;
 use crate::output::{EventOut, Printer, Stdout};
 use crate::vocab::Vocabulary;
 use crate::ReplError;
-use ferret_engine::session::{Flow, Session, SessionError, SessionOptions, POLL};
-use ferret_engine::summary::Summary;
-use ferret_engine::system::SystemFacts;
+use ferret_core::summary::Summary;
+use ferret_session::session::{Flow, Session, SessionError, SessionOptions, POLL};
+use ferret_session::system::SystemFacts;
 use std::collections::HashMap;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -269,7 +269,7 @@ impl Owner {
     ) {
         let stops: Vec<(usize, u64, bool)> = Session::rules(interp.tracer())
             .filter_map(|r| {
-                let quiet = r.plan.action_flags & ferret_engine::abi::act::DELIVER == 0;
+                let quiet = r.plan.action_flags & ferret_core::abi::act::DELIVER == 0;
                 Some((r.id, r.plan.actions.stop_after?, quiet))
             })
             .collect();
@@ -307,7 +307,7 @@ impl Owner {
         let written = session.aggregates(last).map(|aggs| {
             self.events
                 .sink()
-                .aggregates(&aggs, session.context())
+                .aggregates(&aggs, session.names())
                 .map_err(|e| e.to_string())
         });
         match written {

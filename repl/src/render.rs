@@ -2,8 +2,8 @@
 
 use crate::command::COMMANDS;
 use crate::tracer::RuleView;
-use ferret_engine::reasons::DropReasons;
-use ferret_engine::summary::RuleSummary;
+use ferret_core::reasons::DropReasons;
+use ferret_core::summary::RuleSummary;
 use std::fmt::Write;
 
 /// At most this many names from `funcs`; the count of the rest is shown.
@@ -69,7 +69,7 @@ pub fn stats(stats: &[RuleSummary], rules: &[RuleView]) -> String {
 
 pub fn fields() -> String {
     let mut out = String::new();
-    for f in ferret_engine::catalog::FIELDS {
+    for f in ferret_core::catalog::FIELDS {
         let _ = writeln!(out, "{:<10} {}", f.name, f.doc);
     }
     out.push_str("tcpdump primitives too: host, net, port, portrange, src, dst, tcp, udp, icmp, icmp6, sctp, ip, ip6, arp");
@@ -83,7 +83,7 @@ pub fn funcs(glob: &str, functions: Result<&[String], &str>) -> String {
     };
     let matching: Vec<&String> = names
         .iter()
-        .filter(|n| ferret_engine::funcs::glob_match(glob, n))
+        .filter(|n| ferret_core::hooks::glob_match(glob, n))
         .collect();
     let mut out = String::new();
     for name in matching.iter().take(MAX_FUNCS_SHOWN) {

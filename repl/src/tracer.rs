@@ -2,9 +2,9 @@
 //! [`Session`]; tests drive the same interpreter over a fake kernel, so the
 //! REPL's logic is checked without root.
 
-use ferret_engine::plan::RulePlan;
-use ferret_engine::session::{Session, SessionError};
-use ferret_engine::summary::RuleSummary;
+use ferret_core::plan::RulePlan;
+use ferret_core::summary::RuleSummary;
+use ferret_session::session::{Session, SessionError};
 
 /// A rule as `list` and `save` show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +76,6 @@ impl Tracer for Session {
             aggs.counts.retain(|t| t.rule == id);
             aggs.hists.retain(|h| h.rule == id);
         }
-        Ok(aggs.render_text(self.context()))
+        Ok(aggs.render_text(self.names()))
     }
 }

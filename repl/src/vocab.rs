@@ -3,7 +3,7 @@
 //! (on the terminal thread) and the `fields`/`funcs`/`reasons` commands
 //! (on the session thread) read the same table.
 
-use ferret_engine::reasons::DropReasons;
+use ferret_core::reasons::DropReasons;
 use std::sync::{Mutex, OnceLock};
 
 /// Where kernel function names come from.
@@ -59,7 +59,8 @@ impl Vocabulary {
             .get_or_init(|| match &self.source {
                 FunctionSource::Fixed(names) => Ok(names.clone()),
                 FunctionSource::Kernel => {
-                    let btf = ferret_engine::kbtf::KernelBtf::load().map_err(|e| e.to_string())?;
+                    let btf =
+                        ferret_kernel::kernel_btf::KernelBtf::load().map_err(|e| e.to_string())?;
                     let mut names: Vec<String> =
                         btf.skb_functions().into_iter().map(|f| f.name).collect();
                     names.sort();

@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::fake::FakeTracer;
-use ferret_engine::abi::hook;
-use ferret_engine::funcs::FuncTable;
-use ferret_engine::reasons::DropReasons;
+use ferret_core::abi::hook;
+use ferret_core::hooks::HookNames;
+use ferret_core::reasons::DropReasons;
 
 fn repl() -> Interpreter<FakeTracer> {
     let facts = SystemFacts {
@@ -12,7 +12,7 @@ fn repl() -> Interpreter<FakeTracer> {
             ("NO_SOCKET", 3),
             ("NETFILTER_DROP", 12),
         ])),
-        funcs: FuncTable::tracepoints(),
+        funcs: HookNames::tracepoints(),
     };
     let vocab = Arc::new(Vocabulary::fixed(
         &["NO_SOCKET", "NETFILTER_DROP"],

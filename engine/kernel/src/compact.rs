@@ -1,0 +1,20 @@
+//! The compact count map (`agg_compact`, ferret_core::agg_compact): `count by`
+//! keys of numbers that fit 8 bytes. [`Kernel::counts`] already includes
+//! its entries as big keys; the raw entries are for tests and diagnostics.
+
+use super::{Kernel, KernelError};
+use ferret_core::abi::CompactKey;
+
+const MAP: &str = "agg_compact";
+
+impl Kernel {
+    /// The compact map's entries as the kernel keyed them, summed over CPUs.
+    pub fn compact_counts(&self) -> Result<Vec<(CompactKey, u64)>, KernelError> {
+        self.percpu_hash_sums(MAP)
+    }
+
+    /// Removes a slot's compact entries (a rule was deleted).
+    pub(super) fn clear_compact(&mut self, slot: usize) -> Result<(), KernelError> {
+        self.remove_slot_keys(MAP, slot, |k: &CompactKey| k.slot)
+    }
+}

@@ -1,0 +1,251 @@
+//! What can go wrong on the kernel side, worded for the person at the
+//! terminal: each message says what to do about it.
+
+use std::io;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error(
+        "permission denied while trying to {action}: run ferret as root, or give it \
+         CAP_BPF and CAP_PERFMON (for example `sudo setcap cap_bpf,cap_perfmon+ep \
+         $(command -v ferret)`)"
+    )]
+    NotPermitted {
+        action: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error(
+        "this kernel exposes no BTF ({path} is missing or unreadable): ferret needs a kernel \
+         built with CONFIG_DEBUG_INFO_BTF=y (every major distribution enables it)"
+    )]
+    NoBtf {
+        path: &'static str,
+        #[source]
+        source: Box<aya::BtfError>,
+    },
+
+    /// The full verifier log stays in `log` for `-v`; see [`KernelError::verifier_log`].
+    #[error(
+        "the kernel's BPF verifier rejected program `{program}`: {summary} \
+         (run with -v for the full verifier log)"
+    )]
+    Verifier {
+        program: String,
+        summary: String,
+        log: String,
+    },
+
+    #[error("could not load the eBPF object into the kernel: {source}")]
+    Load {
+        #[source]
+        source: Box<aya::EbpfError>,
+    },
+
+    #[error(
+        "tracepoint `{tracepoint}` does not exist on this kernel \
+         (the list is in /sys/kernel/tracing/available_events)"
+    )]
+    NoTracepoint { tracepoint: String },
+
+    #[error("could not attach `{trigger}` to tracepoint {tracepoint}: {source}{fallback}")]
+    Attach {
+        trigger: String,
+        tracepoint: String,
+        /// Why tp_btf was not used, when the raw_tp fallback failed too.
+        fallback: String,
+        #[source]
+        source: Box<aya::programs::ProgramError>,
+    },
+
+    #[error("could not detach `{trigger}`: {source}")]
+    Detach {
+        trigger: String,
+        #[source]
+        source: Box<aya::programs::ProgramError>,
+    },
+
+    #[error("BPF map `{map}`: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: Box<aya::maps::MapError>,
+    },
+
+    #[error(
+        "the embedded eBPF object has no {kind} `{name}`; it does not match this ferret build"
+    )]
+    MissingObject { kind: &'static str, name: String },
+
+    #[error("cannot count the possible CPUs ({path}): {source}")]
+    Cpus {
+        path: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("rule slot {slot} is out of range (0..{max})")]
+    BadSlot { slot: usize, max: usize },
+
+    #[error("hook {hook} is not a tracepoint trigger ferret knows")]
+    BadHook { hook: u32 },
+
+    #[error(transparent)]
+    TracepointArgs {
+        source: crate::kernel_btf::KbtfError,
+    },
+    #[error("tracepoint slot {slot}: {why}")]
+    BadTracepointSlot { slot: u32, why: String },
+
+    #[error(
+        "function triggers (`func`, `any`) cannot run on this kernel: {why}; the tracepoint \
+         triggers (drop, free, recv, xmit, queue, `tp CAT:NAME`) still work"
+    )]
+    NoFunctionBackend { why: String },
+
+    #[error("cannot prepare the function-trigger object: {why}")]
+    FuncObject { why: String },
+
+    #[error("stack {stack_id} is not available: {why}")]
+    NoStack { stack_id: i32, why: String },
+
+    #[error("the event stream was already taken from this kernel session")]
+    EventsTaken,
+
+    #[error("reading events needs a tokio runtime; call take_events inside one")]
+    NoRuntime,
+
+    #[error("cannot watch the ring buffer: {source}")]
+    Poll {
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("BPF_PROG_TEST_RUN of {program} failed: {source}")]
+    TestRun {
+        program: &'static str,
+        #[source]
+        source: Box<aya::programs::ProgramError>,
+    },
+
+    #[error("the test program {program} returned {value}, not an answer")]
+    TestVerdict { program: &'static str, value: u32 },
+}
+
+impl KernelError {
+    /// The complete verifier output of a rejected program, for `-v`.
+    pub fn verifier_log(&self) -> Option<&str> {
+        match self {
+            KernelError::Verifier { log, .. } => Some(log),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn map(map: &'static str, source: aya::maps::MapError) -> KernelError {
+        KernelError::Map {
+            map,
+            source: Box::new(source),
+        }
+    }
+}
+
+pub(crate) fn is_permission(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
+}
+
+/// Sorts a failed object load (map creation, mostly) into the errors above.
+pub(crate) fn classify_load(e: aya::EbpfError) -> KernelError {
+    match e {
+        aya::EbpfError::MapError(aya::maps::MapError::CreateError { name, io_error })
+            if is_permission(&io_error) =>
+        {
+            KernelError::NotPermitted {
+                action: format!("create BPF map `{name}`"),
+                source: io_error,
+            }
+        }
+        aya::EbpfError::ProgramError(p) => classify_program(String::new(), p),
+        other => KernelError::Load {
+            source: Box::new(other),
+        },
+    }
+}
+
+/// Sorts a failed program load: missing privileges, or the verifier.
+pub(crate) fn classify_program(program: String, e: aya::programs::ProgramError) -> KernelError {
+    use aya::programs::ProgramError;
+    match e {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => {
+            let log = verifier_log.to_string();
+            // EPERM is privileges; the verifier answers EACCES/EINVAL + a log.
+            if io_error.raw_os_error() == Some(libc::EPERM) && log.trim().is_empty() {
+                return KernelError::NotPermitted {
+                    action: format!("load BPF program `{program}`"),
+                    source: io_error,
+                };
+            }
+            KernelError::Verifier {
+                summary: verifier_summary(&log, &io_error),
+                program,
+                log,
+            }
+        }
+        ProgramError::SyscallError(aya::sys::SyscallError { call, io_error })
+            if is_permission(&io_error) =>
+        {
+            KernelError::NotPermitted {
+                action: format!("{call} for `{program}`"),
+                source: io_error,
+            }
+        }
+        other => KernelError::Load {
+            source: Box::new(aya::EbpfError::ProgramError(other)),
+        },
+    }
+}
+
+/// The verifier's reason is the last line before its statistics.
+fn verifier_summary(log: &str, io_error: &io::Error) -> String {
+    let is_stat = |l: &str| {
+        l.starts_with("processed ")
+            || l.starts_with("verification time")
+            || l.starts_with("stack depth")
+            || l.starts_with("max_states_per_insn")
+    };
+    log.lines()
+        .map(str::trim)
+        .rev()
+        .find(|l| !l.is_empty() && !is_stat(l))
+        .map_or_else(|| io_error.to_string(), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verifier_summary_is_its_last_word_before_the_statistics() {
+        let log = "0: (b7) r0 = 0\n1: (95) exit\nR0 !read_ok\n\
+                   processed 2 insns (limit 1000000) max_states_per_insn 0\n\
+                   verification time 10 usec\nstack depth 0\n";
+        let e = io::Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(verifier_summary(log, &e), "R0 !read_ok");
+        assert_eq!(verifier_summary("", &e), e.to_string());
+    }
+
+    #[test]
+    fn eperm_from_a_syscall_is_about_privileges() {
+        let e = aya::programs::ProgramError::SyscallError(aya::sys::SyscallError {
+            call: "bpf_raw_tracepoint_open",
+            io_error: io::Error::from_raw_os_error(libc::EPERM),
+        });
+        let k = classify_program("ferret_drop_raw".into(), e);
+        assert!(matches!(k, KernelError::NotPermitted { .. }), "{k:?}");
+        assert!(k.to_string().contains("CAP_BPF"));
+        assert!(k.verifier_log().is_none());
+    }
+}

@@ -1,0 +1,328 @@
+//! Which kernel functions `func GLOB` and `any` can trace: every function
+//! whose BTF prototype has a `struct sk_buff *` among its first five
+//! parameters (the registers a probe reads), that the kernel can also
+//! probe. "Can probe" is `available_filter_functions` from tracefs when it
+//! is readable (what kprobe.multi and fentry need), else the text symbols
+//! of /proc/kallsyms (a function inlined everywhere has no symbol).
+//!
+//! Functions get ids `FUNC_ID0 + i` in name order, so a glob with a fixed
+//! prefix names a run of neighbouring ids (see check/filter.rs).
+
+use crate::kernel_btf::{KbtfError, KernelBtf, SkbFunc};
+use ferret_core::hooks::{glob_match, HookNames};
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+/// First id of kernel functions (`FERRET_FUNC_ID0`); lower ids name hooks.
+pub const FUNC_ID0: u32 = 1024;
+/// The probe programs read the skb from one of the first five arguments.
+pub const MAX_POSITION: usize = 5;
+/// Entries of the kernel's `func_rules` map (`FERRET_MAX_FUNCS`).
+pub const MAX_FUNCS: usize = 65536;
+
+const TRACEFS: &str = "/sys/kernel/tracing";
+const DEBUGFS_TRACING: &str = "/sys/kernel/debug/tracing";
+
+/// One traceable function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FuncEntry {
+    pub id: u32,
+    pub name: String,
+    /// 1-based argument position of its skb.
+    pub position: usize,
+}
+
+/// Where the list of probe-able functions came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Traceable {
+    /// `available_filter_functions` at this path.
+    FilterFunctions { path: String },
+    /// /proc/kallsyms text symbols, because the tracefs list was not
+    /// readable (the reason is kept for `ferret funcs`).
+    Kallsyms { why: String },
+    /// Neither could be read: every BTF function is tried.
+    Unchecked { why: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct FuncCatalog {
+    funcs: Vec<FuncEntry>,
+    /// Functions whose skb comes after argument MAX_POSITION.
+    pub beyond: usize,
+    /// BTF skb functions the kernel cannot probe (not in the list).
+    pub not_traceable: usize,
+    pub source: Traceable,
+}
+
+impl FuncCatalog {
+    /// Reads the running kernel's BTF and traceable functions.
+    pub fn discover() -> Result<FuncCatalog, KbtfError> {
+        let btf = KernelBtf::load()?;
+        let (names, source) = traceable_names();
+        Ok(FuncCatalog::build(
+            btf.skb_functions(),
+            names.as_ref(),
+            source,
+        ))
+    }
+
+    /// This process's catalog, discovered on first use: the checker (for
+    /// `func == GLOB`) and the session (for attaching) must agree on ids.
+    pub fn shared() -> Result<Arc<FuncCatalog>, String> {
+        static SHARED: OnceLock<Result<Arc<FuncCatalog>, String>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                FuncCatalog::discover()
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+
+    /// The pure part of [`discover`](Self::discover): sort, drop what cannot
+    /// be probed, number.
+    pub fn build(
+        mut skb_funcs: Vec<SkbFunc>,
+        traceable: Option<&HashSet<String>>,
+        source: Traceable,
+    ) -> FuncCatalog {
+        skb_funcs.sort_by(|a, b| a.name.cmp(&b.name));
+        skb_funcs.dedup_by(|a, b| a.name == b.name);
+        let mut beyond = 0;
+        let mut not_traceable = 0;
+        let mut funcs = Vec::new();
+        for f in skb_funcs {
+            if f.position > MAX_POSITION {
+                beyond += 1;
+            } else if traceable.is_some_and(|t| !t.contains(&f.name)) {
+                not_traceable += 1;
+            } else if funcs.len() < MAX_FUNCS - FUNC_ID0 as usize {
+                funcs.push(FuncEntry {
+                    id: FUNC_ID0 + funcs.len() as u32,
+                    name: f.name,
+                    position: f.position,
+                });
+            }
+        }
+        FuncCatalog {
+            funcs,
+            beyond,
+            not_traceable,
+            source,
+        }
+    }
+
+    pub fn all(&self) -> &[FuncEntry] {
+        &self.funcs
+    }
+
+    pub fn get(&self, id: u32) -> Option<&FuncEntry> {
+        let i = id.checked_sub(FUNC_ID0)? as usize;
+        self.funcs.get(i)
+    }
+
+    /// Functions matching any of the globs, in id order.
+    pub fn select<'a>(&'a self, globs: &'a [String]) -> impl Iterator<Item = &'a FuncEntry> + 'a {
+        self.funcs
+            .iter()
+            .filter(move |f| globs.iter().any(|g| glob_match(g, &f.name)))
+    }
+
+    /// Adds every function to the names events and the `func` field use.
+    pub fn add_to(&self, table: &mut HookNames) {
+        for f in &self.funcs {
+            table.insert(f.id, &f.name);
+        }
+    }
+
+    /// One line for `ferret funcs` and the ready line: what was left out.
+    pub fn caveats(&self) -> String {
+        let list = match &self.source {
+            Traceable::FilterFunctions { path } => format!("probe-able per {path}"),
+            Traceable::Kallsyms { why } => {
+                format!("probe-able per /proc/kallsyms ({why})")
+            }
+            Traceable::Unchecked { why } => format!("not checked for probe-ability ({why})"),
+        };
+        format!(
+            "{} functions take an skb in their first {MAX_POSITION} arguments, {list}; \
+             {} are not probe-able; {} have the skb after argument {MAX_POSITION} and are \
+             left out",
+            self.funcs.len(),
+            self.not_traceable,
+            self.beyond
+        )
+    }
+}
+
+/// Names the kernel can probe, and where they came from.
+fn traceable_names() -> (Option<HashSet<String>>, Traceable) {
+    let why = match read_filter_functions() {
+        Ok((names, path)) => return (Some(names), Traceable::FilterFunctions { path }),
+        Err(why) => why,
+    };
+    match ferret_core::kallsyms::Kallsyms::load() {
+        Ok(k) if !k.is_empty() => (Some(k.names().collect()), Traceable::Kallsyms { why }),
+        Ok(_) => (
+            None,
+            Traceable::Unchecked {
+                why: format!("{why}; /proc/kallsyms hides addresses"),
+            },
+        ),
+        Err(e) => (
+            None,
+            Traceable::Unchecked {
+                why: format!("{why}; /proc/kallsyms: {e}"),
+            },
+        ),
+    }
+}
+
+/// `available_filter_functions`, mounting tracefs first when it is not
+/// mounted and we may (root). Errors say what happened, for the caveats.
+fn read_filter_functions() -> Result<(HashSet<String>, String), String> {
+    let mut errors = Vec::new();
+    for dir in [TRACEFS, DEBUGFS_TRACING] {
+        let path = Path::new(dir).join("available_filter_functions");
+        if !path.exists() && dir == TRACEFS && Path::new(dir).is_dir() {
+            mount_tracefs(dir, &mut errors);
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(text) => return Ok((parse_filter_functions(&text), path.display().to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => errors.push(format!("{} is not readable: {e}", path.display())),
+        }
+    }
+    if errors.is_empty() {
+        errors.push(format!("tracefs is not mounted at {TRACEFS}"));
+    }
+    Err(errors.join("; "))
+}
+
+fn mount_tracefs(dir: &str, errors: &mut Vec<String>) {
+    let target = std::ffi::CString::new(dir).expect("no NUL");
+    // SAFETY: valid NUL-terminated strings; no data argument.
+    let rc = unsafe {
+        libc::mount(
+            c"nodev".as_ptr(),
+            target.as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        errors.push(format!(
+            "cannot mount tracefs at {dir}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+}
+
+/// Lines are `name` or `name [module]`; some kernels append `.cold` parts
+/// and duplicates, which the set absorbs.
+pub fn parse_filter_functions(text: &str) -> HashSet<String> {
+    text.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(name: &str, position: usize) -> SkbFunc {
+        SkbFunc {
+            name: name.into(),
+            position,
+        }
+    }
+
+    fn sample() -> FuncCatalog {
+        let traceable = parse_filter_functions(
+            "ip_rcv\nip_local_out\ntcp_v4_rcv [tcp]\nkfree_skb_reason\nip_rcv_core\n",
+        );
+        FuncCatalog::build(
+            vec![
+                f("tcp_v4_rcv", 1),
+                f("ip_rcv", 1),
+                f("ip_local_out", 3),
+                f("ip_rcv_core", 1),
+                f("inlined_everywhere", 1),
+                f("kfree_skb_reason", 1),
+                f("six_args", 6),
+                f("ip_rcv", 1),
+            ],
+            Some(&traceable),
+            Traceable::FilterFunctions {
+                path: "test".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn functions_are_numbered_in_name_order_after_the_hooks() {
+        let c = sample();
+        let names: Vec<_> = c.all().iter().map(|f| (f.id, f.name.as_str())).collect();
+        assert_eq!(
+            names,
+            [
+                (1024, "ip_local_out"),
+                (1025, "ip_rcv"),
+                (1026, "ip_rcv_core"),
+                (1027, "kfree_skb_reason"),
+                (1028, "tcp_v4_rcv")
+            ]
+        );
+        assert_eq!(c.get(1025).map(|f| f.position), Some(1));
+        assert_eq!(c.get(1024).map(|f| f.position), Some(3));
+        assert_eq!(c.get(7), None);
+        assert_eq!((c.beyond, c.not_traceable), (1, 1));
+        assert!(c.caveats().contains("1 have the skb after argument 5"));
+    }
+
+    #[test]
+    fn globs_select_functions() {
+        let c = sample();
+        let globs = ["ip_rcv*".to_string(), "tcp_v4_*".to_string()];
+        let picked: Vec<_> = c.select(&globs).map(|f| f.name.as_str()).collect();
+        assert_eq!(picked, ["ip_rcv", "ip_rcv_core", "tcp_v4_rcv"]);
+        assert_eq!(c.select(&["*".to_string()]).count(), 5);
+        let mut table = HookNames::tracepoints();
+        c.add_to(&mut table);
+        assert_eq!(table.name(1028), Some("tcp_v4_rcv"));
+        assert_eq!(table.matching("ip_rcv*").collect::<Vec<_>>(), [1025, 1026]);
+    }
+
+    #[test]
+    fn without_a_list_every_btf_function_is_kept() {
+        let c = FuncCatalog::build(
+            vec![f("a", 1), f("b", 2)],
+            None,
+            Traceable::Unchecked { why: "x".into() },
+        );
+        assert_eq!(c.all().len(), 2);
+        assert!(c.caveats().contains("not checked"));
+    }
+
+    #[test]
+    fn discovery_on_this_kernel_intersects_btf_with_what_can_be_probed() {
+        if !Path::new(crate::drop_reasons::KERNEL_BTF).exists() {
+            eprintln!("skipped: no kernel BTF on this machine");
+            return;
+        }
+        let c = FuncCatalog::discover().expect("kernel BTF is readable");
+        assert!(c.all().len() > 300, "{}", c.caveats());
+        // ip_rcv takes the skb first on every kernel ferret supports.
+        let ip_rcv = c.all().iter().find(|f| f.name == "ip_rcv");
+        assert_eq!(ip_rcv.map(|f| f.position), Some(1), "{}", c.caveats());
+        match &c.source {
+            Traceable::FilterFunctions { path } => assert!(path.ends_with("functions")),
+            Traceable::Kallsyms { why } | Traceable::Unchecked { why } => {
+                assert!(why.contains("available_filter_functions") || why.contains("tracefs"))
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! What the checker learns from the running system: drop reasons from the
+//! kernel's BTF, and namespace names resolved to inodes. Kept apart from the
+//! pure stages so those stay testable without a kernel.
+
+use ferret_core::check::{CheckEnv, NetnsResolver};
+use ferret_core::hooks::HookNames;
+use ferret_core::reasons::DropReasons;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// Facts about this machine that checking and decoding need.
+#[derive(Debug, Clone)]
+pub struct SystemFacts {
+    pub reasons: Result<DropReasons, String>,
+    pub funcs: HookNames,
+}
+
+impl SystemFacts {
+    pub fn load() -> SystemFacts {
+        SystemFacts {
+            reasons: ferret_kernel::drop_reasons::from_kernel().map_err(|e| e.to_string()),
+            funcs: HookNames::tracepoints(),
+        }
+    }
+
+    /// [`load`](Self::load), plus the kernel's skb functions when `text`
+    /// has a `func`/`any` trigger, so that `func == GLOB` in a filter
+    /// names real functions. Discovery failing here is left for the
+    /// session to report.
+    pub fn load_for(text: &str) -> SystemFacts {
+        let mut facts = SystemFacts::load();
+        if uses_functions(text) {
+            if let Ok(catalog) = ferret_kernel::func_catalog::FuncCatalog::shared() {
+                catalog.add_to(&mut facts.funcs);
+            }
+        }
+        facts
+    }
+
+    pub fn env(&self) -> CheckEnv<'_> {
+        CheckEnv {
+            reasons: self.reasons.as_ref().map_err(String::as_str),
+            funcs: &self.funcs,
+            netns: &FsNetns,
+        }
+    }
+}
+
+/// Whether any rule of `text` has a function trigger.
+pub fn uses_functions(text: &str) -> bool {
+    use ferret_grammar::ast::TriggerKind;
+    let (program, _) = ferret_grammar::parse_program(text);
+    program.rules.iter().any(|r| {
+        r.triggers
+            .iter()
+            .any(|t| matches!(t.kind, TriggerKind::Func { .. } | TriggerKind::Any))
+    })
+}
+
+/// Resolves `/proc/PID/ns/net`, any path to a namespace file, or a name
+/// under /run/netns (what `ip netns add` creates) by the file's inode.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FsNetns;
+
+impl NetnsResolver for FsNetns {
+    fn resolve(&self, name: &str) -> Result<u32, String> {
+        let path = if name.contains('/') {
+            Path::new(name).to_path_buf()
+        } else {
+            Path::new("/run/netns").join(name)
+        };
+        let meta = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        u32::try_from(meta.ino())
+            .map_err(|_| format!("{}: inode does not fit 32 bits", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_triggers_are_noticed() {
+        assert!(uses_functions("on any where port 443"));
+        assert!(uses_functions("on drop\non func ip_*, tcp_* print"));
+        assert!(!uses_functions("on drop where func == kfree_skb"));
+    }
+
+    #[test]
+    fn own_namespace_resolves_by_proc_path() {
+        let ino = FsNetns
+            .resolve("/proc/self/ns/net")
+            .expect("every Linux process has a netns");
+        assert!(ino > 0);
+        assert!(FsNetns.resolve("no-such-namespace-ferret-test").is_err());
+    }
+}
