@@ -6,7 +6,7 @@
 use ferret_core::event::decode;
 use ferret_core::hooks::HookNames;
 use ferret_core::kallsyms::Kallsyms;
-use ferret_core::output::{Context, JsonSink, Sink, TableSink};
+use ferret_core::output::{JsonSink, Names, Sink, TableSink};
 use ferret_core::reasons::DropReasons;
 use libfuzzer_sys::fuzz_target;
 
