@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 source tools/deps.sh
 export RUST_BACKTRACE=1
 cargo build --workspace --all-targets --quiet
+./tools/check-layers.sh
 cargo test --workspace --quiet -- --test-threads=2
 if [ "$(id -u)" = 0 ]; then
   ./tests/vm/run.sh
