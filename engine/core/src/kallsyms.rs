@@ -14,6 +14,20 @@ impl Kallsyms {
         Kallsyms::from_file(Path::new("/proc/kallsyms"))
     }
 
+    /// Opens /proc/kallsyms to read later, e.g. on another thread: whether
+    /// it shows addresses is decided at open, by the opener's privileges,
+    /// so opening before giving up root keeps them.
+    pub fn open() -> std::io::Result<std::fs::File> {
+        std::fs::File::open("/proc/kallsyms")
+    }
+
+    /// Reads a file [`Kallsyms::open`] opened.
+    pub fn read_from(mut file: std::fs::File) -> std::io::Result<Kallsyms> {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut file, &mut text)?;
+        Ok(Kallsyms::parse(&text))
+    }
+
     pub fn from_file(path: &Path) -> std::io::Result<Kallsyms> {
         Ok(Kallsyms::parse(&std::fs::read_to_string(path)?))
     }
