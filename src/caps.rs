@@ -206,7 +206,7 @@ fn missing_after_eperm() -> Option<String> {
     (!missing.is_empty()).then(|| describe(&missing))
 }
 
-fn kernel_before(major: u32, minor: u32) -> bool {
+pub fn kernel_before(major: u32, minor: u32) -> bool {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let mut parts = release
         .trim()

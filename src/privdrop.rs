@@ -10,6 +10,7 @@ use crate::caps::{self, Cap, CapSets};
 use anyhow::{bail, Context};
 use ferret_core::outfile::{self, Writer};
 use std::ffi::{CStr, CString};
+use std::os::unix::ffi::OsStrExt;
 
 /// What the session still needs after the ready line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,17 +23,19 @@ pub enum Needs {
 }
 
 impl Needs {
-    fn keep(self) -> &'static [Cap] {
-        match self {
-            Needs::Nothing => &[],
-            Needs::LoadingRules => &[
-                Cap::Bpf,
-                Cap::Perfmon,
-                Cap::NetAdmin,
-                Cap::SysAdmin,
-                Cap::SysResource,
-            ],
+    /// CAP_SYS_ADMIN only where the kernel has no CAP_BPF and CAP_PERFMON
+    /// (before 5.8); CAP_SYS_RESOURCE only where BPF memory counts against
+    /// the locked-memory limit (before 5.11).
+    fn keep(self, has_cap_bpf: bool, memlock_counts: bool) -> Vec<Cap> {
+        let mut keep = match (self, has_cap_bpf) {
+            (Needs::Nothing, _) => return Vec::new(),
+            (Needs::LoadingRules, true) => vec![Cap::Bpf, Cap::Perfmon, Cap::NetAdmin],
+            (Needs::LoadingRules, false) => vec![Cap::SysAdmin, Cap::NetAdmin],
+        };
+        if memlock_counts {
+            keep.push(Cap::SysResource);
         }
+        keep
     }
 }
 
@@ -42,6 +45,7 @@ pub struct Target {
     pub name: String,
     pub uid: u32,
     pub gid: u32,
+    pub home: std::path::PathBuf,
 }
 
 /// The plan made at startup, carried out by [`Drop::after_ready`].
@@ -82,6 +86,11 @@ pub fn plan(user: Option<&str>, needs: Needs) -> anyhow::Result<Drop> {
 }
 
 impl Drop {
+    /// The home directory of the user ferret will become, if it changes user.
+    pub fn home(&self) -> Option<&std::path::Path> {
+        self.target.as_ref().map(|t| t.home.as_path())
+    }
+
     /// Called with every line ferret prints to stderr about the session;
     /// the first is the ready line, after which privileges go. A failed
     /// drop ends ferret: it does not trace on with more than was asked.
@@ -97,7 +106,15 @@ impl Drop {
 
     fn apply(&self) -> anyhow::Result<()> {
         let had = caps::current().context("capget")?;
-        let keep = CapSets::only(self.needs.keep());
+        let keep = self
+            .needs
+            .keep(caps::kernel_has_cap_bpf(), caps::kernel_before(5, 11));
+        let keep = CapSets::only(&keep);
+        if self.needs == Needs::LoadingRules {
+            // Symbols for the stacks of rules added later; without it they
+            // would be addresses only (best effort: stacks still print).
+            let _ = ferret_core::kallsyms::Kallsyms::preopen();
+        }
         let keep = CapSets {
             effective: keep.effective & had.permitted,
             permitted: keep.permitted & had.permitted,
@@ -233,10 +250,13 @@ fn lookup(
     let name = unsafe { CStr::from_ptr(pwd.pw_name) }
         .to_string_lossy()
         .into_owned();
+    // SAFETY: as pw_name.
+    let home = unsafe { CStr::from_ptr(pwd.pw_dir) };
     Some(Target {
         name,
         uid: pwd.pw_uid,
         gid: pwd.pw_gid,
+        home: std::path::PathBuf::from(std::ffi::OsStr::from_bytes(home.to_bytes())),
     })
 }
 
@@ -261,8 +281,14 @@ mod tests {
 
     #[test]
     fn loading_rules_keeps_the_bpf_capabilities_only() {
-        assert!(Needs::Nothing.keep().is_empty());
-        assert!(Needs::LoadingRules.keep().contains(&Cap::Bpf));
-        assert!(Needs::LoadingRules.keep().contains(&Cap::Perfmon));
+        assert!(Needs::Nothing.keep(true, true).is_empty());
+        assert_eq!(
+            Needs::LoadingRules.keep(true, false),
+            [Cap::Bpf, Cap::Perfmon, Cap::NetAdmin]
+        );
+        assert_eq!(
+            Needs::LoadingRules.keep(false, true),
+            [Cap::SysAdmin, Cap::NetAdmin, Cap::SysResource]
+        );
     }
 }

@@ -38,6 +38,11 @@ pub fn run(args: &OutputArgs) -> anyhow::Result<Exit> {
     // them takes; every thread of the REPL starts from here.
     let mut privileges =
         crate::privdrop::plan(args.user.as_deref(), crate::privdrop::Needs::LoadingRules)?;
+    if let Some(home) = privileges.home() {
+        // The history is kept where the user ferret becomes can write it;
+        // sudo often leaves HOME at root's. No other thread runs yet.
+        std::env::set_var("HOME", home);
+    }
     privileges.after_ready();
     match ferret_repl::run(&opts) {
         Ok(summary) if summary.lost() > 0 => Ok(Exit::Lost),
