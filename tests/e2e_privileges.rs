@@ -213,7 +213,7 @@ impl Running {
     }
 
     /// SIGINT, then stdout and the rest of stderr.
-    fn stop(mut self) -> (Option<i32>, String, String) {
+    fn stop(self) -> (Option<i32>, String, String) {
         std::thread::sleep(Duration::from_millis(400));
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
