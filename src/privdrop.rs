@@ -48,9 +48,9 @@ pub struct Target {
     pub home: std::path::PathBuf,
 }
 
-/// The plan made at startup, carried out by [`Drop::after_ready`].
+/// The plan made at startup, carried out by [`PrivilegeDrop::after_ready`].
 #[derive(Debug)]
-pub struct Drop {
+pub struct PrivilegeDrop {
     target: Option<Target>,
     needs: Needs,
     done: bool,
@@ -58,7 +58,7 @@ pub struct Drop {
 
 /// Resolves `--user` (a name or a uid), else the sudo caller; `None`:
 /// stay who we are. Files are written as the target from now on.
-pub fn plan(user: Option<&str>, needs: Needs) -> anyhow::Result<Drop> {
+pub fn plan(user: Option<&str>, needs: Needs) -> anyhow::Result<PrivilegeDrop> {
     let sudo_uid = std::env::var("SUDO_UID").ok();
     let target = match user {
         Some(u) => Some(resolve(u)?),
@@ -78,14 +78,14 @@ pub fn plan(user: Option<&str>, needs: Needs) -> anyhow::Result<Drop> {
             gid: t.gid,
         });
     }
-    Ok(Drop {
+    Ok(PrivilegeDrop {
         target,
         needs,
         done: false,
     })
 }
 
-impl Drop {
+impl PrivilegeDrop {
     /// The home directory of the user ferret will become, if it changes user.
     pub fn home(&self) -> Option<&std::path::Path> {
         self.target.as_ref().map(|t| t.home.as_path())
