@@ -99,6 +99,12 @@ pub struct OutputArgs {
     /// Run rule files and playbooks even when other users can change them.
     #[arg(long, global = true)]
     pub allow_unsafe_files: bool,
+
+    /// Once the probes are attached and the output files open, continue as
+    /// USER (a name or uid), as tcpdump -Z does. Through sudo the default
+    /// is the user who ran sudo; `--user root` stays root.
+    #[arg(short = 'Z', long = "user", value_name = "USER", global = true)]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

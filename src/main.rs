@@ -1,11 +1,13 @@
 //! The `ferret` command line.
 
+mod caps;
 mod check_cmd;
 mod cli;
 mod demo;
 mod exit;
 mod funcs_cmd;
 mod playbook_cmd;
+mod privdrop;
 mod progress;
 mod repl_cmd;
 mod source;

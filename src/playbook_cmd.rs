@@ -3,6 +3,7 @@
 
 use crate::cli::{OutputArgs, RunArgs};
 use crate::exit::Exit;
+use crate::privdrop::Needs;
 use crate::source::RuleSource;
 use crate::trace_cmd::{self, open_output, require_root};
 use anyhow::Context;
@@ -80,6 +81,7 @@ fn run_playbook(
         return Ok(exit);
     }
     let facts = SystemFacts::load();
+    let mut privileges = crate::privdrop::plan(output.user.as_deref(), Needs::LoadingRules)?;
     let out = BufWriter::with_capacity(64 * 1024, open_output(output)?);
     let limits = Limits {
         operations: args.script_ops.unwrap_or(Limits::default().operations),
@@ -104,7 +106,10 @@ fn run_playbook(
         .enable_all()
         .build()
         .context("cannot start the event loop")?;
-    let mut ready = |line: &str| eprintln!("{line}");
+    let mut ready = |line: &str| {
+        privileges.after_ready();
+        eprintln!("{line}")
+    };
     let result = runtime.block_on(run::run(&playbook, &facts, opts, Box::new(out), &mut ready));
     let outcome = match result {
         Ok(o) => o,

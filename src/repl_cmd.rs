@@ -34,11 +34,24 @@ pub fn run(args: &OutputArgs) -> anyhow::Result<Exit> {
     if let Err(exit) = require_root() {
         return Ok(exit);
     }
+    // Rules come later, one by one: give up root now, keeping what loading
+    // them takes; every thread of the REPL starts from here.
+    let mut privileges =
+        crate::privdrop::plan(args.user.as_deref(), crate::privdrop::Needs::LoadingRules)?;
+    if let Some(home) = privileges.home() {
+        // The history is kept where the user ferret becomes can write it;
+        // sudo often leaves HOME at root's. No other thread runs yet.
+        std::env::set_var("HOME", home);
+    }
+    privileges.after_ready();
     match ferret_repl::run(&opts) {
         Ok(summary) if summary.lost() > 0 => Ok(Exit::Lost),
         Ok(_) => Ok(Exit::Ok),
         Err(ReplError::Session(SessionError::Kernel(e))) => {
             eprintln!("ferret: error: {e}");
+            if let Some(hint) = crate::caps::eperm_hint(&e) {
+                eprintln!("ferret: {hint}");
+            }
             if let Some(log) = e.verifier_log() {
                 if args.verbose {
                     eprintln!("{log}");

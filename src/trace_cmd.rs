@@ -2,6 +2,7 @@
 
 use crate::cli::OutputArgs;
 use crate::exit::Exit;
+use crate::privdrop::Needs;
 use crate::source::RuleSource;
 use anyhow::Context;
 use ferret_core::output::{JsonSink, Sink, TableSink};
@@ -9,31 +10,16 @@ use ferret_session::session::{self, FunctionOptions, SessionError, SessionOption
 use ferret_session::system::SystemFacts;
 use std::io::{BufWriter, Write};
 
-/// Loading eBPF programs needs root (or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN).
+/// Loading eBPF programs needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN.
 pub fn require_root() -> Result<(), Exit> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("ferret: error: tracing loads eBPF programs and needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN); run it with sudo. `ferret check` works without.");
-        return Err(Exit::System);
-    }
-    Ok(())
+    crate::caps::require_for_tracing()
 }
 
 /// Creates the output: stdout, or a new file readable only by its owner.
 pub fn open_output(args: &OutputArgs) -> anyhow::Result<Box<dyn Write>> {
     Ok(match &args.output {
         None => Box::new(std::io::stdout().lock()),
-        Some(path) => {
-            use std::os::unix::fs::OpenOptionsExt;
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(path)
-                .with_context(|| format!("cannot create output file {}", path.display()))?;
-            Box::new(file)
-        }
+        Some(path) => Box::new(ferret_core::outfile::create(path).context("the output file")?),
     })
 }
 
@@ -46,6 +32,7 @@ pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
     if let Err(exit) = require_root() {
         return Ok(exit);
     }
+    let mut privileges = crate::privdrop::plan(args.user.as_deref(), Needs::Nothing)?;
     let out = BufWriter::with_capacity(64 * 1024, open_output(args)?);
     let mut sink: Box<dyn Sink> = if args.json {
         Box::new(JsonSink::new(out))
@@ -79,6 +66,7 @@ pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
     };
     let mut ready = |line: &str| {
         bar.finish();
+        privileges.after_ready();
         eprintln!("{line}")
     };
     let result = runtime.block_on(session::run_with(
@@ -117,6 +105,9 @@ pub fn finish(
 /// Prints a session error (with the verifier log when asked); the status.
 pub fn report_error(e: &SessionError, verbose: bool) -> Exit {
     eprintln!("ferret: error: {e}");
+    if let Some(hint) = crate::caps::eperm_hint(e) {
+        eprintln!("ferret: {hint}");
+    }
     if let SessionError::Kernel(k) = e {
         if let Some(log) = k.verifier_log() {
             if verbose {

@@ -1,9 +1,14 @@
 //! Where history lives: `$XDG_DATA_HOME/ferret/history`, else
 //! `~/.local/share/ferret/history`; the directory 0700, the file 0600 (rules
 //! name hosts and namespaces a user may not want others to read).
+//!
+//! The line editor appends to the file by its path, so [`prepare`] opens it
+//! once through `ferret_core::outfile` (appending: the history is kept):
+//! afterwards it is a regular file of ours, mode 0600, in a directory that
+//! other users cannot change, and nobody else can swap it for a link.
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +19,11 @@ pub enum HistoryError {
     Create {
         path: PathBuf,
         source: std::io::Error,
+    },
+    #[error("history: {source}")]
+    File {
+        #[from]
+        source: ferret_core::outfile::OutFileError,
     },
 }
 
@@ -49,20 +59,15 @@ fn create_private(path: &Path) -> Result<(), HistoryError> {
             .create(dir)
             .map_err(err)?;
     }
-    let file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(err)?;
-    // An older file may have been created with looser permissions.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(err)
+    // An older file may have looser permissions: they become 0600.
+    ferret_core::outfile::append(path)?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn xdg_data_home_wins_then_home() {

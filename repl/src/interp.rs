@@ -9,6 +9,7 @@ use crate::vocab::Vocabulary;
 use ferret_core::summary::RuleSummary;
 use ferret_session::system::SystemFacts;
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -291,14 +292,16 @@ impl<T: Tracer> Interpreter<T> {
         if rules.is_empty() {
             return "no rules to save".to_string();
         }
-        match std::fs::write(path, render::rule_file(&rules)) {
-            Ok(()) => format!(
+        let text = render::rule_file(&rules);
+        match ferret_core::outfile::create(path).map(|mut f| f.write_all(text.as_bytes())) {
+            Ok(Err(e)) => format!("error: cannot write {}: {e}", path.display()),
+            Ok(Ok(())) => format!(
                 "saved {} rule{} to {}",
                 rules.len(),
                 if rules.len() == 1 { "" } else { "s" },
                 path.display()
             ),
-            Err(e) => format!("error: cannot write {}: {e}", path.display()),
+            Err(e) => format!("error: {e}"),
         }
     }
 }

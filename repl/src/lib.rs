@@ -55,10 +55,10 @@ pub struct ReplOptions {
 pub enum ReplError {
     #[error(transparent)]
     Session(#[from] SessionError),
-    #[error("cannot create output file {path}: {source}")]
+    #[error("the output file: {source}")]
     Output {
-        path: PathBuf,
-        source: std::io::Error,
+        #[from]
+        source: ferret_core::outfile::OutFileError,
     },
     #[error("the terminal failed: {source}")]
     Terminal {

@@ -137,17 +137,7 @@ impl EventOut {
     /// Events to a new file readable only by its owner (as `-o` does for
     /// the CLI); answers still go to the screen.
     pub fn file(path: &Path, json: bool) -> Result<EventOut, ReplError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|source| ReplError::Output {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let file = ferret_core::outfile::create(path)?;
         let out = io::BufWriter::new(file);
         let sink: Box<dyn Sink + Send> = if json {
             Box::new(JsonSink::new(out))

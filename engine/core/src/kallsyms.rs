@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+static PREOPENED: std::sync::Mutex<Option<std::fs::File>> = std::sync::Mutex::new(None);
+
 #[derive(Debug, Clone, Default)]
 pub struct Kallsyms {
     /// Sorted by address.
@@ -12,6 +14,35 @@ pub struct Kallsyms {
 impl Kallsyms {
     pub fn load() -> std::io::Result<Kallsyms> {
         Kallsyms::from_file(Path::new("/proc/kallsyms"))
+    }
+
+    /// Opens /proc/kallsyms to read later, e.g. on another thread: whether
+    /// it shows addresses is decided at open, by the opener's privileges,
+    /// so opening before giving up root keeps them. Takes the file
+    /// [`Kallsyms::preopen`] opened, if any.
+    pub fn open() -> std::io::Result<std::fs::File> {
+        let preopened = PREOPENED.lock().ok().and_then(|mut f| f.take());
+        match preopened {
+            Some(file) => Ok(file),
+            None => std::fs::File::open("/proc/kallsyms"),
+        }
+    }
+
+    /// Opens /proc/kallsyms now for the next [`Kallsyms::open`]: for a
+    /// process about to give up root before its first probe.
+    pub fn preopen() -> std::io::Result<()> {
+        let file = std::fs::File::open("/proc/kallsyms")?;
+        if let Ok(mut slot) = PREOPENED.lock() {
+            *slot = Some(file);
+        }
+        Ok(())
+    }
+
+    /// Reads a file [`Kallsyms::open`] opened.
+    pub fn read_from(mut file: std::fs::File) -> std::io::Result<Kallsyms> {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut file, &mut text)?;
+        Ok(Kallsyms::parse(&text))
     }
 
     pub fn from_file(path: &Path) -> std::io::Result<Kallsyms> {

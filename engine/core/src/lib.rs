@@ -2,8 +2,8 @@
 //! the reference evaluator, event decoding and the outputs (table, JSON
 //! lines, pcap-ng), with the C/Rust ABI they share with the kernel programs.
 //!
-//! Nothing here makes a syscall beyond reading files it is handed, and
-//! nothing needs clang: [`compile`] goes from text to a [`plan::Plan`] and
+//! Nothing here makes a syscall beyond reading files it is handed and
+//! opening the files ferret writes ([`outfile`]), and nothing needs clang: [`compile`] goes from text to a [`plan::Plan`] and
 //! every diagnostic, without touching the system beyond what
 //! [`check::CheckEnv`] hands it.
 
@@ -17,6 +17,7 @@ pub mod event;
 pub mod hooks;
 pub mod ir;
 pub mod kallsyms;
+pub mod outfile;
 pub mod output;
 pub mod plan;
 pub mod reasons;

@@ -3,6 +3,7 @@
 //! them, so a playbook that needs files is told why, not "not found".
 //! There are no network functions at all.
 
+use ferret_core::outfile::WriteMode;
 use rhai::{Engine, EvalAltResult, NativeCallContext};
 use std::io::Write;
 use std::path::Path;
@@ -44,19 +45,22 @@ pub fn register(engine: &mut Engine, allow: bool, dir: Option<&Path>) {
     engine.register_fn(
         "write_file",
         |ctx: NativeCallContext, path: &str, text: &str| -> Res<()> {
-            std::fs::write(path, text)
+            write_with(Path::new(path), text, WriteMode::Truncate)
                 .map_err(|e| fail(&ctx, format!("write_file(\"{path}\"): {e}")))
         },
     );
     engine.register_fn(
         "append_file",
         |ctx: NativeCallContext, path: &str, text: &str| -> Res<()> {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .and_then(|mut f| f.write_all(text.as_bytes()))
+            write_with(Path::new(path), text, WriteMode::Append)
                 .map_err(|e| fail(&ctx, format!("append_file(\"{path}\"): {e}")))
         },
     );
+}
+
+/// Through the one opener of files ferret writes (no link followed, mode
+/// 0600, another user's file refused).
+fn write_with(path: &Path, text: &str, mode: WriteMode) -> std::io::Result<()> {
+    let mut file = ferret_core::outfile::open(path, mode).map_err(std::io::Error::other)?;
+    file.write_all(text.as_bytes())
 }

@@ -218,7 +218,11 @@ impl Session {
         }
         if self.ctx.kallsyms.is_empty() && self.kallsyms.is_none() {
             // Once, after the first attach, off the path to the ready line.
-            self.kallsyms = Some(std::thread::spawn(|| Kallsyms::load().unwrap_or_default()));
+            // Opened here, before the ready line (and any drop of root).
+            let file = Kallsyms::open();
+            self.kallsyms = Some(std::thread::spawn(|| {
+                file.and_then(Kallsyms::read_from).unwrap_or_default()
+            }));
         }
         Ok(id)
     }

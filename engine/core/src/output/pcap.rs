@@ -24,8 +24,11 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PcapError {
-    #[error("cannot create the capture file {path}: {source}; give --pcap a writable path")]
-    Create { path: PathBuf, source: io::Error },
+    #[error("the capture file (--pcap): {source}")]
+    Create {
+        #[from]
+        source: crate::outfile::OutFileError,
+    },
     #[error("cannot write the capture file {path}: {source}")]
     Write { path: PathBuf, source: io::Error },
 }
@@ -52,20 +55,11 @@ impl<W: Write> std::fmt::Debug for PcapWriter<W> {
 }
 
 impl PcapWriter<BufWriter<File>> {
-    /// Creates `path` (mode 0600, replacing a previous file) and writes the
-    /// section header; `rules` go into its comment.
+    /// Creates `path` (as [`crate::outfile::create`]: mode 0600, replacing
+    /// a previous file) and writes the section header; `rules` go into its
+    /// comment.
     pub fn create(path: &Path, rules: &[String]) -> Result<Self, PcapError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|source| PcapError::Create {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let file = crate::outfile::create(path)?;
         PcapWriter::new(BufWriter::with_capacity(64 * 1024, file), path, rules)
     }
 }
