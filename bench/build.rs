@@ -10,7 +10,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", manifest.join("bpf").display());
     println!(
         "cargo:rerun-if-changed={}",
-        manifest.join("../ebpf/kernel_types.h").display()
+        manifest.join("../ebpf/kernel_types.bpf.h").display()
     );
     println!("cargo:rerun-if-env-changed=FERRET_CLANG");
     for name in ["empty", "ops"] {
@@ -30,6 +30,8 @@ fn compile(manifest: &Path, name: &str) {
         .unwrap_or_else(|| fail("no clang found (tried $FERRET_CLANG, clang-19, clang): apt-get install clang-19 libbpf-dev"));
     let mut cmd = Command::new(&clang);
     cmd.args(["-target", "bpf", "-O2", "-g", "-Wall", "-mcpu=v3"]);
+    // ops.bpf.c reads the engine's hand-written kernel types.
+    cmd.arg("-I").arg(manifest.join("../ebpf"));
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let multiarch = Path::new("/usr/include").join(format!("{arch}-linux-gnu"));
     if multiarch.is_dir() {

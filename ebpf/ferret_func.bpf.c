@@ -1,26 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Function triggers (`func GLOB`, `any`): the kprobe entry programs, in an
- * object of their own.
+ * Function triggers (`func GLOB`, `any`): the kprobe and fentry entry
+ * programs, in an object of their own over the same body (handle.bpf.h)
+ * and the same maps (maps.bpf.h) as ferret.bpf.c.
  *
  * Why a second object: aya 0.14 refuses a whole object that has a
  * `kprobe.multi` section, and cannot load a program with the expected attach
  * type BPF_TRACE_KPROBE_MULTI that a kprobe.multi link requires. So this
- * object is never given to aya: engine/src/kernel/funcload.rs parses it with
+ * object is never given to aya: engine/kernel/src/funcload.rs parses it with
  * aya-obj, points its map references at the maps aya created for the main
- * object (same definitions, same names: this file includes ferret.bpf.c), and
- * loads the programs below with BPF_PROG_LOAD itself, with the attach type
- * the chosen backend needs. The sections are plain "kprobe" because the
- * attach type is the loader's choice, not the section's.
+ * object (same definitions, same names), and loads the programs below with
+ * BPF_PROG_LOAD itself, with the attach type the chosen backend needs. The
+ * sections are plain "kprobe" because the attach type is the loader's
+ * choice, not the section's.
  *
  * One program per argument position serves every function whose first
  * `struct sk_buff *` parameter sits there; the function's id (its index in
- * engine/src/funcs.rs's table) is the link's BPF cookie.
+ * engine/kernel/src/func_catalog.rs's table) is the link's BPF cookie.
  */
-#include "ferret.bpf.c"
-
+#include <linux/types.h>
+#include <linux/bpf.h>
 #include <asm/ptrace.h>
+#include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+
+#include "ferret_abi.h"
+#include "maps.bpf.h"
+#include "handle.bpf.h"
+#include "abi_types.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
 
 static __always_inline int on_func(struct pt_regs *ctx, __u64 skb)
 {
@@ -30,7 +39,7 @@ static __always_inline int on_func(struct pt_regs *ctx, __u64 skb)
 	/* Probes of functions that no rule selects now stay cheap. */
 	if (!mask || !*mask)
 		return 0;
-	return handle_skb(ctx, skb, FERRET_HOOK_FUNC, id, 0, 0, 0);
+	return handle_skb(ctx, skb, FERRET_HOOK_FUNC, id);
 }
 
 #define FUNC_ARG(n)                                                                                \
@@ -79,7 +88,7 @@ static __always_inline int on_func_tracing(void *ctx, __u64 skb)
 
 	if (!mask || !*mask)
 		return 0;
-	return handle_skb(ctx, skb, FERRET_HOOK_FUNC, id, 0, 0, 0);
+	return handle_skb(ctx, skb, FERRET_HOOK_FUNC, id);
 }
 
 #define FENTRY_ARG(n)                                                                              \

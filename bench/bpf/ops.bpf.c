@@ -10,7 +10,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
-#include "../../ebpf/kernel_types.h"
+#include "kernel_types.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -1,5 +1,6 @@
-//! Compiles the C eBPF object (ebpf/ferret.bpf.c) with clang into OUT_DIR;
-//! src/lib.rs embeds it with `include_bytes!`.
+//! Compiles the C eBPF objects (ebpf/ferret.bpf.c, ebpf/ferret_func.bpf.c)
+//! with clang into OUT_DIR; src/lib.rs and src/funcload.rs embed them with
+//! `include_bytes!`, and tests/abi_btf reads their BTF.
 //!
 //! The toolchain has no rust-src, so the kernel side cannot be Rust; clang is
 //! a build dependency instead. A missing clang or libbpf header is a build
@@ -15,7 +16,7 @@ fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let ebpf = manifest.join("../../ebpf");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
-    // A directory: cargo rescans every file in it.
+    // A directory: cargo rescans every file in it (include/ too).
     println!("cargo:rerun-if-changed={}", ebpf.display());
     println!("cargo:rerun-if-env-changed=FERRET_CLANG");
 
@@ -45,6 +46,10 @@ fn compile(clang: &Path, ebpf: &Path, name: &str, out: &Path) {
         .arg("-mcpu=v3")
         // bpf_tracing.h picks the pt_regs layout by target architecture.
         .arg(target_arch_define())
+        // include/: the contract shared with Rust; ebpf/: the kernel-only
+        // *.bpf.h headers.
+        .arg("-I")
+        .arg(ebpf.join("include"))
         .arg("-I")
         .arg(ebpf);
     // linux/types.h wants <asm/types.h>, which Debian keeps in the

@@ -5,14 +5,90 @@
 use crate::abi::hook;
 use std::collections::BTreeMap;
 
-/// The tracepoint behind each built-in trigger: (trigger, hook, category:name).
-pub const TRACEPOINT_TRIGGERS: &[(&str, u32, &str)] = &[
-    ("drop", hook::DROP, "skb:kfree_skb"),
-    ("free", hook::FREE, "skb:consume_skb"),
-    ("recv", hook::RECV, "net:netif_receive_skb"),
-    ("xmit", hook::XMIT, "net:net_dev_start_xmit"),
-    ("queue", hook::QUEUE, "net:net_dev_queue"),
+/// A built-in trigger: a kernel tracepoint with an skb as its first
+/// argument, served by a tp_btf program and its raw_tp twin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trigger {
+    /// What rules call it (`on drop`).
+    pub name: &'static str,
+    /// Its hook id (`FERRET_HOOK_<NAME>` on the C side).
+    pub hook: u32,
+    /// The tracepoint, `category:name`.
+    pub tracepoint: &'static str,
+    /// The tp_btf program (`SEC("tp_btf/<name>")`).
+    pub btf_program: &'static str,
+    /// The raw_tp twin (`SEC("raw_tp/<name>")`).
+    pub raw_program: &'static str,
+}
+
+impl Trigger {
+    /// The tracepoint without its category: what tp_btf and raw_tp attach by.
+    pub fn event(&self) -> &'static str {
+        self.tracepoint
+            .split_once(':')
+            .map_or(self.tracepoint, |(_, name)| name)
+    }
+}
+
+/// The built-in triggers, the one list of them: the checker, the planner
+/// and the kernel layer (which program to attach for a hook) read it, and
+/// the kernel crate's abi_btf test checks the C programs against it.
+pub const TRIGGERS: [Trigger; 5] = [
+    Trigger {
+        name: "drop",
+        hook: hook::DROP,
+        tracepoint: "skb:kfree_skb",
+        btf_program: "ferret_drop_btf",
+        raw_program: "ferret_drop_raw",
+    },
+    Trigger {
+        name: "free",
+        hook: hook::FREE,
+        tracepoint: "skb:consume_skb",
+        btf_program: "ferret_free_btf",
+        raw_program: "ferret_free_raw",
+    },
+    Trigger {
+        name: "recv",
+        hook: hook::RECV,
+        tracepoint: "net:netif_receive_skb",
+        btf_program: "ferret_recv_btf",
+        raw_program: "ferret_recv_raw",
+    },
+    Trigger {
+        name: "xmit",
+        hook: hook::XMIT,
+        tracepoint: "net:net_dev_start_xmit",
+        btf_program: "ferret_xmit_btf",
+        raw_program: "ferret_xmit_raw",
+    },
+    Trigger {
+        name: "queue",
+        hook: hook::QUEUE,
+        tracepoint: "net:net_dev_queue",
+        btf_program: "ferret_queue_btf",
+        raw_program: "ferret_queue_raw",
+    },
 ];
+
+/// [`TRIGGERS`] as (trigger, hook, category:name), derived at compile time
+/// for the callers that match on tuples.
+pub const TRACEPOINT_TRIGGERS: &[(&str, u32, &str)] = &trigger_tuples();
+
+const fn trigger_tuples() -> [(&'static str, u32, &'static str); TRIGGERS.len()] {
+    let mut out = [("", 0, ""); TRIGGERS.len()];
+    let mut i = 0;
+    while i < TRIGGERS.len() {
+        out[i] = (TRIGGERS[i].name, TRIGGERS[i].hook, TRIGGERS[i].tracepoint);
+        i += 1;
+    }
+    out
+}
+
+/// The built-in trigger of a hook id.
+pub fn trigger(hook: u32) -> Option<&'static Trigger> {
+    TRIGGERS.iter().find(|t| t.hook == hook)
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HookNames {
@@ -24,9 +100,8 @@ impl HookNames {
     /// by their tracepoint (`kfree_skb`, `netif_receive_skb`, ...).
     pub fn tracepoints() -> HookNames {
         let mut t = HookNames::default();
-        for (_, id, tp) in TRACEPOINT_TRIGGERS {
-            let name = tp.split_once(':').map_or(*tp, |(_, n)| n);
-            t.insert(*id, name);
+        for trigger in &TRIGGERS {
+            t.insert(trigger.hook, trigger.event());
         }
         t
     }
@@ -83,6 +158,20 @@ mod tests {
         assert!(glob_match("*skb*", "kfree_skb"));
         assert!(!glob_match("ip_*", "ipv6_rcv"));
         assert!(!glob_match("ip_rcv", "ip_rcv_core"));
+    }
+
+    #[test]
+    fn triggers_have_one_hook_each_below_the_tp_slots() {
+        for (i, t) in TRIGGERS.iter().enumerate() {
+            assert!(t.hook < hook::TP0, "{}", t.name);
+            assert!(TRIGGERS[..i]
+                .iter()
+                .all(|o| o.hook != t.hook && o.name != t.name));
+            assert_eq!(trigger(t.hook), Some(t));
+            assert_eq!(TRACEPOINT_TRIGGERS[i], (t.name, t.hook, t.tracepoint));
+        }
+        assert_eq!(trigger(hook::TP0), None);
+        assert_eq!(TRIGGERS[1].event(), "consume_skb");
     }
 
     #[test]

@@ -9,45 +9,10 @@ use aya::programs::tp_btf::BtfTracePointLinkId;
 use aya::programs::{BtfTracePoint, ProgramError, RawTracePoint};
 use aya::Ebpf;
 use ferret_core::abi::{self, hook};
-
-/// A built-in trigger: its hook, the stem of its program names
-/// (`ferret_<stem>_btf` / `ferret_<stem>_raw`) and its tracepoint.
-struct Trigger {
-    hook: u32,
-    stem: &'static str,
-    tracepoint: &'static str,
-}
-
-const TRIGGERS: [Trigger; 5] = [
-    Trigger {
-        hook: hook::DROP,
-        stem: "drop",
-        tracepoint: "kfree_skb",
-    },
-    Trigger {
-        hook: hook::FREE,
-        stem: "free",
-        tracepoint: "consume_skb",
-    },
-    Trigger {
-        hook: hook::RECV,
-        stem: "recv",
-        tracepoint: "netif_receive_skb",
-    },
-    Trigger {
-        hook: hook::XMIT,
-        stem: "xmit",
-        tracepoint: "net_dev_start_xmit",
-    },
-    Trigger {
-        hook: hook::QUEUE,
-        stem: "queue",
-        tracepoint: "net_dev_queue",
-    },
-];
+use ferret_core::hooks::{self, TRIGGERS};
 
 /// The `tp_slot_arg` entry must stay within what the C side accepts.
-const MAX_SKB_ARG: u32 = 4;
+const MAX_SKB_ARG: u32 = abi::TP_SKB_ARG_MAX;
 
 #[derive(Debug)]
 pub(super) struct Attachment {
@@ -64,9 +29,9 @@ enum Link {
 
 /// Every raw_tp program ([`Kernel::verify_all`]).
 pub(super) fn eager_programs() -> Vec<String> {
-    let hooks = TRIGGERS.iter().map(|t| format!("ferret_{}_raw", t.stem));
+    let triggers = TRIGGERS.iter().map(|t| t.raw_program.to_owned());
     let slots = (0..abi::TP_SLOTS).map(|k| format!("ferret_tp_slot{k}"));
-    hooks
+    triggers
         .chain(slots)
         .chain([super::testrun::PROGRAM, super::testrun::COUNT_PROGRAM].map(str::to_owned))
         .collect()
@@ -109,23 +74,20 @@ impl Kernel {
             Some(_) => self.detach(hook)?,
             None => {}
         }
-        let t = TRIGGERS
-            .iter()
-            .find(|t| t.hook == hook)
-            .ok_or(KernelError::BadHook { hook })?;
+        let t = hooks::trigger(hook).ok_or(KernelError::BadHook { hook })?;
         let (name, link) = match kind {
             AttachKind::TpBtf => {
-                let name = format!("ferret_{}_btf", t.stem);
-                let id = attach_btf(&mut self.ebpf, &self.btf, &name, t.tracepoint)?;
+                let name = t.btf_program.to_owned();
+                let id = attach_btf(&mut self.ebpf, &self.btf, &name, t.event())?;
                 (name, Link::Btf(id))
             }
             AttachKind::RawTp => {
-                let name = format!("ferret_{}_raw", t.stem);
+                let name = t.raw_program.to_owned();
                 self.load_raw(&name)?;
                 let prog: &mut RawTracePoint = program(&mut self.ebpf, &name)?;
                 let id = prog
-                    .attach(t.tracepoint)
-                    .map_err(|e| attach_error(t.stem, t.tracepoint, e))?;
+                    .attach(t.event())
+                    .map_err(|e| attach_error(t.name, t.event(), e))?;
                 (name, Link::Raw(id))
             }
         };

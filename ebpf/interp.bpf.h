@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * The branch-program interpreter. Its semantics are a contract with the Rust
- * reference evaluator (engine/src/plan/eval.rs), checked against each other
- * by engine/tests/kernel_filter.rs through ferret_test_filter, which calls
+ * reference evaluator (engine/core/src/plan/eval.rs), checked against each
+ * other by engine/kernel/tests/kernel_filter.rs through ferret_test_filter, which calls
  * run_filter() below exactly as the hook programs do:
  *
  *   pc = 0; while pc < ninsns: insn = insns[pc];
@@ -17,10 +17,17 @@
  *   (forward-only jumps are what bound the loop); running off the end ->
  *   no match; ninsns == 0 -> match.
  */
-#ifndef FERRET_INTERP_H
-#define FERRET_INTERP_H
+#ifndef FERRET_INTERP_BPF_H
+#define FERRET_INTERP_BPF_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
 
 #include "ferret_abi.h"
+
+/* Fields with a presence bit: `present` is a u32. */
+#define FIELD_IDS 32
 
 static __always_inline __u64 load_bytes_u64(const __u8 *p)
 {
@@ -34,7 +41,7 @@ static __always_inline int load_field(const struct ferret_meta *m, __u32 field, 
 {
 	const __u8 *bytes;
 
-	if (field >= 32 || !(m->present & (1u << field)))
+	if (field >= FIELD_IDS || !(m->present & (1u << field)))
 		return 0;
 	*hi = 0;
 	switch (field) {

@@ -5,21 +5,16 @@
  * because their layout is fixed on the wire. Only the linear part of the skb
  * is parsed: every hook ferret uses sees headers there.
  */
-#ifndef FERRET_PARSE_H
-#define FERRET_PARSE_H
+#ifndef FERRET_PARSE_BPF_H
+#define FERRET_PARSE_BPF_H
 
-#include "ferret_run.h"
-#include "kernel_types.h"
+#include <linux/types.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 
-#define ETH_HLEN 14
-#define ETH_P_IP 0x0800
-#define ETH_P_ARP 0x0806
-#define ETH_P_IPV6 0x86DD
-#define IPPROTO_TCP 6
-#define IPPROTO_UDP 17
-#define IPPROTO_SCTP 132
-#define IPPROTO_UDPLITE 136
-#define IPV6_EXT_MAX 4 /* extension headers walked before giving up */
+#include "kernel_types.bpf.h"
+#include "net.bpf.h"
+#include "run.bpf.h"
 
 static __always_inline void fill_dev(struct run *r, struct sk_buff *skb)
 {
@@ -77,9 +72,9 @@ static __always_inline void fill_dev_direct(struct run *r, struct sk_buff *skb)
 	__u64 w0, w1;
 	int end = 0;
 
-	if (r->filled & 1)
+	if (r->filled & FILLED_DEV)
 		return;
-	r->filled |= 1;
+	r->filled |= FILLED_DEV;
 	dev = skb->dev;
 	if (dev) {
 		m->ifindex = dev->ifindex;
@@ -129,12 +124,12 @@ static __always_inline void set_mapped_v4(__u8 *dst, const __u8 *src)
 static __always_inline void parse_l4(struct run *r, const __u8 *l4, __u32 off)
 {
 	struct ferret_meta *m = &r->meta;
-	__u8 buf[14];
+	__u8 buf[L4_READ_LEN];
 
 	if (m->proto != IPPROTO_TCP && m->proto != IPPROTO_UDP && m->proto != IPPROTO_SCTP &&
 	    m->proto != IPPROTO_UDPLITE)
 		return;
-	if (off + 4 > r->tail)
+	if (off + L4_PORTS_LEN > r->tail)
 		return;
 	if (!l4) {
 		if (bpf_probe_read_kernel(buf, sizeof(buf), (void *)(r->head + off)))
@@ -144,8 +139,8 @@ static __always_inline void parse_l4(struct run *r, const __u8 *l4, __u32 off)
 	m->sport = ((__u16)l4[0] << 8) | l4[1];
 	m->dport = ((__u16)l4[2] << 8) | l4[3];
 	m->present |= FIELD_BIT(FERRET_F_SPORT) | FIELD_BIT(FERRET_F_DPORT);
-	if (m->proto == IPPROTO_TCP && off + 14 <= r->tail) {
-		m->tcpflags = l4[13];
+	if (m->proto == IPPROTO_TCP && off + L4_READ_LEN <= r->tail) {
+		m->tcpflags = l4[TCP_FLAGS_OFF];
 		m->present |= FIELD_BIT(FERRET_F_TCPFLAGS);
 	}
 }
@@ -155,37 +150,38 @@ static __always_inline void parse_ipv4(struct run *r, const __u8 *ip, __u32 nh)
 	struct ferret_meta *m = &r->meta;
 	__u32 ihl = (ip[0] & 0xf) * 4;
 
-	if (ihl < 20 || nh + 20 > r->tail)
+	if (ihl < IPV4_MIN_HLEN || nh + IPV4_MIN_HLEN > r->tail)
 		return;
-	set_mapped_v4(m->saddr, ip + 12);
-	set_mapped_v4(m->daddr, ip + 16);
-	m->ttl = ip[8];
-	m->proto = ip[9];
+	set_mapped_v4(m->saddr, ip + IPV4_SADDR_OFF);
+	set_mapped_v4(m->daddr, ip + IPV4_DADDR_OFF);
+	m->ttl = ip[IPV4_TTL_OFF];
+	m->proto = ip[IPV4_PROTO_OFF];
 	m->present |= FIELD_BIT(FERRET_F_SADDR) | FIELD_BIT(FERRET_F_DADDR) |
 		      FIELD_BIT(FERRET_F_TTL) | FIELD_BIT(FERRET_F_PROTO);
 	/* Later fragments carry no transport header. Constant offsets into
 	 * `ip` only: the option-less header is by far the common case. */
-	if (((ip[6] & 0x1f) << 8 | ip[7]) == 0)
-		parse_l4(r, ihl == 20 ? ip + 20 : NULL, nh + ihl);
+	if (((ip[IPV4_FRAG_OFF] & IPV4_FRAG_HI_MASK) << 8 | ip[IPV4_FRAG_OFF + 1]) == 0)
+		parse_l4(r, ihl == IPV4_MIN_HLEN ? ip + IPV4_MIN_HLEN : NULL, nh + ihl);
 }
 
 static __always_inline int ipv6_is_ext(__u8 nexthdr)
 {
-	return nexthdr == 0 || nexthdr == 43 || nexthdr == 44 || nexthdr == 51 || nexthdr == 60;
+	return nexthdr == IPV6_EXT_HOPOPTS || nexthdr == IPV6_EXT_ROUTING ||
+	       nexthdr == IPV6_EXT_FRAGMENT || nexthdr == IPV6_EXT_AH || nexthdr == IPV6_EXT_DSTOPTS;
 }
 
 static __always_inline void parse_ipv6(struct run *r, const __u8 *ip, __u32 nh)
 {
 	struct ferret_meta *m = &r->meta;
-	__u8 next = ip[6], ext[4];
-	__u32 off = nh + 40;
+	__u8 next = ip[IPV6_NEXTHDR_OFF], ext[4];
+	__u32 off = nh + IPV6_HLEN;
 	int walked = 0;
 
-	if (nh + 40 > r->tail)
+	if (nh + IPV6_HLEN > r->tail)
 		return;
-	__builtin_memcpy(m->saddr, ip + 8, 16);
-	__builtin_memcpy(m->daddr, ip + 24, 16);
-	m->ttl = ip[7];
+	__builtin_memcpy(m->saddr, ip + IPV6_SADDR_OFF, 16);
+	__builtin_memcpy(m->daddr, ip + IPV6_DADDR_OFF, 16);
+	m->ttl = ip[IPV6_HOPLIMIT_OFF];
 	m->present |= FIELD_BIT(FERRET_F_SADDR) | FIELD_BIT(FERRET_F_DADDR) |
 		      FIELD_BIT(FERRET_F_TTL);
 #pragma unroll
@@ -194,12 +190,12 @@ static __always_inline void parse_ipv6(struct run *r, const __u8 *ip, __u32 nh)
 			break;
 		if (bpf_probe_read_kernel(ext, sizeof(ext), (void *)(r->head + off)))
 			return;
-		if (next == 44) {
+		if (next == IPV6_EXT_FRAGMENT) {
 			/* Fragment header: a later fragment has no L4 header. */
-			if (((ext[2] << 8 | ext[3]) & 0xfff8) != 0)
+			if (((ext[2] << 8 | ext[3]) & IPV6_FRAG_OFFSET_MASK) != 0)
 				return;
 			off += 8;
-		} else if (next == 51) {
+		} else if (next == IPV6_EXT_AH) {
 			off += (ext[1] + 2) * 4;
 		} else {
 			off += (ext[1] + 1) * 8;
@@ -211,17 +207,19 @@ static __always_inline void parse_ipv6(struct run *r, const __u8 *ip, __u32 nh)
 		return; /* too many extension headers: the protocol stays unknown */
 	m->proto = next;
 	m->present |= FIELD_BIT(FERRET_F_PROTO);
-	parse_l4(r, walked ? NULL : ip + 40, off);
+	parse_l4(r, walked ? NULL : ip + IPV6_HLEN, off);
 }
 
 static __always_inline void parse_arp(struct run *r, const __u8 *arp, __u32 nh)
 {
 	/* Ethernet/IPv4 ARP: sender and target protocol addresses, as tcpdump's
 	 * `host` matches them. */
-	if (nh + 28 > r->tail || arp[2] != 0x08 || arp[3] != 0x00 || arp[4] != 6 || arp[5] != 4)
+	if (nh + ARP_ETH_IPV4_LEN > r->tail || arp[ARP_PTYPE_OFF] != (ETH_P_IP >> 8) ||
+	    arp[ARP_PTYPE_OFF + 1] != (ETH_P_IP & 0xff) || arp[ARP_HLEN_OFF] != ETH_ALEN ||
+	    arp[ARP_PLEN_OFF] != IPV4_ALEN)
 		return;
-	set_mapped_v4(r->meta.saddr, arp + 14);
-	set_mapped_v4(r->meta.daddr, arp + 24);
+	set_mapped_v4(r->meta.saddr, arp + ARP_SPA_OFF);
+	set_mapped_v4(r->meta.daddr, arp + ARP_TPA_OFF);
 	r->meta.present |= FIELD_BIT(FERRET_F_SADDR) | FIELD_BIT(FERRET_F_DADDR);
 }
 
@@ -242,7 +240,8 @@ static __always_inline void fill_net(struct run *r)
 			return;
 		/* Not set yet (early receive, some drops): assume Ethernet. */
 		nh = mh + ETH_HLEN;
-		if (!family && !bpf_probe_read_kernel(hdr, 2, (void *)(r->head + mh + 12)))
+		if (!family &&
+		    !bpf_probe_read_kernel(hdr, 2, (void *)(r->head + mh + ETH_TYPE_OFF)))
 			family = hdr[0] << 8 | hdr[1];
 	}
 	/* Without skb->protocol the bytes at the offset are not known to be a
@@ -276,16 +275,16 @@ __noinline int fill_meta(struct run *r, __u32 needs)
 	/* Taken from meta, not passed: a tp_btf caller's skb is a typed
 	 * pointer, which a global function cannot take as an integer. */
 	skb = (struct sk_buff *)r->meta.skb;
-	if ((needs & NEED_DEV) && !(r->filled & 1)) {
-		r->filled |= 1;
+	if ((needs & NEED_DEV) && !(r->filled & FILLED_DEV)) {
+		r->filled |= FILLED_DEV;
 		fill_dev(r, skb);
 	}
-	if ((needs & NEED_TASK) && !(r->filled & 2)) {
-		r->filled |= 2;
+	if ((needs & NEED_TASK) && !(r->filled & FILLED_TASK)) {
+		r->filled |= FILLED_TASK;
 		fill_task(r);
 	}
-	if ((needs & NEED_NET) && !(r->filled & 4)) {
-		r->filled |= 4;
+	if ((needs & NEED_NET) && !(r->filled & FILLED_NET)) {
+		r->filled |= FILLED_NET;
 		fill_net(r);
 	}
 	return 0;

@@ -9,8 +9,8 @@
  * UAPI packet headers are not here: their layout is fixed on the wire, so the
  * parser reads them as raw bytes.
  */
-#ifndef FERRET_KERNEL_TYPES_H
-#define FERRET_KERNEL_TYPES_H
+#ifndef FERRET_KERNEL_TYPES_BPF_H
+#define FERRET_KERNEL_TYPES_BPF_H
 
 #include <linux/types.h>
 
@@ -65,7 +65,7 @@ struct sk_buff {
 };
 
 /*
- * Packet bytes viewed through kernel types (see ferret_direct.h): only
+ * Packet bytes viewed through kernel types (see direct.bpf.h): only
  * whole-byte members, because the verifier checks every load against the
  * kernel's own definition of the type. ethhdr serves as 14 plain bytes.
  */

@@ -9,20 +9,25 @@
  * pointer whose loads the JIT makes fault-safe (~1 ns each), and the
  * verifier inlines the call away. aya 0.14 cannot emit kfunc calls, so the
  * C calls a helper id no kernel has, and the loader rewrites each such call
- * into the kfunc call (engine/src/kernel/kfunc.rs) and sets
+ * into the kfunc call (engine/kernel/src/kfunc.rs) and sets
  * ferret_have_rdonly_cast. Where the kernel lacks the kfunc, the flag stays
  * 0, the verifier sees the typed path as dead code (a frozen .rodata value
  * is a constant to it) and never checks the placeholder call in it; the
- * helper path (ferret_parse.h) does the work.
+ * helper path (parse.bpf.h) does the work.
  */
-#ifndef FERRET_DIRECT_H
-#define FERRET_DIRECT_H
+#ifndef FERRET_DIRECT_BPF_H
+#define FERRET_DIRECT_BPF_H
 
-#include "ferret_run.h"
-#include "ferret_parse.h"
-#include "kernel_types.h"
+#include <linux/types.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
-/* Keep in sync with engine/src/kernel/kfunc.rs. */
+#include "kernel_types.bpf.h"
+#include "net.bpf.h"
+#include "run.bpf.h"
+
+/* Keep in sync with engine/kernel/src/kfunc.rs. */
 #define FERRET_RDONLY_CAST_PLACEHOLDER 0x7ffffe01
 
 const volatile __u32 ferret_have_rdonly_cast = 0;
@@ -43,7 +48,7 @@ static __always_inline __u32 ipv4_ihl(const struct ethhdr *h0, __u32 nh, __u32 t
 {
 	__u32 ihl = (h0->h_dest[0] & 0xf) * 4;
 
-	return ihl < 20 || nh + 20 > tail ? 0 : ihl;
+	return ihl < IPV4_MIN_HLEN || nh + IPV4_MIN_HLEN > tail ? 0 : ihl;
 }
 
 /*
@@ -53,7 +58,7 @@ static __always_inline __u32 ipv4_ihl(const struct ethhdr *h0, __u32 nh, __u32 t
 static __always_inline __u32 ipv4_ports_off(const struct ethhdr *h0, __u32 nh, __u32 ihl,
 					    __u32 tail)
 {
-	__u16 frag = (h0->h_source[0] & 0x1f) << 8 | h0->h_source[1];
+	__u16 frag = (h0->h_source[0] & IPV4_FRAG_HI_MASK) << 8 | h0->h_source[1];
 	__u8 proto = h0->h_source[3];
 	__u32 off = nh + ihl;
 
@@ -62,14 +67,14 @@ static __always_inline __u32 ipv4_ports_off(const struct ethhdr *h0, __u32 nh, _
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_SCTP &&
 	    proto != IPPROTO_UDPLITE)
 		return 0;
-	return off + 4 > tail ? 0 : off;
+	return off + L4_PORTS_LEN > tail ? 0 : off;
 }
 
 /*
  * fill_net for IPv4 with its network header set, with plain loads.
  * Returns 0 when the general path (fill_net) must do it. The results are
  * fill_net's: same fields, same presence bits, same rules for options,
- * fragments and bounds. The hook pre-check (ferret_guard.h) decides with
+ * fragments and bounds. The hook pre-check (guard.bpf.h) decides with
  * the same helpers, so both agree on what a packet carries.
  */
 static __always_inline int fill_net_direct(struct run *r)
@@ -81,7 +86,7 @@ static __always_inline int fill_net_direct(struct run *r)
 
 	if (!ipv4_direct(r->protocol, nh))
 		return 0;
-	r->filled |= 4;
+	r->filled |= FILLED_NET;
 	r->net_off = nh;
 	m->family = ETH_P_IP;
 	m->present |= FIELD_BIT(FERRET_F_FAMILY);
@@ -90,7 +95,7 @@ static __always_inline int fill_net_direct(struct run *r)
 	if (!ihl)
 		return 1;
 	/* Header bytes 6..9 are h_source[0..3]; 12..19 come from a view at 12. */
-	h12 = BYTES_AT(r->head + nh + 12);
+	h12 = BYTES_AT(r->head + nh + IPV4_SADDR_OFF);
 	m->saddr[10] = 0xff;
 	m->saddr[11] = 0xff;
 	m->saddr[12] = h12->h_dest[0];
@@ -114,7 +119,7 @@ static __always_inline int fill_net_direct(struct run *r)
 	m->sport = bpf_ntohs(l4->source);
 	m->dport = bpf_ntohs(l4->dest);
 	m->present |= FIELD_BIT(FERRET_F_SPORT) | FIELD_BIT(FERRET_F_DPORT);
-	if (m->proto == IPPROTO_TCP && off + 14 <= r->tail) {
+	if (m->proto == IPPROTO_TCP && off + L4_READ_LEN <= r->tail) {
 		/* The flags are byte 13: the second byte of ethhdr's h_proto. */
 		tcp = BYTES_AT(r->head + off);
 		m->tcpflags = bpf_ntohs(tcp->h_proto) & 0xff;

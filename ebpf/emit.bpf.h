@@ -4,11 +4,21 @@
  * that asked for it (`rules` says which). Every record that cannot be written
  * is counted in `ring_full` of each rule that wanted it.
  */
-#ifndef FERRET_EMIT_H
-#define FERRET_EMIT_H
+#ifndef FERRET_EMIT_BPF_H
+#define FERRET_EMIT_BPF_H
 
-#include "ferret_maps.h"
-#include "ferret_run.h"
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#include "kernel_types.bpf.h"
+#include "maps.bpf.h"
+#include "net.bpf.h"
+#include "run.bpf.h"
+
+/* emit()'s stack_id when the event carries no stack. */
+#define NO_STACK -1
 
 /*
  * bpf_ringbuf_reserve needs a constant size, so captured bytes go into one of
@@ -151,7 +161,7 @@ __noinline int emit(struct run *r, __s32 stack_id)
 
 static __always_inline void deliver(void *ctx, struct run *r)
 {
-	__s32 stack_id = -1;
+	__s32 stack_id = NO_STACK;
 
 	/* Here, not in emit(): the helper needs the program's own ctx. */
 	if (r->actions & FERRET_ACT_STACK)

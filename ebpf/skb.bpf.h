@@ -9,11 +9,16 @@
  * drops whichever branch of SKB_GET does not apply; a field that a kernel
  * places outside the span is read on its own.
  */
-#ifndef FERRET_SKB_H
-#define FERRET_SKB_H
+#ifndef FERRET_SKB_BPF_H
+#define FERRET_SKB_BPF_H
 
-#include "ferret_run.h"
-#include "kernel_types.h"
+#include <linux/types.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+#include "kernel_types.bpf.h"
+#include "run.bpf.h"
 
 #define SKB_SPAN 128 /* bytes copied; 6.18 needs 104 (len .. head) */
 

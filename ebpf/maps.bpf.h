@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * Every map of the ferret object. Userspace (engine/src/kernel) finds them by
- * these names, so a rename here is a rename there.
+ * Every map of the ferret objects. Userspace (engine/kernel) finds them by
+ * these names, so a rename here is a rename there; the function object
+ * (ferret_func.bpf.c) defines the same maps and is pointed at the main
+ * object's.
  */
-#ifndef FERRET_MAPS_H
-#define FERRET_MAPS_H
+#ifndef FERRET_MAPS_BPF_H
+#define FERRET_MAPS_BPF_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
 
 #include "ferret_abi.h"
 
@@ -106,7 +112,8 @@ struct {
 	__type(value, struct ferret_hist);
 } agg_hists SEC(".maps");
 
-/* Which raw tracepoint argument holds the skb, per `tp` slot (0..4). */
+/* Which raw tracepoint argument holds the skb, per `tp` slot
+ * (0..FERRET_TP_SKB_ARG_MAX). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, FERRET_TP_SLOTS);

@@ -4,8 +4,10 @@
  * on the hook program's stack (never in a per-CPU scratch map) because a
  * softirq can interrupt a program on the same CPU and run another one.
  */
-#ifndef FERRET_RUN_H
-#define FERRET_RUN_H
+#ifndef FERRET_RUN_BPF_H
+#define FERRET_RUN_BPF_H
+
+#include <linux/types.h>
 
 #include "ferret_abi.h"
 
@@ -19,6 +21,11 @@
 	 FIELD_BIT(FERRET_F_DPORT) | FIELD_BIT(FERRET_F_PROTO) | FIELD_BIT(FERRET_F_FAMILY) |     \
 	 FIELD_BIT(FERRET_F_TCPFLAGS) | FIELD_BIT(FERRET_F_TTL))
 #define NEED_ALL (NEED_DEV | NEED_TASK | NEED_NET)
+
+/* Bits of run.filled: the parse groups done so far. */
+#define FILLED_DEV 1
+#define FILLED_TASK 2
+#define FILLED_NET 4
 
 #define HDR_UNSET 0xffff /* network_header / mac_header before they are set */
 
@@ -39,7 +46,7 @@ struct run {
 	__u16 skb_nh;    /* skb->network_header as read */
 	__u16 net_off;   /* effective network header offset, HDR_UNSET if none */
 	__u16 mac_off;   /* mac header offset, HDR_UNSET if none */
-	__u8 filled;     /* parse groups done: bit 0 dev, 1 task, 2 net */
+	__u8 filled;     /* parse groups done: FILLED_DEV | FILLED_TASK | FILLED_NET */
 	__u8 track_loaded;
 	__u8 any_track;  /* some active rule tracks, on any hook */
 	__u8 pad;

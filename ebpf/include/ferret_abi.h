@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: (MIT OR Apache-2.0) */
 /*
- * The one contract between the C eBPF programs and the Rust engine.
- * engine/src/abi.rs mirrors every item here; a unit test there checks the
- * sizes, so a change here without a change there fails the build's tests.
+ * The one contract between the C eBPF programs and the Rust engine: the
+ * structs both sides read and write, and the numbers both sides agree on.
+ * Nothing kernel-only lives here (that is the .bpf.h headers in ebpf/).
+ *
+ * engine/core/src/abi/ mirrors every item. Every number is an enumerator,
+ * so it reaches the objects' BTF (abi_types.bpf.h keeps the types there);
+ * the kernel crate's abi_btf test reads that BTF and compares every struct's
+ * size and member offsets and every enumerator with the Rust side. The
+ * _Static_asserts below pin the C layouts on their own, so a change of a
+ * struct that moves a member fails the C build first.
  *
  * Userspace lowers every rule to a `struct ferret_rule` (a branch program of
  * `struct ferret_insn`) and writes it into the rule table; the kernel side
@@ -11,16 +18,16 @@
 #ifndef FERRET_ABI_H
 #define FERRET_ABI_H
 
-#define FERRET_MAX_RULES 64 /* rule numbers fit a u64 bitmask */
-#define FERRET_MAX_INSNS 32 /* branch program length per rule */
-#define FERRET_MAX_SNAPLEN 1500
-#define FERRET_TP_SLOTS 8 /* `tp CAT:NAME` triggers at once */
-/* Function ids: the built-in and `tp` hooks use ids below FERRET_FUNC_ID0;
- * kernel functions get FERRET_FUNC_ID0 + i (engine/src/funcs.rs). */
-#define FERRET_FUNC_ID0 1024
-#define FERRET_MAX_FUNCS 65536 /* entries of the func_rules map */
-/* Extra rule slot for BPF_PROG_TEST_RUN of the filter; never in the rule loop. */
-#define FERRET_TEST_SLOT FERRET_MAX_RULES
+#include <linux/types.h>
+
+/* Sizes of the rule table. */
+enum ferret_rule_limits {
+	FERRET_MAX_RULES = 64, /* rule numbers fit a u64 bitmask */
+	FERRET_MAX_INSNS = 32, /* branch program length per rule */
+	FERRET_MAX_SNAPLEN = 1500,
+	/* Extra rule slot for BPF_PROG_TEST_RUN of the filter; never in the rule loop. */
+	FERRET_TEST_SLOT = FERRET_MAX_RULES,
+};
 
 /* Filter fields. Presence of a field in a packet is bit (1 << id). */
 enum ferret_field {
@@ -62,8 +69,10 @@ enum ferret_op {
 };
 
 /* Jump targets: an instruction index (always forward), or one of these. */
-#define FERRET_TARGET_MATCH 0xfe
-#define FERRET_TARGET_NOMATCH 0xff
+enum ferret_target {
+	FERRET_TARGET_MATCH = 0xfe,
+	FERRET_TARGET_NOMATCH = 0xff,
+};
 
 struct ferret_insn {
 	__u8 field;
@@ -77,7 +86,12 @@ struct ferret_insn {
 	__u64 mask_lo;
 };
 
-/* Hook ids; a rule listens on the hooks whose bit is set in `hooks`. */
+/*
+ * Hook ids; a rule listens on the hooks whose bit is set in `hooks`. The
+ * built-in triggers (below FERRET_HOOK_TP0) are listed once, in
+ * engine/core/src/hooks.rs; their programs take their id from here by name
+ * (FERRET_HOOK_<NAME>), and the abi_btf test compares the two.
+ */
 enum ferret_hook {
 	FERRET_HOOK_DROP = 0,
 	FERRET_HOOK_FREE = 1,
@@ -88,20 +102,39 @@ enum ferret_hook {
 	FERRET_HOOK_FUNC = 16,
 };
 
-/* Action flags. */
-#define FERRET_ACT_PRINT (1u << 0)
-#define FERRET_ACT_STACK (1u << 1)
-#define FERRET_ACT_COUNT (1u << 2)
-#define FERRET_ACT_HIST (1u << 3)
-#define FERRET_ACT_CAPTURE (1u << 4)
-#define FERRET_ACT_TRACK (1u << 5)
-#define FERRET_ACT_CALL (1u << 6)
-/* Actions that need the event in userspace. */
-#define FERRET_ACT_DELIVER (FERRET_ACT_PRINT | FERRET_ACT_STACK | FERRET_ACT_CAPTURE | FERRET_ACT_CALL)
+/*
+ * `tp CAT:NAME` triggers at once, and the last tracepoint argument that may
+ * hold the skb. Function ids: the built-in and `tp` hooks use ids below
+ * FERRET_FUNC_ID0; kernel functions get FERRET_FUNC_ID0 + i
+ * (engine/kernel/src/func_catalog.rs), up to FERRET_MAX_FUNCS, the entries
+ * of the func_rules map.
+ */
+enum ferret_trigger_limits {
+	FERRET_TP_SLOTS = 8,
+	FERRET_TP_SKB_ARG_MAX = 4,
+	FERRET_FUNC_ID0 = 1024,
+	FERRET_MAX_FUNCS = 65536,
+};
 
-#define FERRET_RULE_EMPTY 0
-#define FERRET_RULE_ACTIVE 1
-#define FERRET_RULE_PAUSED 2
+/* Action flags. */
+enum ferret_action {
+	FERRET_ACT_PRINT = 1u << 0,
+	FERRET_ACT_STACK = 1u << 1,
+	FERRET_ACT_COUNT = 1u << 2,
+	FERRET_ACT_HIST = 1u << 3,
+	FERRET_ACT_CAPTURE = 1u << 4,
+	FERRET_ACT_TRACK = 1u << 5,
+	FERRET_ACT_CALL = 1u << 6,
+	/* Actions that need the event in userspace. */
+	FERRET_ACT_DELIVER =
+		FERRET_ACT_PRINT | FERRET_ACT_STACK | FERRET_ACT_CAPTURE | FERRET_ACT_CALL,
+};
+
+enum ferret_rule_state {
+	FERRET_RULE_EMPTY = 0,
+	FERRET_RULE_ACTIVE = 1,
+	FERRET_RULE_PAUSED = 2,
+};
 
 struct ferret_rule {
 	__u32 state;
@@ -120,11 +153,14 @@ struct ferret_rule {
  * present with a value inside one of `nranges` inclusive ranges. A call
  * whose packet fails it is turned away before any per-event state is set up
  * (counted in `guard_skips`). Userspace derives it from the rules' branch
- * programs (engine/src/plan/guard.rs); FERRET_F_NONE means no pre-check.
- * Only the tp_btf programs of the built-in hooks use it.
+ * programs (engine/core/src/plan/guard.rs); FERRET_F_NONE means no
+ * pre-check. Only the tp_btf programs of the built-in hooks use it.
  */
-#define FERRET_GUARD_HOOKS 8   /* hooks 0..7: the built-in tracepoint triggers */
-#define FERRET_GUARD_RANGES 4
+enum ferret_guard_limits {
+	FERRET_GUARD_HOOKS = 8, /* hooks 0..7: the built-in tracepoint triggers */
+	FERRET_GUARD_RANGES = 4,
+};
+
 struct ferret_guard {
 	__u32 field;
 	__u32 nranges;
@@ -176,14 +212,18 @@ struct ferret_meta {
 };
 
 /* TCP flag bits as in the TCP header's flags byte. */
-#define FERRET_TCP_FIN 0x01
-#define FERRET_TCP_SYN 0x02
-#define FERRET_TCP_RST 0x04
-#define FERRET_TCP_PSH 0x08
-#define FERRET_TCP_ACK 0x10
-#define FERRET_TCP_URG 0x20
+enum ferret_tcp_flag {
+	FERRET_TCP_FIN = 0x01,
+	FERRET_TCP_SYN = 0x02,
+	FERRET_TCP_RST = 0x04,
+	FERRET_TCP_PSH = 0x08,
+	FERRET_TCP_ACK = 0x10,
+	FERRET_TCP_URG = 0x20,
+};
 
-#define FERRET_EVENT_PACKET 1
+enum ferret_event_kind {
+	FERRET_EVENT_PACKET = 1,
+};
 
 /* Ring buffer record; `cap_len` packet bytes follow it. */
 struct ferret_event {
@@ -212,8 +252,15 @@ struct ferret_counters {
  * key. Every chosen field the packet carries is copied and its bit set in
  * `present`; everything else stays zero, so one fixed layout serves every
  * choice of keys. The value is a __u64 count per CPU.
+ *
+ * `hist FIELD`: per rule slot (index of the `agg_hists` per-CPU array),
+ * bucket 0 counts the value 0 and bucket k >= 1 the values in
+ * [2^(k-1), 2^k); fields are at most 32 bits wide, so 33 buckets.
  */
-#define FERRET_AGG_ENTRIES 16384
+enum ferret_agg_limits {
+	FERRET_AGG_ENTRIES = 16384,
+	FERRET_HIST_BUCKETS = 33,
+};
 
 struct ferret_agg_key {
 	__u32 slot;
@@ -250,11 +297,12 @@ struct ferret_agg_key {
  * subsystem, a CPU id >= 256) goes to the hash as before, so userspace
  * merges both. Whether a rule qualifies follows from `count_fields` alone.
  */
-#define FERRET_DENSE_FIELDS                                                                        \
-	((1u << FERRET_F_PROTO) | (1u << FERRET_F_TCPFLAGS) | (1u << FERRET_F_TTL) |              \
-	 (1u << FERRET_F_REASON) | (1u << FERRET_F_CPU))
-#define FERRET_DENSE_VALUES 256
-#define FERRET_DENSE_ABSENT FERRET_DENSE_VALUES
+enum ferret_dense_layout {
+	FERRET_DENSE_FIELDS = (1u << FERRET_F_PROTO) | (1u << FERRET_F_TCPFLAGS) |
+			      (1u << FERRET_F_TTL) | (1u << FERRET_F_REASON) | (1u << FERRET_F_CPU),
+	FERRET_DENSE_VALUES = 256,
+	FERRET_DENSE_ABSENT = FERRET_DENSE_VALUES,
+};
 
 struct ferret_dense {
 	__u64 counts[FERRET_DENSE_VALUES + 1];
@@ -270,30 +318,22 @@ struct ferret_dense {
  * bytes), so the key describes itself. Whether a rule qualifies follows
  * from `count_fields` alone; the dense path still comes first.
  */
-#define FERRET_COMPACT_W1                                                                          \
-	((1u << FERRET_F_PROTO) | (1u << FERRET_F_TCPFLAGS) | (1u << FERRET_F_TTL))
-#define FERRET_COMPACT_W2                                                                          \
-	((1u << FERRET_F_SPORT) | (1u << FERRET_F_DPORT) | (1u << FERRET_F_FAMILY))
-#define FERRET_COMPACT_W4                                                                          \
-	((1u << FERRET_F_LEN) | (1u << FERRET_F_MARK) | (1u << FERRET_F_IFINDEX) |                  \
-	 (1u << FERRET_F_NETNS) | (1u << FERRET_F_PID) | (1u << FERRET_F_REASON) |                 \
-	 (1u << FERRET_F_FUNC) | (1u << FERRET_F_CPU))
-#define FERRET_COMPACT_FIELDS (FERRET_COMPACT_W1 | FERRET_COMPACT_W2 | FERRET_COMPACT_W4)
-#define FERRET_COMPACT_BYTES 8
-#define FERRET_COMPACT_ENTRIES 16384
+enum ferret_compact_layout {
+	FERRET_COMPACT_W1 = (1u << FERRET_F_PROTO) | (1u << FERRET_F_TCPFLAGS) | (1u << FERRET_F_TTL),
+	FERRET_COMPACT_W2 = (1u << FERRET_F_SPORT) | (1u << FERRET_F_DPORT) | (1u << FERRET_F_FAMILY),
+	FERRET_COMPACT_W4 = (1u << FERRET_F_LEN) | (1u << FERRET_F_MARK) | (1u << FERRET_F_IFINDEX) |
+			    (1u << FERRET_F_NETNS) | (1u << FERRET_F_PID) | (1u << FERRET_F_REASON) |
+			    (1u << FERRET_F_FUNC) | (1u << FERRET_F_CPU),
+	FERRET_COMPACT_FIELDS = FERRET_COMPACT_W1 | FERRET_COMPACT_W2 | FERRET_COMPACT_W4,
+	FERRET_COMPACT_BYTES = 8,
+	FERRET_COMPACT_ENTRIES = 16384,
+};
 
 struct ferret_compact_key {
 	__u32 slot;
 	__u32 present;
 	__u64 packed;
 };
-
-/*
- * `hist FIELD`: per rule slot (index of the `agg_hists` per-CPU array),
- * bucket 0 counts the value 0 and bucket k >= 1 the values in
- * [2^(k-1), 2^k); fields are at most 32 bits wide, so 33 buckets.
- */
-#define FERRET_HIST_BUCKETS 33
 
 struct ferret_hist {
 	__u64 missing; /* matches whose packet did not carry the field */
@@ -305,5 +345,40 @@ struct ferret_limit {
 	__u64 window_start_ns;
 	__u64 count; /* deliveries attempted in the window */
 };
+
+/*
+ * The layouts on their own: no implicit padding anywhere (Rust reads these
+ * as plain bytes), and the byte fields of meta and the agg key 8-aligned
+ * (the interpreter and fill_agg_key load them as u64 words).
+ */
+#define FERRET_ABI_OFFSET(type, member) __builtin_offsetof(struct type, member)
+_Static_assert(sizeof(struct ferret_insn) == 40, "ferret_insn layout");
+_Static_assert(sizeof(struct ferret_rule) == 40 + 40 * FERRET_MAX_INSNS, "ferret_rule layout");
+_Static_assert(FERRET_ABI_OFFSET(ferret_rule, insns) == 40, "ferret_rule layout");
+_Static_assert(sizeof(struct ferret_guard) == 8 + 16 * FERRET_GUARD_RANGES, "ferret_guard layout");
+_Static_assert(FERRET_ABI_OFFSET(ferret_config, guards) == 16, "ferret_config layout");
+_Static_assert(sizeof(struct ferret_config) == 16 + FERRET_GUARD_HOOKS * sizeof(struct ferret_guard),
+	       "ferret_config layout");
+_Static_assert(sizeof(struct ferret_meta) == 144, "ferret_meta layout");
+_Static_assert(FERRET_ABI_OFFSET(ferret_meta, family) == 68, "ferret_meta layout");
+_Static_assert(FERRET_ABI_OFFSET(ferret_meta, saddr) == 80, "ferret_meta layout");
+_Static_assert(FERRET_ABI_OFFSET(ferret_meta, daddr) == 96, "ferret_meta layout");
+_Static_assert(FERRET_ABI_OFFSET(ferret_meta, ifname) == 112, "ferret_meta layout");
+_Static_assert(FERRET_ABI_OFFSET(ferret_meta, comm) == 128, "ferret_meta layout");
+_Static_assert(sizeof(struct ferret_event) == 32 + sizeof(struct ferret_meta), "ferret_event layout");
+_Static_assert(FERRET_ABI_OFFSET(ferret_event, wire_len) == 28, "ferret_event layout");
+_Static_assert(sizeof(struct ferret_counters) == 48, "ferret_counters layout");
+_Static_assert(sizeof(struct ferret_agg_key) == 120, "ferret_agg_key layout");
+_Static_assert(_Alignof(struct ferret_agg_key) == 8, "ferret_agg_key layout");
+_Static_assert(FERRET_ABI_OFFSET(ferret_agg_key, saddr) == 8, "ferret_agg_key layout");
+_Static_assert(FERRET_ABI_OFFSET(ferret_agg_key, netns) == 72, "ferret_agg_key layout");
+_Static_assert(FERRET_ABI_OFFSET(ferret_agg_key, family) == 104, "ferret_agg_key layout");
+_Static_assert(FERRET_ABI_OFFSET(ferret_agg_key, proto) == 110, "ferret_agg_key layout");
+_Static_assert(sizeof(struct ferret_dense) == 8 * (FERRET_DENSE_VALUES + 1), "ferret_dense layout");
+_Static_assert(sizeof(struct ferret_compact_key) == 16, "ferret_compact_key layout");
+_Static_assert(FERRET_ABI_OFFSET(ferret_compact_key, packed) == 8, "ferret_compact_key layout");
+_Static_assert(sizeof(struct ferret_hist) == 8 * (1 + FERRET_HIST_BUCKETS), "ferret_hist layout");
+_Static_assert(sizeof(struct ferret_limit) == 16, "ferret_limit layout");
+#undef FERRET_ABI_OFFSET
 
 #endif

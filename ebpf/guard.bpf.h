@@ -13,11 +13,16 @@
  * compared as IPv4 addresses in network byte order (a CIDR block is one
  * range), so they too are decided for IPv4 packets only.
  */
-#ifndef FERRET_GUARD_H
-#define FERRET_GUARD_H
+#ifndef FERRET_GUARD_BPF_H
+#define FERRET_GUARD_BPF_H
 
-#include "ferret_direct.h"
-#include "ferret_maps.h"
+#include <linux/types.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "direct.bpf.h"
+#include "kernel_types.bpf.h"
+#include "maps.bpf.h"
 
 #define GUARD_UNDECIDED -1
 #define GUARD_ABSENT 0
@@ -49,7 +54,7 @@ static __always_inline int guard_ipv4_value(struct sk_buff *skb, __u32 field, __
 	}
 	if (field == FERRET_F_SADDR || field == FERRET_F_DADDR) {
 		/* Header bytes 12..19, from a view at 12 as in fill_net_direct. */
-		h12 = BYTES_AT(head + nh + 12);
+		h12 = BYTES_AT(head + nh + IPV4_SADDR_OFF);
 		if (field == FERRET_F_SADDR)
 			*v = be32_of(h12->h_dest[0], h12->h_dest[1], h12->h_dest[2], h12->h_dest[3]);
 		else

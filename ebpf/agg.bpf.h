@@ -13,12 +13,16 @@
  * into a 16-byte key (count_compact); only the rest (addresses, names,
  * wide combinations) build the 120-byte key.
  */
-#ifndef FERRET_AGG_H
-#define FERRET_AGG_H
+#ifndef FERRET_AGG_BPF_H
+#define FERRET_AGG_BPF_H
 
-#include "ferret_maps.h"
-#include "ferret_run.h"
-#include "ferret_interp.h"
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "interp.bpf.h"
+#include "maps.bpf.h"
+#include "run.bpf.h"
 
 /* All ones when field `f` is in `fields`, else zero. */
 #define KEEP(fields, f) ((__u64)0 - (((fields) >> (f)) & 1))

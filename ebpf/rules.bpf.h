@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The rule loop: every active rule slot against one event, with what a
+ * match asks for on the spot (counters, tracking bits, `limit N/s`,
+ * aggregation); delivery to userspace comes after it (handle.bpf.h).
+ */
+#ifndef FERRET_RULES_BPF_H
+#define FERRET_RULES_BPF_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "agg.bpf.h"
+#include "interp.bpf.h"
+#include "maps.bpf.h"
+#include "run.bpf.h"
+
+#define NSEC_PER_SEC 1000000000ull
+/* Hook ids as a bit of a u32 mask (rule.hooks, config.hooks). */
+#define HOOK_BIT_MASK 31
+
+/* True when this match may be delivered under the rule's `limit N/s`. */
+static __always_inline int within_limit(__u32 idx, __u64 limit, __u64 now)
+{
+	struct ferret_limit *l = bpf_map_lookup_elem(&limits, &idx);
+	__u64 start;
+
+	if (!l)
+		return 1;
+	start = l->window_start_ns;
+	/* Signed: another CPU may have opened the window a hair "later". */
+	if ((__s64)(now - start) >= (__s64)NSEC_PER_SEC &&
+	    __sync_val_compare_and_swap(&l->window_start_ns, start, now) == start) {
+		/* This CPU opened the new window; its own event is the first. */
+		__sync_lock_test_and_set(&l->count, 1);
+		return 1;
+	}
+	return __sync_fetch_and_add(&l->count, 1) < limit;
+}
+
+static __always_inline int is_tracked(struct run *r, __u64 bit)
+{
+	__u64 *bits;
+
+	if (!r->track_loaded) {
+		/* The key is copied to the stack: inside a global function `r`
+		 * is plain memory, which map helpers refuse as a key before 6.3. */
+		__u64 key = r->meta.skb;
+
+		r->track_loaded = 1;
+		bits = bpf_map_lookup_elem(&track, &key);
+		if (bits)
+			r->tracked = *bits;
+	}
+	return (r->tracked & bit) != 0;
+}
+
+static __always_inline int func_selects(__u32 func_id, __u64 bit)
+{
+	__u64 *mask = bpf_map_lookup_elem(&func_rules, &func_id);
+
+	return mask && (*mask & bit);
+}
+
+/*
+ * One rule slot against the event; returns 1 past the last slot. Global, so
+ * the verifier checks it once rather than for every state of the caller.
+ */
+__noinline int eval_rule(struct run *r, __u32 idx)
+{
+	struct ferret_rule *rule;
+	struct ferret_counters *cnt;
+	__u64 bit = 1ull << (idx & (FERRET_MAX_RULES - 1));
+	__u32 actions, snap;
+	int hit = 0;
+
+	if (!r)
+		return 1;
+	rule = bpf_map_lookup_elem(&rules, &idx);
+	if (!rule)
+		return 1;
+	if (rule->state != FERRET_RULE_ACTIVE)
+		return 0;
+	actions = rule->actions;
+	if (actions & FERRET_ACT_TRACK)
+		r->any_track = 1;
+	if (!(rule->hooks & (1u << (r->hook & HOOK_BIT_MASK))))
+		return 0;
+	/* A function event counts only for the rules that selected it. */
+	if (r->hook == FERRET_HOOK_FUNC && !func_selects(r->meta.func_id, bit))
+		return 0;
+	cnt = bpf_map_lookup_elem(&counters, &idx);
+	if (cnt)
+		cnt->seen++;
+	/* Only a TRACK rule honours its bit, so a bit left by an earlier rule
+	 * in this slot cannot make an unrelated rule match. */
+	if (actions & FERRET_ACT_TRACK)
+		hit = is_tracked(r, bit);
+	if (!hit)
+		hit = run_filter(rule, &r->meta);
+	if (!hit)
+		return 0;
+	if (cnt)
+		cnt->matched++;
+	r->matched |= bit;
+	if (actions & FERRET_ACT_TRACK)
+		r->new_track |= bit;
+	/* Before the rate limit: counts and histograms see every match. */
+	if ((actions & (FERRET_ACT_COUNT | FERRET_ACT_HIST)) &&
+	    aggregate(r, idx, actions, rule->count_fields, rule->hist_field) && cnt)
+		cnt->agg_failed++;
+	if (!(actions & FERRET_ACT_DELIVER))
+		return 0;
+	/* The clock is read only when something needs it. */
+	if (rule->limit_per_sec && !r->meta.ts_ns)
+		r->meta.ts_ns = bpf_ktime_get_ns();
+	if (rule->limit_per_sec && !within_limit(idx, rule->limit_per_sec, r->meta.ts_ns)) {
+		if (cnt)
+			cnt->rate_limited++;
+		return 0;
+	}
+	r->deliver |= bit;
+	r->actions |= actions;
+	if (actions & FERRET_ACT_CAPTURE) {
+		/* snaplen 0 asks for as much as there is, like tcpdump -s 0. */
+		snap = rule->snaplen ? rule->snaplen : FERRET_MAX_SNAPLEN;
+		if (snap > r->snaplen)
+			r->snaplen = snap;
+	}
+	return 0;
+}
+
+/*
+ * Every rule slot in turn. A bounded loop rather than bpf_loop: the helper
+ * costs ~10 ns a call plus its callback's per iteration, as much as the
+ * rest of a non-matching call. eval_rule being global, the verifier walks
+ * this loop with a small body.
+ */
+static __always_inline void run_rules(struct run *r)
+{
+#pragma clang loop unroll(disable)
+	for (__u32 i = 0; i < FERRET_MAX_RULES; i++) {
+		if (i >= r->nrules || eval_rule(r, i))
+			break;
+	}
+}
+
+static __always_inline void update_track(struct run *r)
+{
+	__u64 *bits;
+
+	/* A freed skb's address will be reused: forget it. */
+	if ((r->hook == FERRET_HOOK_DROP || r->hook == FERRET_HOOK_FREE) && r->any_track) {
+		bpf_map_delete_elem(&track, &r->meta.skb);
+		return;
+	}
+	if (!(r->new_track & ~r->tracked))
+		return;
+	bits = bpf_map_lookup_elem(&track, &r->meta.skb);
+	if (bits)
+		__sync_fetch_and_or(bits, r->new_track);
+	else
+		bpf_map_update_elem(&track, &r->meta.skb, &r->new_track, BPF_ANY);
+}
+
+#endif
