@@ -5,6 +5,7 @@
 
 mod filter;
 mod never;
+mod primitive;
 mod values;
 
 use crate::catalog;
