@@ -105,7 +105,7 @@ pub fn funcs(glob: &str, functions: Result<&[String], &str>) -> String {
     out
 }
 
-pub fn reasons(reasons: &Result<DropReasons, String>) -> String {
+pub fn reasons<E: std::fmt::Display>(reasons: &Result<DropReasons, E>) -> String {
     match reasons {
         Ok(r) => {
             let mut out = String::new();

@@ -132,7 +132,11 @@ mod tests {
 
     fn state() -> State<()> {
         let facts = SystemFacts {
-            reasons: Err("test".into()),
+            reasons: Err(std::sync::Arc::new(
+                ferret_kernel::drop_reasons::ReasonsError::NoEnum {
+                    path: "test".into(),
+                },
+            )),
             funcs: ferret_core::hooks::HookNames::tracepoints(),
         };
         let kernel = KernelInfo::new("test".into(), None, 0);

@@ -697,7 +697,11 @@ mod tests {
     #[test]
     fn call_is_refused_outside_playbooks_and_allowed_in_them() {
         let facts = SystemFacts {
-            reasons: Err("not needed".into()),
+            reasons: Err(std::sync::Arc::new(
+                ferret_kernel::drop_reasons::ReasonsError::NoEnum {
+                    path: "not needed".into(),
+                },
+            )),
             funcs: ferret_core::hooks::HookNames::tracepoints(),
         };
         let (plan, diags) = ferret_core::compile("on drop call alert", &facts.env());
