@@ -1,12 +1,12 @@
 //! The command interpreter: one line in, the text to show out. It owns a
-//! [`Tracer`] and knows nothing of terminals or threads, so tests run it
-//! over a fake kernel.
+//! [`RuleControl`] and knows nothing of terminals or threads, so tests run
+//! it over a fake kernel.
 
 use crate::command::{self, Command, Target};
 use crate::render;
-use crate::tracer::Tracer;
 use crate::vocab::Vocabulary;
 use ferret_core::summary::RuleSummary;
+use ferret_session::control::{RuleControl, RuleView};
 use ferret_session::system::SystemFacts;
 use std::collections::HashMap;
 use std::io::Write;
@@ -30,7 +30,7 @@ impl Reply {
 }
 
 #[derive(Debug)]
-pub struct Interpreter<T: Tracer> {
+pub struct Interpreter<T: RuleControl> {
     tracer: T,
     facts: SystemFacts,
     vocab: Arc<Vocabulary>,
@@ -44,7 +44,7 @@ pub struct Interpreter<T: Tracer> {
     hidden: HashMap<usize, u64>,
 }
 
-impl<T: Tracer> Interpreter<T> {
+impl<T: RuleControl> Interpreter<T> {
     pub fn new(tracer: T, facts: SystemFacts, vocab: Arc<Vocabulary>, color: bool) -> Self {
         Interpreter {
             tracer,
@@ -77,7 +77,7 @@ impl<T: Tracer> Interpreter<T> {
             Err(e) => Reply::text(format!("error: {e}")),
         };
         self.vocab
-            .set_rule_ids(self.tracer.rules().iter().map(|r| r.id).collect());
+            .set_rule_ids(self.tracer.rule_list().iter().map(|r| r.id).collect());
         reply
     }
 
@@ -89,7 +89,7 @@ impl<T: Tracer> Interpreter<T> {
             Command::Del(ids) => self.delete(&ids),
             Command::Pause(target) => self.pause(&target, true),
             Command::Resume(target) => self.pause(&target, false),
-            Command::Stats => match (self.stats(), self.tracer.tables(None)) {
+            Command::Stats => match (self.stats(), self.tracer.tables_text(None)) {
                 (Ok(stats), Ok(tables)) => {
                     let mut out = render::stats(&stats, &self.sorted_rules());
                     if !tables.is_empty() {
@@ -145,14 +145,14 @@ impl<T: Tracer> Interpreter<T> {
         Ok(stats)
     }
 
-    fn sorted_rules(&self) -> Vec<crate::tracer::RuleView> {
-        let mut rules = self.tracer.rules();
+    fn sorted_rules(&self) -> Vec<RuleView> {
+        let mut rules = self.tracer.rule_list();
         rules.sort_by_key(|r| r.id);
         rules
     }
 
     fn probes(&self) -> String {
-        match self.tracer.attached().as_str() {
+        match self.tracer.attached_text().as_str() {
             "no hooks" => "probes: none attached".to_string(),
             list => format!("probes: {list}"),
         }
@@ -177,7 +177,7 @@ impl<T: Tracer> Interpreter<T> {
         }
         for rule in plan.rules {
             let text = rule.text.clone();
-            match self.tracer.add(rule) {
+            match self.tracer.add_rule(rule) {
                 Ok(id) => out.push_str(&format!("rule {id} added: {text}\n")),
                 Err(e) => {
                     out.push_str(&format!("error: rule not added: {e}\n"));
@@ -194,8 +194,8 @@ impl<T: Tracer> Interpreter<T> {
         let mut out = String::new();
         for id in ids {
             // A `count`/`hist` rule's table goes with it: show it last.
-            let table = self.tracer.tables(Some(*id)).unwrap_or_default();
-            match self.tracer.remove(*id) {
+            let table = self.tracer.tables_text(Some(*id)).unwrap_or_default();
+            match self.tracer.remove_rule(*id) {
                 Ok(()) => {
                     out.push_str(&table);
                     let shown = stats
@@ -257,8 +257,8 @@ impl<T: Tracer> Interpreter<T> {
 
     /// A rule reached its `stop after N`: it ends, the session goes on.
     pub fn stop_rule(&mut self, id: usize, after: u64) -> String {
-        let table = self.tracer.tables(Some(id)).unwrap_or_default();
-        match self.tracer.remove(id) {
+        let table = self.tracer.tables_text(Some(id)).unwrap_or_default();
+        match self.tracer.remove_rule(id) {
             Ok(()) => format!(
                 "{table}rule {id} deleted after {after} (stop after {after}); {}",
                 self.probes()

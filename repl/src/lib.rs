@@ -20,15 +20,11 @@ mod output;
 mod owner;
 mod render;
 mod terminal;
-pub mod tracer;
 pub mod vocab;
 
-#[cfg(test)]
-mod fake;
-
+pub use ferret_session::control::{RuleControl, RuleView};
 pub use interp::{Interpreter, Reply};
 pub use terminal::run;
-pub use tracer::{RuleView, Tracer};
 pub use vocab::Vocabulary;
 
 use ferret_session::session::SessionError;

@@ -1,9 +1,9 @@
 //! The text of the REPL's answers: rule lists, counters, help.
 
 use crate::command::COMMANDS;
-use crate::tracer::RuleView;
 use ferret_core::reasons::DropReasons;
 use ferret_core::summary::RuleSummary;
+use ferret_session::control::RuleView;
 use std::fmt::Write;
 
 /// At most this many names from `funcs`; the count of the rest is shown.
@@ -105,7 +105,7 @@ pub fn funcs(glob: &str, functions: Result<&[String], &str>) -> String {
     out
 }
 
-pub fn reasons(reasons: &Result<DropReasons, String>) -> String {
+pub fn reasons<E: std::fmt::Display>(reasons: &Result<DropReasons, E>) -> String {
     match reasons {
         Ok(r) => {
             let mut out = String::new();

@@ -25,13 +25,13 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
-    /// The running kernel's vocabulary.
-    pub fn from_kernel(reasons: &Result<DropReasons, String>) -> Vocabulary {
+    /// The running kernel's vocabulary; `Err` says why it has no reasons.
+    pub fn from_kernel<E: std::fmt::Display>(reasons: &Result<DropReasons, E>) -> Vocabulary {
         Vocabulary {
             reasons: reasons
                 .as_ref()
                 .map(|r| r.names().map(str::to_string).collect())
-                .map_err(Clone::clone),
+                .map_err(ToString::to_string),
             source: FunctionSource::Kernel,
             functions: OnceLock::new(),
             rule_ids: Mutex::new(Vec::new()),
@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn missing_kernel_reasons_carry_the_why() {
-        let v = Vocabulary::from_kernel(&Err("no BTF".into()));
+        let v = Vocabulary::from_kernel(&Err::<DropReasons, _>("no BTF"));
         assert_eq!(v.reasons().unwrap_err(), "no BTF");
     }
 }

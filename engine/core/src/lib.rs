@@ -22,6 +22,8 @@ pub mod output;
 pub mod plan;
 pub mod reasons;
 pub mod summary;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use ferret_grammar::Diagnostic;
 

@@ -3,7 +3,7 @@
 //! running the lowered branch program (and the IR) on hand-built packets.
 
 use ferret_core::abi::{self, act, field, hook, Meta};
-use ferret_core::check::{CheckEnv, NetnsResolver};
+use ferret_core::check::{CheckEnv, NetnsError, NetnsResolver};
 use ferret_core::hooks::HookNames;
 use ferret_core::ir::{KeyField, TriggerIr};
 use ferret_core::plan::{Plan, RulePlan};
@@ -16,10 +16,12 @@ const NO_SOCKET: u32 = 3;
 struct FakeNetns;
 
 impl NetnsResolver for FakeNetns {
-    fn resolve(&self, name: &str) -> Result<u32, String> {
+    fn resolve(&self, name: &str) -> Result<u32, NetnsError> {
         match name {
             "blue" | "/run/netns/blue" => Ok(4_026_532_999),
-            _ => Err(format!("no namespace `{name}`")),
+            _ => Err(NetnsError::Unknown {
+                name: name.to_string(),
+            }),
         }
     }
 }

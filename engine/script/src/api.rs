@@ -3,7 +3,7 @@
 
 use super::state::{State, Timer};
 use super::value::to_json;
-use super::Tracer;
+use ferret_session::control::RuleControl;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -19,13 +19,13 @@ fn fail(ctx: &NativeCallContext, message: impl Into<String>) -> Box<EvalAltResul
     EvalAltResult::ErrorRuntime(message.into().into(), ctx.call_position()).into()
 }
 
-pub fn register<T: Tracer + 'static>(engine: &mut Engine, state: &Shared<T>) {
+pub fn register<T: RuleControl + 'static>(engine: &mut Engine, state: &Shared<T>) {
     rules(engine, state);
     output(engine, state);
     control(engine, state);
 }
 
-fn rules<T: Tracer + 'static>(engine: &mut Engine, state: &Shared<T>) {
+fn rules<T: RuleControl + 'static>(engine: &mut Engine, state: &Shared<T>) {
     let s = state.clone();
     engine.register_fn(
         "rule",
@@ -79,17 +79,17 @@ fn rules<T: Tracer + 'static>(engine: &mut Engine, state: &Shared<T>) {
             .tracer
             .rule_list()
             .into_iter()
-            .map(|(id, text)| {
+            .map(|r| {
                 let mut m = Map::new();
-                m.insert("id".into(), (id as i64).into());
-                m.insert("text".into(), text.into());
+                m.insert("id".into(), (r.id as i64).into());
+                m.insert("text".into(), r.text.into());
                 Dynamic::from_map(m)
             })
             .collect()
     });
 }
 
-fn add_rule<T: Tracer>(ctx: &NativeCallContext, st: &mut State<T>, text: &str) -> Res<i64> {
+fn add_rule<T: RuleControl>(ctx: &NativeCallContext, st: &mut State<T>, text: &str) -> Res<i64> {
     let (plan, diags) = ferret_core::compile(text, &st.facts.env());
     let rendered = ferret_core::diag::render("<rule>", text, &diags, false);
     let Some(plan) = plan else {
@@ -135,7 +135,7 @@ fn add_rule<T: Tracer>(ctx: &NativeCallContext, st: &mut State<T>, text: &str) -
     Ok(id as i64)
 }
 
-fn output<T: Tracer + 'static>(engine: &mut Engine, state: &Shared<T>) {
+fn output<T: RuleControl + 'static>(engine: &mut Engine, state: &Shared<T>) {
     let s = state.clone();
     engine.on_print(move |text| s.borrow_mut().print(text));
     engine.on_debug(move |text, source, pos| match (source, pos.line()) {
@@ -186,7 +186,7 @@ fn output<T: Tracer + 'static>(engine: &mut Engine, state: &Shared<T>) {
     });
 }
 
-fn control<T: Tracer + 'static>(engine: &mut Engine, state: &Shared<T>) {
+fn control<T: RuleControl + 'static>(engine: &mut Engine, state: &Shared<T>) {
     let s = state.clone();
     engine.register_fn("stop", move || s.borrow_mut().stop = true);
     let s = state.clone();

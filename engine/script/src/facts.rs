@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 /// The answer of `kernel()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KernelFacts {
+pub struct KernelInfo {
     pub release: String,
     /// Triggers a rule can use on this machine with this build.
     pub triggers: Vec<String>,
@@ -19,15 +19,15 @@ pub struct KernelFacts {
     pub drop_reasons: usize,
 }
 
-impl KernelFacts {
-    pub fn detect(facts: &ferret_session::system::SystemFacts) -> KernelFacts {
+impl KernelInfo {
+    pub fn detect(facts: &ferret_session::system::SystemFacts) -> KernelInfo {
         let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|e| format!("unknown ({e})"));
         // kprobes present: function triggers work; else the session finds
         // out when a rule needs them (kprobe.multi, fentry).
         let functions_missing = ferret_kernel::function_backend_status();
-        KernelFacts::new(
+        KernelInfo::new(
             release,
             functions_missing,
             facts.reasons.as_ref().map_or(0, |r| r.len()),
@@ -43,7 +43,7 @@ impl KernelFacts {
         if functions_missing.is_none() {
             triggers.extend(["func".to_string(), "any".to_string()]);
         }
-        KernelFacts {
+        KernelInfo {
             release,
             triggers,
             functions_missing,
@@ -131,12 +131,12 @@ mod tests {
 
     #[test]
     fn triggers_follow_the_function_backend() {
-        let without = KernelFacts::new("6.18".into(), Some("no kprobes".into()), 3);
+        let without = KernelInfo::new("6.18".into(), Some("no kprobes".into()), 3);
         assert!(!without.triggers.contains(&"func".to_string()));
         assert!(without.triggers.contains(&"drop".to_string()));
         let m = without.to_map();
         assert_eq!(m["functions"].as_bool(), Ok(false));
-        let with = KernelFacts::new("6.18".into(), None, 3);
+        let with = KernelInfo::new("6.18".into(), None, 3);
         assert!(with.triggers.contains(&"any".to_string()));
     }
 

@@ -8,10 +8,11 @@
 
 use super::error::{self, ScriptError, ScriptErrorKind};
 use super::event::{self, ScriptEvent};
-use super::facts::{KernelFacts, NetnsNames};
+use super::facts::{KernelInfo, NetnsNames};
 use super::setup::{self, Limits};
 use super::state::State;
-use super::{api, io, Playbook, Tracer};
+use super::{api, io, Playbook};
+use ferret_session::control::RuleControl;
 use ferret_session::system::SystemFacts;
 use rhai::{Array, CallFnOptions, Dynamic, Engine, FuncArgs, Scope};
 use std::cell::{RefCell, RefMut};
@@ -33,7 +34,7 @@ pub struct HostOptions {
     pub limits: Limits,
 }
 
-pub struct Host<T: Tracer + 'static> {
+pub struct Host<T: RuleControl + 'static> {
     engine: Engine,
     playbook: Playbook,
     scope: Scope<'static>,
@@ -41,7 +42,7 @@ pub struct Host<T: Tracer + 'static> {
     limits: Limits,
 }
 
-impl<T: Tracer + 'static> std::fmt::Debug for Host<T> {
+impl<T: RuleControl + 'static> std::fmt::Debug for Host<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Host")
             .field("playbook", &self.playbook.name)
@@ -49,12 +50,12 @@ impl<T: Tracer + 'static> std::fmt::Debug for Host<T> {
     }
 }
 
-impl<T: Tracer + 'static> Host<T> {
+impl<T: RuleControl + 'static> Host<T> {
     pub fn new(
         playbook: Playbook,
         tracer: T,
         facts: SystemFacts,
-        kernel: KernelFacts,
+        kernel: KernelInfo,
         out: Box<dyn std::io::Write>,
         opts: HostOptions,
     ) -> Host<T> {

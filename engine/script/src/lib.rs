@@ -4,7 +4,8 @@
 //! host that calls the hooks ([`host`]) and the trace loop over a real
 //! [`Session`](ferret_session::session::Session) ([`run`]).
 //!
-//! The host drives anything that implements [`Tracer`], so everything but
+//! The host drives anything that implements
+//! [`RuleControl`](ferret_session::control::RuleControl), so everything but
 //! the kernel is tested without root against a fake one.
 
 pub mod api;
@@ -23,38 +24,7 @@ pub use event::ScriptEvent;
 pub use host::{Host, HostOptions};
 pub use setup::Limits;
 
-use ferret_core::plan::RulePlan;
-use ferret_session::session::SessionError;
 use std::path::{Path, PathBuf};
-
-/// Where rules go: the session, or a fake in tests.
-pub trait Tracer {
-    /// Adds a rule; returns the id events carry in `rules`.
-    fn add_rule(&mut self, rule: RulePlan) -> Result<usize, SessionError>;
-    fn remove_rule(&mut self, id: usize) -> Result<(), SessionError>;
-    /// (id, text) of every rule in the table.
-    fn rule_list(&self) -> Vec<(usize, String)>;
-    /// What the kernel counted for each rule so far (seen, matched, limited..).
-    fn stats(&self) -> Result<Vec<ferret_core::summary::RuleSummary>, SessionError>;
-}
-
-impl Tracer for ferret_session::session::Session {
-    fn add_rule(&mut self, rule: RulePlan) -> Result<usize, SessionError> {
-        ferret_session::session::Session::add_rule(self, rule)
-    }
-
-    fn remove_rule(&mut self, id: usize) -> Result<(), SessionError> {
-        ferret_session::session::Session::remove_rule(self, id)
-    }
-
-    fn rule_list(&self) -> Vec<(usize, String)> {
-        self.rules().map(|r| (r.id, r.plan.text.clone())).collect()
-    }
-
-    fn stats(&self) -> Result<Vec<ferret_core::summary::RuleSummary>, SessionError> {
-        Ok(self.summary("")?.rules)
-    }
-}
 
 /// Hooks ferret calls by name, with the number of parameters each takes.
 pub const HOOKS: &[(&str, usize)] = &[("on_start", 0), ("on_event", 1), ("on_end", 0)];

@@ -4,7 +4,7 @@
 //! A script error ends the trace cleanly: the summary is still written.
 
 use super::event::ScriptEvent;
-use super::facts::KernelFacts;
+use super::facts::KernelInfo;
 use super::host::{Host, HostOptions};
 use super::value::render_report;
 use super::{Playbook, ScriptError, ScriptErrorKind};
@@ -56,7 +56,7 @@ pub async fn run(
     let session_opts = opts.session.clone().unwrap_or_default();
     let mut session = Session::open(facts, &session_opts)?;
     session.allow_calls();
-    let kernel = KernelFacts::detect(facts);
+    let kernel = KernelInfo::detect(facts);
     let json = opts.host.json;
     let mut host = Host::new(
         playbook.clone(),

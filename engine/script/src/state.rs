@@ -2,7 +2,7 @@
 //! output, counters, the report, timers and the stop request. Held in an
 //! `Rc<RefCell<_>>`; the host never keeps it borrowed while a script runs.
 
-use super::facts::{KernelFacts, NetnsNames};
+use super::facts::{KernelInfo, NetnsNames};
 use ferret_session::system::SystemFacts;
 use rhai::Map;
 use std::collections::{HashMap, HashSet};
@@ -24,7 +24,7 @@ pub struct Timer {
 pub struct State<T> {
     pub tracer: T,
     pub facts: SystemFacts,
-    pub kernel: KernelFacts,
+    pub kernel: KernelInfo,
     pub out: Box<dyn Write>,
     pub json: bool,
     /// The first write error; the run loop ends the session on it.
@@ -55,7 +55,7 @@ impl<T> State<T> {
     pub fn new(
         tracer: T,
         facts: SystemFacts,
-        kernel: KernelFacts,
+        kernel: KernelInfo,
         out: Box<dyn Write>,
         json: bool,
         fns: HashSet<(String, usize)>,
@@ -132,10 +132,14 @@ mod tests {
 
     fn state() -> State<()> {
         let facts = SystemFacts {
-            reasons: Err("test".into()),
+            reasons: Err(std::sync::Arc::new(
+                ferret_kernel::drop_reasons::ReasonsError::NoEnum {
+                    path: "test".into(),
+                },
+            )),
             funcs: ferret_core::hooks::HookNames::tracepoints(),
         };
-        let kernel = KernelFacts::new("test".into(), None, 0);
+        let kernel = KernelInfo::new("test".into(), None, 0);
         State::new(
             (),
             facts,

@@ -2,63 +2,18 @@
 //! are made by hand, and the script API is checked through what the
 //! script writes and what the host reports.
 
-use ferret_core::abi::{field, hook, Meta};
-use ferret_core::event::Event;
+use ferret_core::abi::field;
 use ferret_core::output::Names;
-use ferret_core::plan::RulePlan;
 use ferret_core::reasons::DropReasons;
-use ferret_core::summary::RuleSummary;
-use ferret_script::facts::KernelFacts;
-use ferret_script::{Host, HostOptions, Limits, Playbook, ScriptErrorKind, ScriptEvent, Tracer};
-use ferret_session::session::SessionError;
+use ferret_core::testing::tcp_drop;
+use ferret_script::facts::KernelInfo;
+use ferret_script::{Host, HostOptions, Limits, Playbook, ScriptErrorKind, ScriptEvent};
+use ferret_session::control::RuleControl;
 use ferret_session::system::SystemFacts;
+use ferret_session::testing::FakeTracer;
 use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
-
-#[derive(Debug, Default)]
-struct FakeTracer {
-    rules: Vec<(usize, RulePlan)>,
-    next: usize,
-}
-
-impl Tracer for FakeTracer {
-    fn add_rule(&mut self, rule: RulePlan) -> Result<usize, SessionError> {
-        self.next += 1;
-        self.rules.push((self.next, rule));
-        Ok(self.next)
-    }
-
-    fn remove_rule(&mut self, id: usize) -> Result<(), SessionError> {
-        let before = self.rules.len();
-        self.rules.retain(|(i, _)| *i != id);
-        if self.rules.len() == before {
-            return Err(SessionError::NoSuchRule { id });
-        }
-        Ok(())
-    }
-
-    fn rule_list(&self) -> Vec<(usize, String)> {
-        self.rules
-            .iter()
-            .map(|(i, r)| (*i, r.text.clone()))
-            .collect()
-    }
-
-    fn stats(&self) -> Result<Vec<RuleSummary>, SessionError> {
-        Ok(self
-            .rules
-            .iter()
-            .map(|(i, r)| RuleSummary {
-                rule: *i,
-                text: r.text.clone(),
-                matched: 10 * *i as u64,
-                rate_limited: 1,
-                ..RuleSummary::default()
-            })
-            .collect())
-    }
-}
 
 #[derive(Clone, Default)]
 struct Buf(Rc<RefCell<Vec<u8>>>);
@@ -93,7 +48,7 @@ fn facts() -> SystemFacts {
 fn host_with(text: &str, opts: HostOptions) -> (Host<FakeTracer>, Buf) {
     let pb = Playbook::from_text("test.rhai", text).unwrap_or_else(|e| panic!("{e}"));
     let buf = Buf::default();
-    let kernel = KernelFacts::new("6.18.0-test".into(), Some("no kprobes here".into()), 3);
+    let kernel = KernelInfo::new("6.18.0-test".into(), Some("no kprobes here".into()), 3);
     let host = Host::new(
         pb,
         FakeTracer::default(),
@@ -119,64 +74,14 @@ fn context() -> Names {
     }
 }
 
-/// A drop of 198.18.0.1:40000 -> 198.18.0.2:443 (tcp, SYN) by nftables.
+/// A drop of 198.18.0.1:40000 -> 198.18.0.2:443 (tcp, SYN) by nftables,
+/// in `nft_do_chain`, with its stack.
 fn drop_event(rules: Vec<usize>) -> ScriptEvent {
-    let mut saddr = [0u8; 16];
-    saddr[10..12].copy_from_slice(&[0xff, 0xff]);
-    let mut daddr = saddr;
-    saddr[12..].copy_from_slice(&[198, 18, 0, 1]);
-    daddr[12..].copy_from_slice(&[198, 18, 0, 2]);
-    let present = [
-        field::SADDR,
-        field::DADDR,
-        field::SPORT,
-        field::DPORT,
-        field::PROTO,
-        field::FAMILY,
-        field::TCPFLAGS,
-        field::TTL,
-    ]
-    .iter()
-    .fold(0u32, |m, f| m | 1 << f);
-    let mut ifname = [0u8; 16];
-    ifname[..3].copy_from_slice(b"fb0");
-    let mut comm = [0u8; 16];
-    comm[..4].copy_from_slice(b"curl");
-    let meta = Meta {
-        skb: 0xffff_8880_0123_4500,
-        ts_ns: 123_456_789,
-        cpu: 1,
-        pid: 77,
-        tid: 78,
-        netns: 4026532000,
-        ifindex: 2,
-        mtu: 1500,
-        len: 60,
-        reason: 12,
-        func_id: hook::DROP,
-        location: 0xffff_ffff_8100_0210,
-        present,
-        family: 0x0800,
-        proto: 6,
-        tcpflags: 0x02,
-        ttl: 64,
-        sport: 40000,
-        dport: 443,
-        saddr,
-        daddr,
-        ifname,
-        comm,
-        ..Meta::default()
-    };
-    let ev = Event {
-        hook: hook::DROP,
-        rules,
-        stack_id: Some(1),
-        meta,
-        capture: vec![],
-        capture_l2: false,
-        wire_len: 60,
-    };
+    let mut ev = tcp_drop(rules);
+    ev.meta.location = 0xffff_ffff_8100_0210;
+    ev.meta.present &= !(1 << field::LEN);
+    ev.stack_id = Some(1);
+    ev.wire_len = 60;
     let stack = vec![
         "nft_do_chain+0x46f".to_string(),
         "nf_hook_slow+0x43".to_string(),
@@ -203,12 +108,18 @@ fn rules_are_added_and_removed_and_events_reach_hooks_and_handlers() {
         "#,
     );
     h.start().unwrap();
-    assert_eq!(h.tracer().rules.len(), 2);
-    assert_eq!(h.tracer().rules[0].1.actions.call.as_deref(), Some("alert"));
+    assert_eq!(h.tracer().rule_list().len(), 2);
+    let first = h
+        .tracer()
+        .table
+        .by_slot(0)
+        .map(|r| r.plan.actions.call.clone());
+    assert_eq!(first, Some(Some("alert".to_string())));
+    h.tracer().set_counters(1, 10, 0, 0, 1);
     h.deliver(&drop_event(vec![1])).unwrap();
     h.deliver(&drop_event(vec![2])).unwrap();
     h.end().unwrap();
-    assert_eq!(h.tracer().rules.len(), 1);
+    assert_eq!(h.tracer().rule_list().len(), 1);
     assert_eq!(
         out.text(),
         "alert NETFILTER_DROP 198.18.0.1:40000->198.18.0.2:443(tcp) seen=1\nstats 10 1 true\nrules 1 seen 2\n"
@@ -355,7 +266,7 @@ fn bad_timers_and_handlers_are_clear_errors() {
         let shown = h.playbook().render_error(&e, false);
         assert!(shown.contains(says), "{text}: {shown}");
         assert!(shown.contains("test.rhai:1:1"), "{text}: {shown}");
-        assert!(h.tracer().rules.is_empty());
+        assert!(h.tracer().rule_list().is_empty());
     }
 }
 

@@ -20,16 +20,13 @@ pub(crate) fn read(
         last,
         ..Aggregates::default()
     };
-    let rules: Vec<_> = table
-        .rules()
-        .filter(|(_, r)| r.plan.actions.count_by.is_some() || r.plan.actions.hist.is_some())
-        .collect();
+    let rules: Vec<_> = table.rules().filter(|(_, r)| r.plan.aggregates()).collect();
     if rules.is_empty() {
         return Ok(out);
     }
     let counters = kernel.counters()?;
     let mut by_slot: HashMap<usize, Vec<_>> = HashMap::new();
-    if rules.iter().any(|(_, r)| r.plan.actions.count_by.is_some()) {
+    if rules.iter().any(|(_, r)| r.plan.counts()) {
         for (key, n) in kernel.counts()? {
             by_slot.entry(key.slot as usize).or_default().push((key, n));
         }

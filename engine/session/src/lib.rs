@@ -5,8 +5,11 @@
 pub mod agg_read;
 pub mod backend;
 pub mod command;
+pub mod control;
 mod router;
 pub mod rules;
 pub mod session;
 pub mod system;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod trust;

@@ -5,7 +5,7 @@
 
 use crate::command::RunningCommand;
 use crate::router::Router;
-use crate::rules::{LiveRule, RuleTable, RulesError};
+use crate::rules::{LiveRule, RuleTable, RuleTableError, RulesError};
 use crate::system::SystemFacts;
 use ferret_core::event::{self, Event};
 use ferret_core::ir::TriggerIr;
@@ -80,18 +80,12 @@ pub enum SessionError {
     },
     #[error("rule {rule}: `call {name}` runs a Rhai handler, which only a playbook has: define `fn {name}(ev)` in a playbook that adds this rule and run it with `ferret run PLAYBOOK.rhai`")]
     CallOutsidePlaybook { rule: usize, name: String },
-    #[error("no traceable kernel function matches `{globs}`; `ferret funcs GLOB` lists them")]
-    NoFunctions { globs: String },
+    #[error(transparent)]
+    Rules(#[from] RuleTableError),
     #[error("cannot list the kernel's functions for `func`/`any`: {why}")]
     FunctionDiscovery { why: String },
-    #[error("the rule table is full ({max} rules); delete a rule first")]
-    TooManyRules { max: usize },
     #[error("{got} rules given; at most {max} can be traced at once — merge rules with `or`, or split the session")]
     PlanTooBig { got: usize, max: usize },
-    #[error("there is no rule {id}")]
-    NoSuchRule { id: usize },
-    #[error("at most {max} different `tp` tracepoints can be traced at once")]
-    NoTracepointSlot { max: usize },
     #[error("cannot write output: {source}")]
     Output { source: std::io::Error },
     #[error("cannot install signal handlers: {source}")]
@@ -102,14 +96,13 @@ pub enum SessionError {
     Command(#[from] crate::command::CommandError),
 }
 
+/// The table's refusals are wrapped; the kernel's errors stay
+/// [`SessionError::Kernel`], wherever they happened.
 impl From<RulesError<KernelError>> for SessionError {
     fn from(e: RulesError<KernelError>) -> SessionError {
         match e {
+            RulesError::Table(t) => SessionError::Rules(t),
             RulesError::Backend(k) => SessionError::Kernel(k),
-            RulesError::Full { max } => SessionError::TooManyRules { max },
-            RulesError::NoSuchRule { id } => SessionError::NoSuchRule { id },
-            RulesError::NoTracepointSlot { max } => SessionError::NoTracepointSlot { max },
-            RulesError::NoFunctions { globs } => SessionError::NoFunctions { globs },
         }
     }
 }
@@ -377,10 +370,7 @@ impl Session {
 
     /// The track map's fill, when some rule tracks.
     fn track_usage(&self) -> Result<Option<TrackUsage>, SessionError> {
-        let tracks = self
-            .table
-            .rules()
-            .any(|(_, r)| r.plan.action_flags & ferret_core::abi::act::TRACK != 0);
+        let tracks = self.table.rules().any(|(_, r)| r.plan.tracks());
         if !tracks {
             return Ok(None);
         }
@@ -711,7 +701,11 @@ mod tests {
     #[test]
     fn call_is_refused_outside_playbooks_and_allowed_in_them() {
         let facts = SystemFacts {
-            reasons: Err("not needed".into()),
+            reasons: Err(std::sync::Arc::new(
+                ferret_kernel::drop_reasons::ReasonsError::NoEnum {
+                    path: "not needed".into(),
+                },
+            )),
             funcs: ferret_core::hooks::HookNames::tracepoints(),
         };
         let (plan, diags) = ferret_core::compile("on drop call alert", &facts.env());

@@ -2,23 +2,27 @@
 //! kernel's BTF, and namespace names resolved to inodes. Kept apart from the
 //! pure stages so those stay testable without a kernel.
 
-use ferret_core::check::{CheckEnv, NetnsResolver};
+use ferret_core::check::{CheckEnv, NetnsError, NetnsResolver};
 use ferret_core::hooks::HookNames;
 use ferret_core::reasons::DropReasons;
+use ferret_kernel::drop_reasons::ReasonsError;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Facts about this machine that checking and decoding need.
 #[derive(Debug, Clone)]
 pub struct SystemFacts {
-    pub reasons: Result<DropReasons, String>,
+    /// The kernel's drop reasons, or why they could not be read (shared:
+    /// the facts are cloned for each playbook and REPL).
+    pub reasons: Result<DropReasons, Arc<ReasonsError>>,
     pub funcs: HookNames,
 }
 
 impl SystemFacts {
     pub fn load() -> SystemFacts {
         SystemFacts {
-            reasons: ferret_kernel::drop_reasons::from_kernel().map_err(|e| e.to_string()),
+            reasons: ferret_kernel::drop_reasons::from_kernel().map_err(Arc::new),
             funcs: HookNames::tracepoints(),
         }
     }
@@ -39,7 +43,10 @@ impl SystemFacts {
 
     pub fn env(&self) -> CheckEnv<'_> {
         CheckEnv {
-            reasons: self.reasons.as_ref().map_err(String::as_str),
+            reasons: self
+                .reasons
+                .as_ref()
+                .map_err(|e| &**e as &dyn std::error::Error),
             funcs: &self.funcs,
             netns: &FsNetns,
         }
@@ -63,15 +70,16 @@ pub fn uses_functions(text: &str) -> bool {
 pub struct FsNetns;
 
 impl NetnsResolver for FsNetns {
-    fn resolve(&self, name: &str) -> Result<u32, String> {
+    fn resolve(&self, name: &str) -> Result<u32, NetnsError> {
         let path = if name.contains('/') {
             Path::new(name).to_path_buf()
         } else {
             Path::new("/run/netns").join(name)
         };
-        let meta = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        u32::try_from(meta.ino())
-            .map_err(|_| format!("{}: inode does not fit 32 bits", path.display()))
+        match std::fs::metadata(&path) {
+            Ok(meta) => u32::try_from(meta.ino()).map_err(|_| NetnsError::InodeTooWide { path }),
+            Err(source) => Err(NetnsError::Unreadable { path, source }),
+        }
     }
 }
 

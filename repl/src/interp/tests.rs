@@ -1,10 +1,10 @@
 //! The interpreter over the real rule table and a fake kernel.
 
 use super::*;
-use crate::fake::FakeTracer;
 use ferret_core::abi::hook;
 use ferret_core::hooks::HookNames;
 use ferret_core::reasons::DropReasons;
+use ferret_session::testing::FakeTracer;
 
 fn repl() -> Interpreter<FakeTracer> {
     let facts = SystemFacts {
@@ -112,7 +112,7 @@ fn a_wrong_rule_shows_the_caret_and_adds_nothing() {
     assert!(out.contains("<repl>:1:15"), "{out}");
     assert!(out.contains("^^^^ did you mean `dport`?"), "{out}");
     assert!(out.contains("no rule added"), "{out}");
-    assert!(r.tracer().rules().is_empty());
+    assert!(r.tracer().rule_list().is_empty());
     assert!(r.tracer().kernel.log.is_empty());
 }
 
@@ -121,7 +121,7 @@ fn one_bad_rule_on_a_line_keeps_the_others_out_too() {
     let mut r = repl();
     let out = run(&mut r, "on drop; on recv where reason == NO_SUCH");
     assert!(out.contains("no rule added"), "{out}");
-    assert!(r.tracer().rules().is_empty());
+    assert!(r.tracer().rule_list().is_empty());
     let out = run(
         &mut r,
         "on drop where reason == no_socket; on recv where udp",
@@ -148,7 +148,11 @@ fn a_probe_the_kernel_refuses_leaves_no_rule_behind() {
     r.tracer_mut().kernel.refuse_attach = true;
     let out = run(&mut r, "on recv");
     assert!(out.contains("error: rule not added"), "{out}");
-    assert!(r.tracer().rules().is_empty(), "{:?}", r.tracer().rules());
+    assert!(
+        r.tracer().rule_list().is_empty(),
+        "{:?}",
+        r.tracer().rule_list()
+    );
     assert!(r.tracer().kernel.rules.is_empty());
     let out = run(&mut r, "on recv");
     assert!(
@@ -217,8 +221,13 @@ fn save_then_load_gives_the_same_rules() {
         "{out}"
     );
     assert!(out.contains("rule 2 added: on recv where udp"), "{out}");
-    let texts: Vec<String> = fresh.tracer().rules().into_iter().map(|v| v.text).collect();
-    let orig: Vec<String> = r.tracer().rules().into_iter().map(|v| v.text).collect();
+    let texts: Vec<String> = fresh
+        .tracer()
+        .rule_list()
+        .into_iter()
+        .map(|v| v.text)
+        .collect();
+    let orig: Vec<String> = r.tracer().rule_list().into_iter().map(|v| v.text).collect();
     assert_eq!(texts, orig);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -234,7 +243,7 @@ fn load_reports_unreadable_files_and_points_playbooks_elsewhere() {
     );
     let out = run(&mut r, "load triage.rhai");
     assert!(out.contains("ferret run triage.rhai"), "{out}");
-    assert!(r.tracer().rules().is_empty());
+    assert!(r.tracer().rule_list().is_empty());
 }
 
 #[test]
@@ -246,7 +255,7 @@ fn errors_in_a_loaded_file_name_the_file() {
     let mut r = repl();
     let out = run(&mut r, &format!("load {}", file.display()));
     assert!(out.contains(&format!("{}:2:", file.display())), "{out}");
-    assert!(r.tracer().rules().is_empty());
+    assert!(r.tracer().rule_list().is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -333,7 +342,7 @@ fn as_root_load_refuses_files_others_can_change() {
     let mut r = repl();
     let out = run(&mut r, &line);
     assert!(out.contains("writable by other users"), "{out}");
-    assert!(r.tracer().rules().is_empty());
+    assert!(r.tracer().rule_list().is_empty());
     let mut trusting = repl().allow_unsafe_files(true);
     assert!(run(&mut trusting, &line).contains("rule 1 added"));
     std::fs::remove_dir_all(&dir).unwrap();

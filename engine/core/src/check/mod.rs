@@ -5,6 +5,7 @@
 
 mod filter;
 mod never;
+mod primitive;
 mod values;
 
 use crate::catalog;
@@ -19,7 +20,21 @@ pub use values::addr_text;
 /// Resolves `netns` names and paths to inode numbers.
 pub trait NetnsResolver {
     /// The inode of the namespace, or why it cannot be found.
-    fn resolve(&self, name: &str) -> Result<u32, String>;
+    fn resolve(&self, name: &str) -> Result<u32, NetnsError>;
+}
+
+/// Why a namespace name or path does not resolve.
+#[derive(Debug, thiserror::Error)]
+pub enum NetnsError {
+    #[error("`{name}` is not a known namespace")]
+    Unknown { name: String },
+    #[error("{}: {source}", path.display())]
+    Unreadable {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: inode does not fit 32 bits", path.display())]
+    InodeTooWide { path: std::path::PathBuf },
 }
 
 /// A resolver that knows no names (pure checks, tests).
@@ -27,15 +42,17 @@ pub trait NetnsResolver {
 pub struct NoNetnsNames;
 
 impl NetnsResolver for NoNetnsNames {
-    fn resolve(&self, name: &str) -> Result<u32, String> {
-        Err(format!("`{name}` is not a known namespace"))
+    fn resolve(&self, name: &str) -> Result<u32, NetnsError> {
+        Err(NetnsError::Unknown {
+            name: name.to_string(),
+        })
     }
 }
 
 /// What the checker may know about the running system.
 pub struct CheckEnv<'a> {
     /// The kernel's drop reasons, or why they could not be read.
-    pub reasons: Result<&'a DropReasons, &'a str>,
+    pub reasons: Result<&'a DropReasons, &'a dyn std::error::Error>,
     pub funcs: &'a HookNames,
     pub netns: &'a dyn NetnsResolver,
 }

@@ -59,7 +59,7 @@ pub(crate) fn operands(
                 .netns
                 .resolve(&v.text)
                 .map(|ino| vec![exact(def, ino.into())])
-                .map_err(|why| Diagnostic::error(format!("cannot resolve network namespace `{}`", v.text), v.span).with_label(why).with_note("give an inode number, a path like /proc/PID/ns/net, or a name from /run/netns")),
+                .map_err(|why| Diagnostic::error(format!("cannot resolve network namespace `{}`", v.text), v.span).with_label(why.to_string()).with_note("give an inode number, a path like /proc/PID/ns/net, or a name from /run/netns")),
         },
     }
 }

@@ -215,72 +215,11 @@ mod tests {
     use super::*;
     use crate::abi::{field, hook, Meta};
     use crate::reasons::DropReasons;
-
-    fn bits(fields: &[u8]) -> u32 {
-        fields.iter().fold(0u32, |m, f| m | 1 << f)
-    }
-
-    fn mapped(v4: [u8; 4]) -> [u8; 16] {
-        let mut a = [0u8; 16];
-        a[10..12].copy_from_slice(&[0xff, 0xff]);
-        a[12..].copy_from_slice(&v4);
-        a
-    }
-
-    fn name16(s: &[u8]) -> [u8; 16] {
-        let mut a = [0u8; 16];
-        a[..s.len()].copy_from_slice(s);
-        a
-    }
-
-    fn event(hook: u32, meta: Meta, rules: Vec<usize>) -> Event {
-        Event {
-            hook,
-            rules,
-            stack_id: None,
-            meta,
-            capture: vec![],
-            capture_l2: false,
-            wire_len: 0,
-        }
-    }
+    use crate::testing::{event, field_bits, name16, tcp_drop_meta};
 
     fn events() -> Vec<Event> {
-        let drop = Meta {
-            skb: 0xffff_8880_0123_4500,
-            ts_ns: 123_456_789,
-            cpu: 1,
-            pid: 77,
-            netns: 4026532000,
-            ifindex: 2,
-            mtu: 1500,
-            len: 60,
-            reason: 12,
-            func_id: hook::DROP,
-            location: 0xffff_ffff_8100_0110,
-            present: bits(&[
-                field::SADDR,
-                field::DADDR,
-                field::SPORT,
-                field::DPORT,
-                field::PROTO,
-                field::FAMILY,
-                field::LEN,
-                field::TCPFLAGS,
-                field::TTL,
-            ]),
-            family: 0x0800,
-            proto: 6,
-            tcpflags: 0x12,
-            ttl: 64,
-            sport: 40000,
-            dport: 443,
-            saddr: mapped([198, 18, 0, 1]),
-            daddr: mapped([198, 18, 0, 2]),
-            ifname: name16(b"fb0"),
-            comm: name16(b"curl"),
-            ..Meta::default()
-        };
+        let mut drop = tcp_drop_meta();
+        drop.tcpflags = 0x12;
         let mut v6 = drop;
         v6.family = 0x86dd;
         v6.saddr = [0x20, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
@@ -291,7 +230,7 @@ mod tests {
         let xmit = Meta {
             func_id: hook::XMIT,
             family: 0x0806,
-            present: bits(&[field::FAMILY, field::LEN]),
+            present: field_bits(&[field::FAMILY, field::LEN]),
             ifname: name16("é-dev".as_bytes()),
             ..Meta::default()
         };

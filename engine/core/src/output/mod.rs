@@ -67,58 +67,8 @@ pub trait Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::abi::{field, hook, Meta};
     use crate::reasons::DropReasons;
-
-    fn drop_event() -> Event {
-        let mut saddr = [0u8; 16];
-        saddr[10..12].copy_from_slice(&[0xff, 0xff]);
-        let mut daddr = saddr;
-        saddr[12..].copy_from_slice(&[198, 18, 0, 1]);
-        daddr[12..].copy_from_slice(&[198, 18, 0, 2]);
-        let present = [
-            field::SADDR,
-            field::DADDR,
-            field::SPORT,
-            field::DPORT,
-            field::PROTO,
-            field::FAMILY,
-            field::LEN,
-        ]
-        .iter()
-        .fold(0u32, |m, f| m | 1 << f);
-        let mut ifname = [0u8; 16];
-        ifname[..3].copy_from_slice(b"fb0");
-        let meta = Meta {
-            skb: 0xffff_8880_0123_4500,
-            cpu: 1,
-            netns: 4026532000,
-            ifindex: 2,
-            mtu: 1500,
-            len: 60,
-            reason: 12,
-            func_id: hook::DROP,
-            location: 0xffff_ffff_8100_0110,
-            present,
-            family: 0x0800,
-            proto: 6,
-            sport: 40000,
-            dport: 443,
-            saddr,
-            daddr,
-            ifname,
-            ..Meta::default()
-        };
-        Event {
-            hook: hook::DROP,
-            rules: vec![1],
-            stack_id: None,
-            meta,
-            capture: vec![],
-            capture_l2: false,
-            wire_len: 0,
-        }
-    }
+    use crate::testing::tcp_drop;
 
     fn context() -> Names {
         Names {
@@ -136,7 +86,7 @@ mod tests {
             "ip_local_deliver+0x4a".to_string(),
         ];
         TableSink::new(&mut out)
-            .event(&drop_event(), Some(&stack), &context())
+            .event(&tcp_drop(vec![1]), Some(&stack), &context())
             .unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -160,7 +110,7 @@ mod tests {
 
     #[test]
     fn json_event_has_the_documented_keys() {
-        let v = json::event_json(&drop_event(), None, &context());
+        let v = json::event_json(&tcp_drop(vec![1]), None, &context());
         for key in [
             "ts", "skb", "cpu", "pid", "comm", "netns", "mark", "ifindex", "ifname", "family",
             "proto", "saddr", "daddr", "sport", "dport", "len", "func", "reason", "location",

@@ -3,6 +3,7 @@ use crate::abi::{hook, Meta};
 use crate::event::Event;
 use crate::output::Names;
 use crate::reasons::DropReasons;
+use crate::testing::{self, name16};
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
 use pcap_file::pcapng::{Block, PcapNgReader};
@@ -10,25 +11,21 @@ use pcap_file::DataLink;
 use std::path::Path;
 
 fn event(ifname: &str, netns: u32, l2: bool, bytes: &[u8], rules: Vec<usize>) -> Event {
-    let mut name = [0u8; 16];
-    name[..ifname.len()].copy_from_slice(ifname.as_bytes());
+    let meta = Meta {
+        netns,
+        ifindex: 2,
+        ifname: name16(ifname.as_bytes()),
+        func_id: hook::DROP,
+        reason: 3,
+        location: 0xffff_ffff_8100_0110,
+        ts_ns: 1_000,
+        ..Meta::default()
+    };
     Event {
-        hook: hook::DROP,
-        rules,
-        stack_id: None,
-        meta: Meta {
-            netns,
-            ifindex: 2,
-            ifname: name,
-            func_id: hook::DROP,
-            reason: 3,
-            location: 0xffff_ffff_8100_0110,
-            ts_ns: 1_000,
-            ..Meta::default()
-        },
         capture: bytes.to_vec(),
         capture_l2: l2,
         wire_len: bytes.len() as u32 + 100,
+        ..testing::event(hook::DROP, meta, rules)
     }
 }
 

@@ -129,6 +129,42 @@ impl RulePlan {
         key_fields(self.actions.count_by.as_deref().unwrap_or_default())
     }
 
+    /// Sends each match to userspace as an event (`print`, `stack`,
+    /// `capture`, `call`); a rule that does not only counts in the kernel.
+    pub fn delivers(&self) -> bool {
+        self.action_flags & abi::act::DELIVER != 0
+    }
+
+    /// Prints its matches (`print`, also implied by `stack` and `track`).
+    pub fn prints(&self) -> bool {
+        self.action_flags & abi::act::PRINT != 0
+    }
+
+    /// Keeps a `count by` table in the kernel.
+    pub fn counts(&self) -> bool {
+        self.action_flags & abi::act::COUNT != 0
+    }
+
+    /// Keeps a `hist` table in the kernel.
+    pub fn hists(&self) -> bool {
+        self.action_flags & abi::act::HIST != 0
+    }
+
+    /// Keeps a `count` or `hist` table: the rules whose tables are shown.
+    pub fn aggregates(&self) -> bool {
+        self.counts() || self.hists()
+    }
+
+    /// Copies packet bytes for `--pcap`.
+    pub fn captures(&self) -> bool {
+        self.action_flags & abi::act::CAPTURE != 0
+    }
+
+    /// Follows its packets (`track`) through the track map.
+    pub fn tracks(&self) -> bool {
+        self.action_flags & abi::act::TRACK != 0
+    }
+
     /// What the reference evaluator says about a packet: the oracle.
     pub fn matches(&self, meta: &abi::Meta) -> bool {
         eval::eval_insns(&self.insns, meta)
@@ -138,5 +174,38 @@ impl RulePlan {
 impl Plan {
     pub fn render_text(&self) -> String {
         render::plan_text(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::{CheckEnv, NoNetnsNames};
+    use crate::hooks::HookNames;
+
+    fn rule(text: &str) -> super::RulePlan {
+        let reasons = crate::reasons::DropReasons::from_pairs([("NO_SOCKET", 3)]);
+        let funcs = HookNames::tracepoints();
+        let env = CheckEnv {
+            reasons: Ok(&reasons),
+            funcs: &funcs,
+            netns: &NoNetnsNames,
+        };
+        let (plan, diags) = crate::compile(text, &env);
+        plan.unwrap_or_else(|| panic!("{diags:?}")).rules.remove(0)
+    }
+
+    #[test]
+    fn what_a_rule_does_is_read_from_its_actions() {
+        let quiet = rule("on drop count by dport");
+        assert!(quiet.counts() && quiet.aggregates());
+        assert!(!quiet.delivers() && !quiet.prints() && !quiet.hists());
+        let hist = rule("on drop hist len");
+        assert!(hist.hists() && hist.aggregates() && !hist.counts());
+        let tracked = rule("on recv where dport == 443 track");
+        assert!(tracked.tracks() && tracked.prints() && tracked.delivers());
+        let captured = rule("on drop capture");
+        assert!(captured.captures() && captured.delivers() && !captured.aggregates());
+        let plain = rule("on drop");
+        assert!(plain.prints() && !plain.tracks() && !plain.captures());
     }
 }

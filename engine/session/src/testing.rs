@@ -1,13 +1,20 @@
-//! A tracer over the real rule table and a fake kernel that records what
-//! the maps and probes would hold: the REPL's logic tested without root.
+//! A fake kernel for tests: it records what the maps and probes would
+//! hold, and a [`FakeTracer`] runs the real rule table over it, so the
+//! rule table, the REPL and playbooks are tested without root. Compiled
+//! for this crate's tests and, with the `testing` feature, for others'.
 
-use crate::tracer::{RuleView, Tracer};
+use crate::backend::Backend;
+use crate::control::{RuleControl, RuleView};
+use crate::rules::{RuleTable, RulesError};
 use ferret_core::abi;
 use ferret_core::plan::RulePlan;
 use ferret_core::summary::RuleSummary;
-use ferret_session::rules::{AttachKind, Backend, RuleTable, RulesError};
+use ferret_kernel::func_catalog::FuncEntry;
+use ferret_kernel::{AttachKind, FuncAttachReport, FuncBackend};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+/// Records what a kernel would hold.
 #[derive(Debug, Default)]
 pub struct FakeKernel {
     pub rules: BTreeMap<usize, abi::Rule>,
@@ -18,14 +25,28 @@ pub struct FakeKernel {
     pub log: Vec<String>,
     /// Per slot: (matched, emitted, lost, rate-limited), as counters would say.
     pub counters: BTreeMap<usize, (u64, u64, u64, u64)>,
-    /// The next attach fails (a kernel that refuses a probe).
+    /// The next attach of a hook or a tracepoint fails (a kernel that
+    /// refuses a probe).
     pub refuse_attach: bool,
+    /// Functions with a probe.
+    pub funcs: Vec<u32>,
+    /// The rule mask written for each function.
+    pub func_rules: BTreeMap<u32, u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("the fake kernel refused to attach hook {hook}")]
 pub struct FakeError {
-    hook: u32,
+    pub hook: u32,
+}
+
+impl FakeKernel {
+    fn refuse(&mut self, hook: u32) -> Result<(), FakeError> {
+        match std::mem::take(&mut self.refuse_attach) {
+            true => Err(FakeError { hook }),
+            false => Ok(()),
+        }
+    }
 }
 
 impl Backend for FakeKernel {
@@ -44,9 +65,7 @@ impl Backend for FakeKernel {
         Ok(())
     }
     fn attach(&mut self, hook: u32) -> Result<AttachKind, FakeError> {
-        if std::mem::take(&mut self.refuse_attach) {
-            return Err(FakeError { hook });
-        }
+        self.refuse(hook)?;
         self.attached.push(hook);
         self.log.push(format!("attach {hook}"));
         Ok(AttachKind::TpBtf)
@@ -57,30 +76,43 @@ impl Backend for FakeKernel {
         Ok(())
     }
     fn attach_tracepoint(&mut self, slot: u32, tp: &str) -> Result<AttachKind, FakeError> {
+        self.refuse(abi::hook::TP0 + slot)?;
         self.attached.push(abi::hook::TP0 + slot);
         self.log.push(format!("tp {slot} {tp}"));
         Ok(AttachKind::RawTp)
     }
-    /// Like a kernel without function backends.
-    fn attach_functions(
-        &mut self,
-        _targets: &[ferret_kernel::func_catalog::FuncEntry],
-    ) -> Result<ferret_kernel::FuncAttachReport, FakeError> {
-        Err(FakeError {
-            hook: abi::hook::FUNC,
+    /// Refuses functions named `*refused*`, attaches the others.
+    fn attach_functions(&mut self, targets: &[FuncEntry]) -> Result<FuncAttachReport, FakeError> {
+        let (bad, good): (Vec<&FuncEntry>, Vec<&FuncEntry>) =
+            targets.iter().partition(|t| t.name.contains("refused"));
+        self.funcs.extend(good.iter().map(|t| t.id));
+        self.log.push(format!("attach {} functions", good.len()));
+        Ok(FuncAttachReport {
+            backend: FuncBackend::Kprobe,
+            attached: good.iter().map(|t| t.id).collect(),
+            skipped: bad
+                .iter()
+                .map(|t| (t.name.clone(), "refused".to_string()))
+                .collect(),
+            elapsed: Duration::ZERO,
         })
     }
-    fn detach_functions(&mut self, _ids: &[u32]) -> Result<std::time::Duration, FakeError> {
-        Ok(std::time::Duration::ZERO)
+    fn detach_functions(&mut self, ids: &[u32]) -> Result<Duration, FakeError> {
+        self.funcs.retain(|id| !ids.contains(id));
+        self.log.push(format!("detach {} functions", ids.len()));
+        Ok(Duration::ZERO)
     }
-    fn set_func_rules(&mut self, _masks: &[(u32, u64)]) -> Result<(), FakeError> {
+    fn set_func_rules(&mut self, masks: &[(u32, u64)]) -> Result<(), FakeError> {
+        self.func_rules.extend(masks.iter().copied());
         Ok(())
     }
     fn enable_clone_tracking(&mut self) -> Option<String> {
+        self.log.push("clone tracking".into());
         None
     }
 }
 
+/// The real rule table over a [`FakeKernel`].
 #[derive(Debug)]
 pub struct FakeTracer {
     pub kernel: FakeKernel,
@@ -105,29 +137,30 @@ impl FakeTracer {
             .map(|(slot, _)| slot)
             .expect("rule in table")
     }
+
+    /// Sets what the kernel's counters say about rule `id`.
+    pub fn set_counters(&mut self, id: usize, matched: u64, emitted: u64, lost: u64, limited: u64) {
+        let slot = self.slot_of(id);
+        self.kernel
+            .counters
+            .insert(slot, (matched, emitted, lost, limited));
+    }
 }
 
-impl Tracer for FakeTracer {
+impl RuleControl for FakeTracer {
     type Error = RulesError<FakeError>;
 
-    fn add(&mut self, rule: RulePlan) -> Result<usize, Self::Error> {
+    fn add_rule(&mut self, rule: RulePlan) -> Result<usize, Self::Error> {
         self.table.add(&mut self.kernel, rule)
     }
-    fn remove(&mut self, id: usize) -> Result<(), Self::Error> {
+    fn remove_rule(&mut self, id: usize) -> Result<(), Self::Error> {
         self.table.remove(&mut self.kernel, id)
     }
     fn set_paused(&mut self, id: usize, paused: bool) -> Result<(), Self::Error> {
         self.table.set_paused(&mut self.kernel, id, paused)
     }
-    fn rules(&self) -> Vec<RuleView> {
-        self.table
-            .rules()
-            .map(|(_, r)| RuleView {
-                id: r.id,
-                text: r.plan.text.clone(),
-                paused: r.paused,
-            })
-            .collect()
+    fn rule_list(&self) -> Vec<RuleView> {
+        self.table.rules().map(|(_, r)| RuleView::of(r)).collect()
     }
     fn stats(&self) -> Result<Vec<RuleSummary>, Self::Error> {
         Ok(self
@@ -150,16 +183,16 @@ impl Tracer for FakeTracer {
             })
             .collect())
     }
-    fn tables(&self, only: Option<usize>) -> Result<String, Self::Error> {
+    /// A line per table instead of the kernel's rows.
+    fn tables_text(&self, only: Option<usize>) -> Result<String, Self::Error> {
         Ok(self
             .table
             .rules()
-            .filter(|(_, r)| only.is_none_or(|id| id == r.id))
-            .filter(|(_, r)| r.plan.actions.count_by.is_some() || r.plan.actions.hist.is_some())
+            .filter(|(_, r)| only.is_none_or(|id| id == r.id) && r.plan.aggregates())
             .map(|(_, r)| format!("table of rule {}\n", r.id))
             .collect())
     }
-    fn attached(&self) -> String {
+    fn attached_text(&self) -> String {
         let names: Vec<String> = self
             .table
             .attached()
