@@ -35,8 +35,7 @@ pub fn run(args: &OutputArgs) -> anyhow::Result<Exit> {
         return Ok(exit);
     }
     match ferret_repl::run(&opts) {
-        Ok(summary) if summary.lost() > 0 => Ok(Exit::Lost),
-        Ok(_) => Ok(Exit::Ok),
+        Ok(ending) => Ok(Exit::after_repl(&ending)),
         Err(ReplError::Session(SessionError::Kernel(e))) => {
             eprintln!("ferret: error: {e}");
             if let Some(log) = e.verifier_log() {

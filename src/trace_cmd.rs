@@ -5,7 +5,8 @@ use crate::exit::Exit;
 use crate::source::RuleSource;
 use anyhow::Context;
 use ferret_core::output::{JsonSink, Sink, TableSink};
-use ferret_session::session::{self, FunctionOptions, SessionError, SessionOptions};
+use ferret_session::oneshot;
+use ferret_session::session::{FunctionOptions, SessionError, SessionOptions};
 use ferret_session::system::SystemFacts;
 use std::io::{BufWriter, Write};
 
@@ -77,17 +78,17 @@ pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
         backend: args.backend.choice(),
         progress: Some(bar.callback()),
     };
-    let mut ready = |line: &str| {
+    let mut notice = |line: &str| {
         bar.finish();
         eprintln!("{line}")
     };
-    let result = runtime.block_on(session::run_with(
+    let result = runtime.block_on(oneshot::run_with(
         &plan,
         &facts,
         &opts,
         &func_opts,
         sink.as_mut(),
-        &mut ready,
+        &mut notice,
     ));
     bar.finish();
     finish(result, sink.as_mut(), args.verbose)
@@ -102,13 +103,7 @@ pub fn finish(
     match result {
         Ok(summary) => {
             let _ = sink.summary(&summary);
-            // An incomplete trace outranks the command's status: a script
-            // must be able to tell that the counts are not whole.
-            Ok(match (summary.lost(), summary.command_status) {
-                (1.., _) => Exit::Lost,
-                (0, Some(status)) => Exit::Command(status),
-                (0, None) => Exit::Ok,
-            })
+            Ok(Exit::after_trace(&summary))
         }
         Err(e) => Ok(report_error(&e, verbose)),
     }
