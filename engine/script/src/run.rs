@@ -13,6 +13,7 @@ use ferret_core::event::Event;
 use ferret_core::output::{JsonSink, Names, Sink};
 use ferret_core::summary::Summary;
 use ferret_session::driver::{self, Consumer, DriverOptions, EndReason, EventTarget};
+use ferret_session::listener::Listener;
 use ferret_session::session::{Flow, Session, SessionError, SessionOptions, Warning};
 use ferret_session::system::SystemFacts;
 use std::io::Write;
@@ -48,13 +49,14 @@ pub struct Outcome {
 /// Runs the playbook: its top level and `on_start()`, then (unless it
 /// already stopped) the trace, then `on_end()`, the tables, the report and
 /// with `--json` the summary on `out`. `notice` hears the lines meant for
-/// standard error (the ready line, warnings).
+/// standard error (the ready line, warnings) and when every probe is
+/// attached.
 pub async fn run(
     playbook: &Playbook,
     facts: &SystemFacts,
     opts: RunOptions,
     out: Box<dyn Write>,
-    notice: &mut dyn FnMut(&str),
+    notice: &mut dyn Listener,
 ) -> Result<Outcome, RunError> {
     let session_opts = opts.session.clone().unwrap_or_default();
     let mut session = Session::open(facts, &session_opts)?;
@@ -129,7 +131,7 @@ struct PlaybookTrace<'h, 'n> {
     batch: Batch,
     /// The script error that ended the trace.
     error: Option<ScriptError>,
-    notice: &'n mut dyn FnMut(&str),
+    notice: &'n mut dyn Listener,
 }
 
 /// The events of one pump, for the script.
@@ -163,13 +165,14 @@ impl Consumer for PlaybookTrace<'_, '_> {
         let name = &self.host.playbook().name;
         let n = self.host.tracer().rules().count();
         if n == 0 {
-            (self.notice)(&format!("ferret: warning: {name} added no rules, so no events will come; call rule(\"on ...\") at the top level or in on_start()"));
+            self.notice.notice(&format!("ferret: warning: {name} added no rules, so no events will come; call rule(\"on ...\") at the top level or in on_start()"));
         }
-        (self.notice)(&format!(
+        self.notice.notice(&format!(
             "ferret: ready: {name} with {n} rule{} on {}; Ctrl-C to stop",
             if n == 1 { "" } else { "s" },
             self.host.tracer().attached_text()
         ));
+        self.notice.ready();
         Ok(())
     }
 
@@ -178,7 +181,7 @@ impl Consumer for PlaybookTrace<'_, '_> {
     }
 
     fn warning(&mut self, warning: Warning) {
-        (self.notice)(&format!("ferret: warning: {warning}"));
+        self.notice.notice(&format!("ferret: warning: {warning}"));
     }
 
     /// Hands the batch to the script (until it stops), runs due timers,

@@ -9,6 +9,7 @@ pub mod command;
 pub mod driver;
 mod end_reason;
 pub mod error;
+pub mod listener;
 pub mod oneshot;
 pub mod options;
 mod router;

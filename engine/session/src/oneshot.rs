@@ -3,6 +3,7 @@
 //! `--pcap` file), then the final tables and the summary.
 
 use crate::driver::{self, Consumer, DriverOptions, EndReason};
+use crate::listener::Listener;
 use crate::router::Router;
 use crate::session::{preflight, FunctionOptions, Session, SessionError, SessionOptions, Warning};
 use crate::system::SystemFacts;
@@ -14,7 +15,7 @@ use std::io::ErrorKind;
 use std::ops::DerefMut;
 
 /// The one-shot trace: load every rule of `plan`, tell `notice` the ready
-/// line once all probes are attached, stream to `sink` (and `capture`
+/// line (and [`Listener::ready`]) once all probes are attached, stream to `sink` (and `capture`
 /// packets to the `--pcap` file) until the duration, a signal, `stop
 /// after`, the end of the `--cmd` command or a closed output ends it;
 /// `count`/`hist` tables go to `sink` every `--interval` and at the end.
@@ -24,7 +25,7 @@ pub async fn run(
     facts: &SystemFacts,
     opts: &SessionOptions,
     sink: &mut dyn Sink,
-    notice: &mut dyn FnMut(&str),
+    notice: &mut dyn Listener,
 ) -> Result<Summary, SessionError> {
     run_with(plan, facts, opts, &FunctionOptions::default(), sink, notice).await
 }
@@ -37,7 +38,7 @@ pub async fn run_with(
     opts: &SessionOptions,
     func_opts: &FunctionOptions,
     sink: &mut dyn Sink,
-    notice: &mut dyn FnMut(&str),
+    notice: &mut dyn Listener,
 ) -> Result<Summary, SessionError> {
     if plan.rules.len() > ferret_core::abi::MAX_RULES {
         return Err(SessionError::PlanTooBig {
@@ -88,7 +89,7 @@ pub async fn run_with(
     if session.func_status().attached > 0 {
         session.detach_functions()?;
         let st = session.func_status();
-        notice(&format!(
+        notice.notice(&format!(
             "ferret: detached {} function probes in {:.2} s",
             st.attached,
             st.detach_time.as_secs_f64()
@@ -107,7 +108,7 @@ pub async fn run_with(
 struct OneShot<'a, 'n> {
     session: Session,
     router: Router<'a>,
-    notice: &'n mut dyn FnMut(&str),
+    notice: &'n mut dyn Listener,
 }
 
 impl<'a> Consumer for OneShot<'a, '_> {
@@ -122,15 +123,16 @@ impl<'a> Consumer for OneShot<'a, '_> {
     fn ready(&mut self) -> Result<(), SessionError> {
         let n = self.session.rules().count();
         let plural = if n == 1 { "" } else { "s" };
-        (self.notice)(&format!(
+        self.notice.notice(&format!(
             "ferret: ready: {n} rule{plural} on {}; Ctrl-C to stop",
             self.session.attached_text()
         ));
+        self.notice.ready();
         Ok(())
     }
 
     fn warning(&mut self, warning: Warning) {
-        (self.notice)(&format!("ferret: warning: {warning}"));
+        self.notice.notice(&format!("ferret: warning: {warning}"));
     }
 
     fn pumped(&mut self) -> Result<Option<EndReason>, SessionError> {
