@@ -297,7 +297,7 @@ impl Repl {
 
     /// `quit`, Ctrl-D or the end of input: the final tables and the
     /// summary, then the terminal thread hears that the session is over.
-    pub fn quit(mut self) -> Result<Ending, ReplError> {
+    pub fn quit(&mut self) -> Result<Ending, ReplError> {
         self.tables(true);
         let mut summary = self.interp.tracer().summary(EndReason::Quit.as_str())?;
         self.interp.account(&mut summary.rules);
@@ -312,7 +312,7 @@ impl Repl {
 
     /// Ends while the terminal thread may still wait for input: the final
     /// tables and the summary, written plainly once the terminal is back.
-    pub fn end_by_itself(mut self, ended_by: EndReason) -> Ending {
+    pub fn end_by_itself(&mut self, ended_by: EndReason) -> Ending {
         self.tables(true);
         let mut why = std::mem::take(&mut self.failure);
         let summary = match self.interp.tracer().summary(ended_by.as_str()) {

@@ -88,14 +88,16 @@ impl Owner {
                 self.restore_terminal,
                 self.interrupt_pauses,
             );
-            match driver::drive(&mut repl, &opts).await {
+            let ended = match driver::drive(&mut repl, &opts).await {
                 Ok(outcome) if outcome.ended_by == EndReason::Quit => repl.quit(),
                 Ok(outcome) => Ok(repl.end_by_itself(outcome.ended_by)),
-                Err(e) => {
-                    repl.restore_terminal();
-                    Err(e)
-                }
+                Err(e) => Err(e),
+            };
+            if ended.is_err() {
+                // The caller does not wait for a line being edited.
+                repl.restore_terminal();
             }
+            ended
         })
     }
 }
