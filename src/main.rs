@@ -11,6 +11,7 @@ mod privdrop;
 mod progress;
 mod repl_cmd;
 mod source;
+mod stderr_listener;
 mod trace_cmd;
 
 use clap::Parser;

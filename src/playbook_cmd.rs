@@ -5,6 +5,7 @@ use crate::cli::{OutputArgs, RunArgs};
 use crate::exit::Exit;
 use crate::privdrop::Needs;
 use crate::source::RuleSource;
+use crate::stderr_listener::StderrListener;
 use crate::trace_cmd::{self, open_output, require_root};
 use anyhow::Context;
 use ferret_script::run::{self, RunError, RunOptions};
@@ -106,19 +107,19 @@ fn run_playbook(
         .enable_all()
         .build()
         .context("cannot start the event loop")?;
-    let mut ready = |line: &str| {
-        privileges.after_ready();
-        eprintln!("{line}")
-    };
-    let result = runtime.block_on(run::run(&playbook, &facts, opts, Box::new(out), &mut ready));
+    let mut listener = StderrListener::new(None, &mut privileges);
+    let result = runtime.block_on(run::run(
+        &playbook,
+        &facts,
+        opts,
+        Box::new(out),
+        &mut listener,
+    ));
     let outcome = match result {
         Ok(o) => o,
         Err(RunError::Session(e)) => return Ok(trace_cmd::report_error(&e, output.verbose)),
-        Err(e) => {
-            eprintln!("ferret: error: {e}");
-            return Ok(Exit::System);
-        }
     };
+    eprint!("{}", outcome.summary.render_text());
     if let Some(e) = &outcome.error {
         eprint!("{}", playbook.render_error(e, color));
         return Ok(match e.kind {
@@ -126,18 +127,5 @@ fn run_playbook(
             _ => Exit::Script,
         });
     }
-    // The playbook's finding first (it is what a CI gate asks), then an
-    // incomplete trace, then the command's own status.
-    Ok(
-        match (
-            outcome.exit,
-            outcome.summary.lost(),
-            outcome.summary.command_status,
-        ) {
-            (1.., _, _) => Exit::Playbook(outcome.exit),
-            (_, 1.., _) => Exit::Lost,
-            (_, 0, Some(status)) if status != 0 => Exit::Command(status),
-            _ => Exit::Ok,
-        },
-    )
+    Ok(Exit::after_playbook(outcome.exit, &outcome.summary))
 }

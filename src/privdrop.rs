@@ -91,9 +91,10 @@ impl PrivilegeDrop {
         self.target.as_ref().map(|t| t.home.as_path())
     }
 
-    /// Called with every line ferret prints to stderr about the session;
-    /// the first is the ready line, after which privileges go. A failed
-    /// drop ends ferret: it does not trace on with more than was asked.
+    /// Gives up privileges, once: called when every probe is attached
+    /// (the trace's ready moment; the REPL calls it before it starts).
+    /// A failed drop ends ferret: it does not trace on with more than was
+    /// asked.
     pub fn after_ready(&mut self) {
         if std::mem::replace(&mut self.done, true) {
             return;

@@ -45,8 +45,7 @@ pub fn run(args: &OutputArgs) -> anyhow::Result<Exit> {
     }
     privileges.after_ready();
     match ferret_repl::run(&opts) {
-        Ok(summary) if summary.lost() > 0 => Ok(Exit::Lost),
-        Ok(_) => Ok(Exit::Ok),
+        Ok(ending) => Ok(Exit::after_repl(&ending)),
         Err(ReplError::Session(SessionError::Kernel(e))) => {
             eprintln!("ferret: error: {e}");
             if let Some(hint) = crate::caps::eperm_hint(&e) {

@@ -4,9 +4,11 @@ use crate::cli::OutputArgs;
 use crate::exit::Exit;
 use crate::privdrop::Needs;
 use crate::source::RuleSource;
+use crate::stderr_listener::StderrListener;
 use anyhow::Context;
 use ferret_core::output::{JsonSink, Sink, TableSink};
-use ferret_session::session::{self, FunctionOptions, SessionError, SessionOptions};
+use ferret_session::oneshot;
+use ferret_session::session::{FunctionOptions, SessionError, SessionOptions};
 use ferret_session::system::SystemFacts;
 use std::io::{BufWriter, Write};
 
@@ -64,18 +66,14 @@ pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
         backend: args.backend.choice(),
         progress: Some(bar.callback()),
     };
-    let mut ready = |line: &str| {
-        bar.finish();
-        privileges.after_ready();
-        eprintln!("{line}")
-    };
-    let result = runtime.block_on(session::run_with(
+    let mut listener = StderrListener::new(Some(&bar), &mut privileges);
+    let result = runtime.block_on(oneshot::run_with(
         &plan,
         &facts,
         &opts,
         &func_opts,
         sink.as_mut(),
-        &mut ready,
+        &mut listener,
     ));
     bar.finish();
     finish(result, sink.as_mut(), args.verbose)
@@ -90,13 +88,7 @@ pub fn finish(
     match result {
         Ok(summary) => {
             let _ = sink.summary(&summary);
-            // An incomplete trace outranks the command's status: a script
-            // must be able to tell that the counts are not whole.
-            Ok(match (summary.lost(), summary.command_status) {
-                (1.., _) => Exit::Lost,
-                (0, Some(status)) => Exit::Command(status),
-                (0, None) => Exit::Ok,
-            })
+            Ok(Exit::after_trace(&summary))
         }
         Err(e) => Ok(report_error(&e, verbose)),
     }

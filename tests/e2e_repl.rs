@@ -204,7 +204,7 @@ fn rules_typed_at_the_prompt_start_and_stop_events() {
 
     t.line("quit");
     let screen = t.wait_for("the end", |s| s.contains("EXIT 0 icanon"));
-    assert!(screen.contains("session ended (command)"), "{screen}");
+    assert!(screen.contains("session ended (quit)"), "{screen}");
     check_history(&t.history(), ns);
 }
 
@@ -287,13 +287,46 @@ fn piped_input_is_read_line_by_line() {
     );
     assert!(stdout.contains("rule 1 paused"), "{stdout}");
     assert!(
-        stdout.contains("session ended (command)"),
+        stdout.contains("session ended (quit)"),
         "the end of input ends the session: {stdout}"
     );
     assert!(
         !std::env::temp_dir().join("ferret-e2e-unused").exists(),
         "no history without a terminal"
     );
+}
+
+#[test]
+fn quit_is_the_end_the_json_summary_reports() {
+    if !root_or_skip("quit_is_the_end_the_json_summary_reports") {
+        return;
+    }
+    for input in [
+        "on drop where dport == 1\nquit\n",
+        "on drop where dport == 1\n",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ferret"))
+            .args(["repl", "--json"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(input.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{input:?}: {stdout}");
+        let summary: serde_json::Value = stdout
+            .lines()
+            .rev()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .unwrap_or_else(|| panic!("{input:?}: no JSON summary in {stdout}"));
+        assert_eq!(summary["type"], "summary", "{input:?}: {stdout}");
+        assert_eq!(summary["ended_by"], "quit", "{input:?}: {stdout}");
+    }
 }
 
 #[test]

@@ -9,10 +9,13 @@
 //! `Sync`), runs the [`Interpreter`], pumps events and prints everything —
 //! events and answers alike — through rustyline's external printer, so
 //! output appears above the prompt in order and the line being typed stays
-//! intact.
+//! intact. The session ends with `quit`, Ctrl-D or the end of input, or
+//! by itself (a signal, a failed output): [`run`] then returns at once,
+//! without waiting for a line being edited, and the caller ends the process.
 
 pub mod command;
 pub mod complete;
+mod consumer;
 mod helper;
 pub mod history;
 pub mod interp;
@@ -27,8 +30,24 @@ pub use interp::{Interpreter, Reply};
 pub use terminal::run;
 pub use vocab::Vocabulary;
 
+use ferret_core::summary::Summary;
+use ferret_session::driver::EndReason;
 use ferret_session::session::SessionError;
 use std::path::PathBuf;
+
+/// How a REPL session ended, for the caller's exit status.
+#[derive(Debug)]
+pub struct Ending {
+    /// The summary, already shown.
+    pub summary: Summary,
+    /// [`EndReason::Quit`], or what ended the session by itself: a signal,
+    /// or a failure.
+    pub ended_by: EndReason,
+    /// A failure ended the session (the events could not be written, or
+    /// the kernel's counters could not be read); it was shown before the
+    /// summary.
+    pub failed: bool,
+}
 
 #[derive(Debug, Clone)]
 pub struct ReplOptions {

@@ -1,13 +1,16 @@
-//! The terminal thread: rustyline on a terminal, plain lines otherwise.
-//! It starts the session thread, waits until the kernel side is loaded,
-//! then hands each accepted line over and waits until its answer is shown.
+//! The terminal side: rustyline on a terminal, plain lines otherwise. It
+//! starts the session thread, waits until the kernel side is loaded, then
+//! an input thread hands each accepted line over and waits until its
+//! answer is shown, while the caller's thread waits for the session's end:
+//! a session that ends by itself (a signal, a failed output) must not wait
+//! for a line that may never come.
 
 use crate::helper::{CtrlC, FerretHelper};
 use crate::output::{EventOut, External, Printer, Stdout};
 use crate::owner::{Note, Owner, Request};
 use crate::vocab::Vocabulary;
-use crate::{history, ReplError, ReplOptions};
-use ferret_core::summary::Summary;
+use crate::{history, Ending, ReplError, ReplOptions};
+use ferret_session::driver::EndReason;
 use ferret_session::session::SessionOptions;
 use ferret_session::system::SystemFacts;
 use rustyline::error::ReadlineError;
@@ -21,12 +24,14 @@ use tokio::sync::mpsc::UnboundedSender;
 const PROMPT: &str = "ferret> ";
 const BANNER: &str = "ferret: ready. Type a rule, e.g. `on drop where dport == 443 print`; `help` lists commands; Tab completes; Ctrl-D quits.";
 
-/// The session thread, seen from the terminal thread.
+/// The session thread, seen from the input thread.
 struct Link {
     requests: UnboundedSender<Request>,
     notes: mpsc::Receiver<Note>,
-    thread: JoinHandle<Result<Summary, ReplError>>,
 }
+
+/// The session thread itself: how the session ended.
+type SessionThread = JoinHandle<Result<Ending, ReplError>>;
 
 impl Link {
     fn start(
@@ -35,7 +40,7 @@ impl Link {
         vocab: &Arc<Vocabulary>,
         printer: Box<dyn Printer>,
         restore_terminal: Box<dyn FnOnce() + Send>,
-    ) -> Result<Link, ReplError> {
+    ) -> Result<(Link, SessionThread), ReplError> {
         let events = match &opts.output {
             Some(path) => EventOut::file(path, opts.json)?,
             None => EventOut::screen(opts.json),
@@ -55,7 +60,6 @@ impl Link {
             restore_terminal,
             interrupt_pauses: opts.interactive,
             allow_unsafe_files: opts.allow_unsafe_files,
-            hidden_untold: 0,
         };
         let (requests, rx) = tokio::sync::mpsc::unbounded_channel();
         let (tx, notes) = mpsc::channel();
@@ -63,14 +67,12 @@ impl Link {
             .name("ferret-session".into())
             .spawn(move || owner.run(rx, tx))
             .map_err(|source| ReplError::Thread { source })?;
-        let link = Link {
-            requests,
-            notes,
-            thread,
-        };
-        match link.notes.recv() {
-            Ok(Note::Ready) => Ok(link),
-            _ => Err(link.join().err().unwrap_or(ReplError::Died)),
+        match notes.recv() {
+            Ok(Note::Ready) => Ok((Link { requests, notes }, thread)),
+            _ => {
+                drop(requests);
+                Err(finish(thread).err().unwrap_or(ReplError::Died))
+            }
         }
     }
 
@@ -88,15 +90,16 @@ impl Link {
             }
         }
     }
-
-    fn join(self) -> Result<Summary, ReplError> {
-        drop(self.requests);
-        self.thread.join().unwrap_or(Err(ReplError::Died))
-    }
 }
 
-/// Runs the REPL until `quit`, Ctrl-D or the end of input.
-pub fn run(opts: &ReplOptions) -> Result<Summary, ReplError> {
+/// Waits for the session thread's end.
+fn finish(thread: SessionThread) -> Result<Ending, ReplError> {
+    thread.join().unwrap_or(Err(ReplError::Died))
+}
+
+/// Runs the REPL until `quit`, Ctrl-D or the end of input, or until the
+/// session ends by itself.
+pub fn run(opts: &ReplOptions) -> Result<Ending, ReplError> {
     let facts = SystemFacts::load();
     let vocab = Arc::new(Vocabulary::from_kernel(&facts.reasons));
     if opts.interactive {
@@ -110,23 +113,30 @@ fn plain(
     opts: &ReplOptions,
     facts: &SystemFacts,
     vocab: &Arc<Vocabulary>,
-) -> Result<Summary, ReplError> {
-    let link = Link::start(opts, facts, vocab, Box::new(Stdout), Box::new(|| ()))?;
-    for line in std::io::stdin().lock().lines() {
-        let Ok(line) = line else { break };
-        if link.ask(Request::Line(line)) {
-            return link.join();
-        }
-    }
-    link.ask(Request::Quit);
-    link.join()
+) -> Result<Ending, ReplError> {
+    let (link, session) = Link::start(opts, facts, vocab, Box::new(Stdout), Box::new(|| ()))?;
+    // Not waited for: when the session ends by itself the reader may still
+    // be blocked on standard input.
+    std::thread::Builder::new()
+        .name("ferret-input".into())
+        .spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                if link.ask(Request::Line(line)) {
+                    return;
+                }
+            }
+            link.ask(Request::Quit);
+        })
+        .map_err(|source| ReplError::Thread { source })?;
+    finish(session)
 }
 
 fn interactive(
     opts: &ReplOptions,
     facts: SystemFacts,
     vocab: Arc<Vocabulary>,
-) -> Result<Summary, ReplError> {
+) -> Result<Ending, ReplError> {
     let terminal = |source| ReplError::Terminal { source };
     let config = Config::builder()
         .auto_add_history(true)
@@ -169,23 +179,40 @@ fn interactive(
         External::start(external).map_err(|source| ReplError::Thread { source })?;
     let saved = SavedTerminal::now();
     let restore = Box::new(move || saved.restore());
-    let link = Link::start(opts, &facts, &vocab, Box::new(printer), restore)?;
+    let (link, session) = Link::start(opts, &facts, &vocab, Box::new(printer), restore)?;
     vocab.preload_functions();
     println!("{BANNER}");
-    let result = edit(&mut rl, link, history.as_deref());
-    // The editor goes first: a message rustyline still holds for the next
-    // prompt is then written plainly by the printing thread, which ends
-    // once the session thread (the last sender) is gone.
-    drop(rl);
-    let _ = printing.join();
-    result
+    let editor = std::thread::Builder::new()
+        .name("ferret-editor".into())
+        .spawn(move || {
+            let edited = edit(&mut rl, &link, history.as_deref());
+            // The editor goes first: a message rustyline still holds for
+            // the next prompt is then written plainly by the printing
+            // thread, which ends once the session thread (the last sender)
+            // is gone.
+            drop(rl);
+            edited
+        })
+        .map_err(|source| ReplError::Thread { source })?;
+    let ending = finish(session);
+    if matches!(&ending, Ok(e) if e.ended_by == EndReason::Quit) {
+        // The editor asked for the end and is finishing.
+        let edited = editor.join().unwrap_or(Err(ReplError::Died));
+        let _ = printing.join();
+        edited?;
+    }
+    // Otherwise the session ended by itself: the terminal is back in line
+    // mode and the editor, perhaps waiting for a key, is not waited for.
+    ending
 }
 
+/// Reads lines until the session is over (`quit`, Ctrl-D, or the end the
+/// session thread announces).
 fn edit(
     rl: &mut Editor<FerretHelper, FileHistory>,
-    link: Link,
+    link: &Link,
     history: Option<&std::path::Path>,
-) -> Result<Summary, ReplError> {
+) -> Result<(), ReplError> {
     let terminal = |source| ReplError::Terminal { source };
     loop {
         let request = match rl.readline(PROMPT) {
@@ -204,12 +231,11 @@ fn edit(
             Err(ReadlineError::Eof) => Request::Quit,
             Err(e) => {
                 link.ask(Request::Quit);
-                let _ = link.join();
                 return Err(terminal(e));
             }
         };
         if link.ask(request) {
-            return link.join();
+            return Ok(());
         }
     }
 }

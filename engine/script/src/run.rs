@@ -1,20 +1,23 @@
-//! `ferret run PLAYBOOK.rhai`: the trace loop with a script in it. Like
-//! [`session::run`](ferret_session::session::run), plus hooks, timers, `stop()`, an
-//! optional command whose end ends the trace, and the report at the end.
-//! A script error ends the trace cleanly: the summary is still written.
+//! `ferret run PLAYBOOK.rhai`: the trace driver with a script in it. Like
+//! the CLI's [one-shot trace](ferret_session::oneshot::run), plus hooks,
+//! timers, `stop()`, an optional command whose end ends the trace, and the
+//! report at the end. A script error ends the trace cleanly: the summary is
+//! still written.
 
 use super::event::ScriptEvent;
 use super::facts::KernelInfo;
 use super::host::{Host, HostOptions};
 use super::value::render_report;
 use super::{Playbook, ScriptError, ScriptErrorKind};
-use ferret_core::output::{JsonSink, Sink};
+use ferret_core::event::Event;
+use ferret_core::output::{JsonSink, Names, Sink};
 use ferret_core::summary::Summary;
-use ferret_session::command::{CommandError, RunningCommand};
-use ferret_session::session::{self, Flow, Session, SessionError, SessionOptions, Signals, POLL};
+use ferret_session::driver::{self, Consumer, DriverOptions, EndReason, EventTarget};
+use ferret_session::listener::Listener;
+use ferret_session::session::{Flow, Session, SessionError, SessionOptions, Warning};
 use ferret_session::system::SystemFacts;
-use std::collections::HashMap;
 use std::io::Write;
+use std::ops::DerefMut;
 use std::time::Instant;
 
 #[derive(Debug, Clone, Default)]
@@ -30,14 +33,11 @@ pub struct RunOptions {
 pub enum RunError {
     #[error(transparent)]
     Session(#[from] SessionError),
-    #[error(transparent)]
-    Command(#[from] CommandError),
-    #[error("cannot install signal handlers: {source}")]
-    Signals { source: std::io::Error },
 }
 
 #[derive(Debug)]
 pub struct Outcome {
+    /// The caller shows its text on standard error.
     pub summary: Summary,
     /// The script error that ended the trace, if one did.
     pub error: Option<ScriptError>,
@@ -46,12 +46,17 @@ pub struct Outcome {
     pub report: Option<serde_json::Value>,
 }
 
+/// Runs the playbook: its top level and `on_start()`, then (unless it
+/// already stopped) the trace, then `on_end()`, the tables, the report and
+/// with `--json` the summary on `out`. `notice` hears the lines meant for
+/// standard error (the ready line, warnings) and when every probe is
+/// attached.
 pub async fn run(
     playbook: &Playbook,
     facts: &SystemFacts,
     opts: RunOptions,
     out: Box<dyn Write>,
-    ready: &mut dyn FnMut(&str),
+    notice: &mut dyn Listener,
 ) -> Result<Outcome, RunError> {
     let session_opts = opts.session.clone().unwrap_or_default();
     let mut session = Session::open(facts, &session_opts)?;
@@ -68,42 +73,36 @@ pub async fn run(
     );
     let mut error = host.start().err();
     let mut ended_by = if error.is_some() {
-        "script error"
+        EndReason::ScriptError
     } else {
-        "stop"
+        EndReason::ScriptStop
     };
-    let mut command = None;
+    let mut command_status = None;
     if error.is_none() && !host.stop_requested() {
-        let n = host.tracer().rules().count();
-        if n == 0 {
-            eprintln!("ferret: warning: {} added no rules, so no events will come; call rule(\"on ...\") at the top level or in on_start()", playbook.name);
-        }
-        ready(&format!(
-            "ferret: ready: {} with {n} rule{} on {}; Ctrl-C to stop",
-            playbook.name,
-            if n == 1 { "" } else { "s" },
-            host.tracer().attached_text()
-        ));
-        if let Some(cmd) = &opts.cmd {
-            command = Some(RunningCommand::spawn(cmd, true)?);
-        }
-        let deadline = session_opts.duration.map(|d| Instant::now() + d);
-        match trace(&mut host, deadline, &mut command).await? {
-            Ok(how) => ended_by = how,
-            Err(e) => {
-                ended_by = "script error";
-                error = Some(e);
-            }
-        }
+        let mut trace = PlaybookTrace {
+            host: &mut host,
+            batch: Batch::default(),
+            error: None,
+            notice,
+        };
+        let driver_opts = DriverOptions {
+            duration: session_opts.duration,
+            interval: None,
+            command: opts.cmd.clone(),
+            command_stdout_to_stderr: true,
+        };
+        let outcome = driver::drive(&mut trace, &driver_opts).await?;
+        ended_by = outcome.ended_by;
+        command_status = outcome.command_status;
+        error = trace.error;
     }
-    let command_status = command.map(RunningCommand::stop).transpose()?;
-    if error.is_none() && ended_by != "output closed" {
+    if error.is_none() && ended_by != EndReason::OutputClosed {
         error = host.end().err();
     }
-    let mut summary = host.tracer().summary(ended_by)?;
+    let mut summary = host.tracer().summary(ended_by.as_str())?;
     summary.command_status = command_status;
     let report = host.report();
-    if ended_by != "output closed" {
+    if ended_by != EndReason::OutputClosed {
         write_aggregates(&host, json)?;
         write_end(&host, &playbook.name, report.as_ref(), &summary, json);
         if let Err(e) = host.flush() {
@@ -112,7 +111,6 @@ pub async fn run(
             }
         }
     }
-    eprint!("{}", summary.render_text());
     Ok(Outcome {
         summary,
         error,
@@ -125,116 +123,105 @@ fn is_broken_pipe(e: &ScriptError) -> bool {
     matches!(&e.kind, ScriptErrorKind::Output { source } if source.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
-/// Streams events to the script until something ends the trace; returns
-/// what did, or the script error.
-// The session sits in the host's RefCell because rule() needs it from
-// inside the script. Holding it across the wait is sound: this task is the
-// only user and no script runs while it waits.
-#[allow(clippy::await_holding_refcell_ref)]
-async fn trace(
-    host: &mut Host<Session>,
-    deadline: Option<Instant>,
-    command: &mut Option<RunningCommand>,
-) -> Result<Result<&'static str, ScriptError>, RunError> {
-    let mut signals = Signals::install().map_err(|source| RunError::Signals { source })?;
-    let mut shown: HashMap<usize, u64> = HashMap::new();
-    loop {
-        let now = Instant::now();
-        let wait = [deadline, host.next_timer()]
-            .into_iter()
-            .flatten()
-            .map(|t| t.saturating_duration_since(now))
-            .fold(POLL, std::cmp::Ord::min);
-        let mut signalled = false;
-        tokio::select! {
-            _ = async { host.tracer().wait(wait).await } => {}
-            _ = signals.next() => signalled = true,
-        }
-        let mut stop_after_hit = false;
-        if let Err(e) = deliver(host, &mut shown, &mut stop_after_hit) {
-            return Ok(Err(e));
-        }
-        if let Err(e) = host.run_timers(Instant::now()) {
-            return Ok(Err(e));
-        }
-        if let Err(e) = host.flush() {
-            return Ok(if is_broken_pipe(&e) {
-                Ok("output closed")
-            } else {
-                Err(e)
-            });
-        }
-        let how = if signalled {
-            Some("signal")
-        } else if host.stop_requested() {
-            Some("stop")
-        } else if stop_after_hit {
-            Some("stop-after")
-        } else if command
-            .as_mut()
-            .map(RunningCommand::try_status)
-            .transpose()?
-            .flatten()
-            .is_some()
-        {
-            // What the command caused may still be in flight (softirqs,
-            // the ring): let the kernel settle, then hand over the rest.
-            session::settle(&mut host.tracer()).await?;
-            if let Err(e) = deliver(host, &mut shown, &mut stop_after_hit) {
-                return Ok(Err(e));
-            }
-            Some("command")
-        } else if deadline.is_some_and(|d| Instant::now() >= d) {
-            Some("duration")
-        } else {
-            None
-        };
-        if let Some(how) = how {
-            return Ok(Ok(how));
-        }
+/// The playbook as the driver's consumer. The session sits in the host
+/// (the script's `rule()` needs it), so a pump only collects the events;
+/// the script gets them once the session is free again.
+struct PlaybookTrace<'h, 'n> {
+    host: &'h mut Host<Session>,
+    batch: Batch,
+    /// The script error that ended the trace.
+    error: Option<ScriptError>,
+    notice: &'n mut dyn Listener,
+}
+
+/// The events of one pump, for the script.
+#[derive(Debug, Default)]
+struct Batch(Vec<(Event, Option<Vec<String>>)>);
+
+impl EventTarget for Batch {
+    fn event(&mut self, ev: &Event, _: &[usize], stack: Option<&[String]>, _: &Names) -> Flow {
+        self.0.push((ev.clone(), stack.map(<[String]>::to_vec)));
+        Flow::Continue
     }
 }
 
-/// Drains the ring and hands each event to the script, counting toward
-/// `stop after N`; stops early once the script or a rule asks to.
-fn deliver(
-    host: &mut Host<Session>,
-    shown: &mut HashMap<usize, u64>,
-    stop_after_hit: &mut bool,
-) -> Result<(), ScriptError> {
-    let stop_after: HashMap<usize, u64> = host
-        .tracer()
-        .rules()
-        .filter_map(|r| r.plan.actions.stop_after.map(|n| (r.id, n)))
-        .collect();
-    let mut batch = Vec::new();
-    host.with_tracer(|session, names| {
-        session.pump(&mut |ev, stack, ctx| {
-            batch.push(ScriptEvent::new(ev, stack, ctx, &names.name(ev.meta.netns)));
-            Flow::Continue
-        })
-    });
-    for ev in &batch {
-        if host.stop_requested() || *stop_after_hit {
-            break;
-        }
-        host.deliver(ev)?;
-        for id in ev.rules() {
-            let n = shown.entry(id).or_default();
-            *n += 1;
-            *stop_after_hit |= stop_after.get(&id).is_some_and(|limit| *n >= *limit);
-        }
+impl PlaybookTrace<'_, '_> {
+    fn failed(&mut self, e: ScriptError) -> Option<EndReason> {
+        self.error = Some(e);
+        Some(EndReason::ScriptError)
     }
-    Ok(())
+}
+
+impl Consumer for PlaybookTrace<'_, '_> {
+    type Error = RunError;
+    type Input = std::convert::Infallible;
+    type Events = Batch;
+
+    fn parts(&mut self) -> (impl DerefMut<Target = Session> + '_, &mut Batch) {
+        (self.host.tracer(), &mut self.batch)
+    }
+
+    fn ready(&mut self) -> Result<(), RunError> {
+        let name = &self.host.playbook().name;
+        let n = self.host.tracer().rules().count();
+        if n == 0 {
+            self.notice.notice(&format!("ferret: warning: {name} added no rules, so no events will come; call rule(\"on ...\") at the top level or in on_start()"));
+        }
+        let line = format!(
+            "ferret: ready: {name} with {n} rule{} on {}; Ctrl-C to stop",
+            if n == 1 { "" } else { "s" },
+            self.host.tracer().attached_text()
+        );
+        self.notice.ready();
+        self.notice.notice(&line);
+        Ok(())
+    }
+
+    fn next_wake(&self) -> Option<Instant> {
+        self.host.next_timer()
+    }
+
+    fn warning(&mut self, warning: Warning) {
+        self.notice.notice(&format!("ferret: warning: {warning}"));
+    }
+
+    /// Hands the batch to the script (until it stops), runs due timers,
+    /// flushes the output.
+    fn pumped(&mut self) -> Result<Option<EndReason>, RunError> {
+        let batch = std::mem::take(&mut self.batch.0);
+        let events: Vec<ScriptEvent> = self.host.with_tracer(|session, netns| {
+            batch
+                .iter()
+                .map(|(ev, stack)| {
+                    let netns_name = netns.name(ev.meta.netns);
+                    ScriptEvent::new(ev, stack.as_deref(), session.names(), &netns_name)
+                })
+                .collect()
+        });
+        for ev in &events {
+            if self.host.stop_requested() {
+                break;
+            }
+            if let Err(e) = self.host.deliver(ev) {
+                return Ok(self.failed(e));
+            }
+        }
+        if let Err(e) = self.host.run_timers(Instant::now()) {
+            return Ok(self.failed(e));
+        }
+        if let Err(e) = self.host.flush() {
+            if is_broken_pipe(&e) {
+                return Ok(Some(EndReason::OutputClosed));
+            }
+            return Ok(self.failed(e));
+        }
+        Ok(self.host.stop_requested().then_some(EndReason::ScriptStop))
+    }
 }
 
 /// The `count`/`hist` tables of the playbook's rules, before the report.
 fn write_aggregates(host: &Host<Session>, json: bool) -> Result<(), SessionError> {
-    let has = host
-        .tracer()
-        .rules()
-        .any(|r| r.plan.actions.count_by.is_some() || r.plan.actions.hist.is_some());
-    if !has {
+    if !host.tracer().aggregating() {
         return Ok(());
     }
     let aggs = host.tracer().aggregates(true)?;

@@ -1,16 +1,17 @@
 //! Where each delivered event goes in a one-shot trace: the text or JSON
-//! sink, the `--pcap` file, and the `stop after` accounting.
+//! sink and the `--pcap` file.
 //!
 //! A rule that only captures (no `print`, no `stack`) while a pcap file is
 //! open writes to the file and shows nothing, as `tcpdump -w` does; without
 //! a file its events are shown with a description of the packet.
 
+use crate::driver::EventTarget;
 use crate::rules::LiveRule;
 use crate::session::Flow;
 use ferret_core::event::Event;
 use ferret_core::output::pcap::{PcapError, PcapWriter};
 use ferret_core::output::{Names, Sink};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufWriter};
 
@@ -23,8 +24,6 @@ pub(crate) struct Router<'a> {
     capture: HashSet<usize>,
     /// Rules whose events go only to the pcap file.
     silent: HashSet<usize>,
-    stop_after: HashMap<usize, u64>,
-    delivered: HashMap<usize, u64>,
     /// Events of capture rules that carried no packet bytes (no header to
     /// start from yet): counted, since they are not in the file.
     pub capture_skipped: u64,
@@ -42,8 +41,6 @@ impl<'a> Router<'a> {
             sink,
             capture: HashSet::new(),
             silent: HashSet::new(),
-            stop_after: HashMap::new(),
-            delivered: HashMap::new(),
             capture_skipped: 0,
             write_error: None,
             pcap_error: None,
@@ -57,16 +54,12 @@ impl<'a> Router<'a> {
                     r.silent.insert(rule.id);
                 }
             }
-            if let Some(n) = a.stop_after {
-                r.stop_after.insert(rule.id, n);
-            }
         }
         r.pcap = pcap;
         r
     }
 
-    /// Handles one event; `Flow::Stop` once a write failed or a rule
-    /// reached its `stop after`.
+    /// Handles one event; `Flow::Stop` once a write failed.
     pub fn event(&mut self, ev: &Event, stack: Option<&[String]>, ctx: &Names) -> Flow {
         let captured = ev.rules.iter().any(|id| self.capture.contains(id));
         if let (true, Some(pcap)) = (captured, self.pcap.as_mut()) {
@@ -86,17 +79,7 @@ impl<'a> Router<'a> {
                 return Flow::Stop;
             }
         }
-        let mut stop = false;
-        for id in &ev.rules {
-            let n = self.delivered.entry(*id).or_default();
-            *n += 1;
-            stop |= self.stop_after.get(id).is_some_and(|limit| *n >= *limit);
-        }
-        if stop {
-            Flow::Stop
-        } else {
-            Flow::Continue
-        }
+        Flow::Continue
     }
 
     /// Flushes both outputs, keeping the first error of each.
@@ -115,5 +98,17 @@ impl<'a> Router<'a> {
 
     pub fn sink(&mut self) -> &mut dyn Sink {
         self.sink
+    }
+}
+
+impl EventTarget for Router<'_> {
+    fn event(
+        &mut self,
+        ev: &Event,
+        _rules: &[usize],
+        stack: Option<&[String]>,
+        names: &Names,
+    ) -> Flow {
+        Router::event(self, ev, stack, names)
     }
 }

@@ -1,111 +1,31 @@
 //! A tracing session: the kernel, the live rule table and the event
 //! stream together. `Session` is the API the CLI, the REPL and playbooks
-//! drive; [`run`] is the one-shot trace loop built on it (ready line,
-//! stream until duration / signal / `stop after`, summary).
+//! drive; [`crate::driver`] runs the trace loop over it and
+//! [`crate::oneshot`] is the one-shot trace of the CLI.
 
-use crate::command::RunningCommand;
-use crate::router::Router;
-use crate::rules::{LiveRule, RuleTable, RuleTableError, RulesError};
+use crate::rules::{LiveRule, RuleTable};
+use crate::stacks::resolve_stack;
 use crate::system::SystemFacts;
-use ferret_core::event::{self, Event};
+use ferret_core::event::{self, DecodeError, Event};
 use ferret_core::ir::TriggerIr;
 use ferret_core::kallsyms::Kallsyms;
-use ferret_core::output::pcap::PcapWriter;
-use ferret_core::output::{Aggregates, Names, Sink};
-use ferret_core::plan::{Plan, RulePlan};
-use ferret_core::summary::{PcapSummary, RuleSummary, Summary, TrackUsage};
+use ferret_core::output::{Aggregates, Names};
+use ferret_core::plan::RulePlan;
+use ferret_core::summary::{RuleSummary, Summary, TrackUsage};
 use ferret_kernel::func_catalog::FuncCatalog;
-use ferret_kernel::{BackendChoice, EventStream, Kernel, KernelError, LoadOptions, Progress};
+use ferret_kernel::{EventStream, Kernel, LoadOptions};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+// Where these lived before the session was split; callers name them here.
+pub use crate::error::SessionError;
+pub use crate::oneshot::{run, run_with};
+pub use crate::options::{FunctionOptions, SessionOptions};
+pub use crate::stacks::trim_tracer_frames;
 
 /// How often the reader looks at the ring even without a wakeup: the
 /// kernel side wakes it only once enough data is pending.
 pub const POLL: Duration = Duration::from_millis(50);
-
-#[derive(Debug, Clone)]
-pub struct SessionOptions {
-    pub ring_bytes: u32,
-    pub duration: Option<Duration>,
-    pub verbose: bool,
-    /// Print the `count`/`hist` tables this often, not only at the end.
-    pub interval: Option<Duration>,
-    /// `--cmd`: run this through `sh -c` once ready; its end ends the session.
-    pub command: Option<String>,
-    /// Send the command's standard output to ferret's standard error.
-    pub command_stdout_to_stderr: bool,
-    /// `--pcap`: where `capture` rules write their packets.
-    pub pcap: Option<std::path::PathBuf>,
-}
-
-impl Default for SessionOptions {
-    fn default() -> Self {
-        SessionOptions {
-            ring_bytes: 8 << 20,
-            duration: None,
-            verbose: false,
-            interval: None,
-            command: None,
-            command_stdout_to_stderr: false,
-            pcap: None,
-        }
-    }
-}
-
-/// How function triggers attach: `--backend`, and the progress bar.
-#[derive(Clone, Default)]
-pub struct FunctionOptions {
-    pub backend: BackendChoice,
-    pub progress: Option<Progress>,
-}
-
-impl std::fmt::Debug for FunctionOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FunctionOptions")
-            .field("backend", &self.backend)
-            .field("progress", &self.progress.is_some())
-            .finish()
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error(transparent)]
-    Kernel(#[from] KernelError),
-    #[error("rule {rule}: `{action}` is not available yet: {why}")]
-    Unsupported {
-        rule: usize,
-        action: &'static str,
-        why: &'static str,
-    },
-    #[error("rule {rule}: `call {name}` runs a Rhai handler, which only a playbook has: define `fn {name}(ev)` in a playbook that adds this rule and run it with `ferret run PLAYBOOK.rhai`")]
-    CallOutsidePlaybook { rule: usize, name: String },
-    #[error(transparent)]
-    Rules(#[from] RuleTableError),
-    #[error("cannot list the kernel's functions for `func`/`any`: {why}")]
-    FunctionDiscovery { why: String },
-    #[error("{got} rules given; at most {max} can be traced at once — merge rules with `or`, or split the session")]
-    PlanTooBig { got: usize, max: usize },
-    #[error("cannot write output: {source}")]
-    Output { source: std::io::Error },
-    #[error("cannot install signal handlers: {source}")]
-    Signals { source: std::io::Error },
-    #[error(transparent)]
-    Pcap(#[from] ferret_core::output::pcap::PcapError),
-    #[error(transparent)]
-    Command(#[from] crate::command::CommandError),
-}
-
-/// The table's refusals are wrapped; the kernel's errors stay
-/// [`SessionError::Kernel`], wherever they happened.
-impl From<RulesError<KernelError>> for SessionError {
-    fn from(e: RulesError<KernelError>) -> SessionError {
-        match e {
-            RulesError::Table(t) => SessionError::Rules(t),
-            RulesError::Backend(k) => SessionError::Kernel(k),
-        }
-    }
-}
 
 /// Refuses what this build cannot trace yet, before touching the kernel.
 pub fn preflight(rule: &RulePlan) -> Result<(), SessionError> {
@@ -127,6 +47,21 @@ pub fn preflight_calls(rule: &RulePlan, calls: bool) -> Result<(), SessionError>
 
 /// Receives each event with its resolved stack and the naming context.
 pub type EventHandler<'a> = dyn FnMut(&Event, Option<&[String]>, &Names) -> Flow + 'a;
+
+/// What one [`Session::pump`] did.
+#[derive(Debug)]
+#[must_use = "the warnings are for the user"]
+pub struct Pumped {
+    pub flow: Flow,
+    pub warnings: Vec<Warning>,
+}
+
+/// Something the user should hear about that did not end the session.
+#[derive(Debug, thiserror::Error)]
+pub enum Warning {
+    #[error("skipped a ring buffer record: {source}")]
+    SkippedRecord { source: DecodeError },
+}
 
 /// What a handler tells the pump after an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,12 +219,15 @@ impl Session {
     }
 
     /// Decodes what the ring holds and hands each event to `handler`, with
-    /// rule ids in `Event::rules`. Returns `Flow::Stop` if the handler did.
-    pub fn pump(&mut self, handler: &mut EventHandler<'_>) -> Flow {
+    /// rule ids in `Event::rules`. The flow is `Flow::Stop` if the handler
+    /// stopped; records that could not be decoded come back as warnings for
+    /// the front end to show (they are counted in the summary too).
+    pub fn pump(&mut self, handler: &mut EventHandler<'_>) -> Pumped {
         if let Some(loading) = self.kallsyms.take() {
             self.ctx.kallsyms = loading.join().unwrap_or_default();
         }
         let mut flow = Flow::Continue;
+        let mut warnings = Vec::new();
         let Session {
             kernel,
             table,
@@ -325,18 +263,19 @@ impl Session {
                 }
                 Err(e) => {
                     *decode_errors += 1;
-                    eprintln!("ferret: warning: skipped a ring buffer record: {e}");
+                    warnings.push(Warning::SkippedRecord { source: e });
                 }
             }
         });
-        flow
+        Pumped { flow, warnings }
     }
 
     pub fn delivered(&self, id: usize) -> u64 {
         self.delivered.get(&id).copied().unwrap_or(0)
     }
 
-    /// The account of every rule now in the table.
+    /// The account of every rule now in the table; `ended_by` is an
+    /// [`EndReason`](crate::driver::EndReason)'s text ("" while running).
     pub fn summary(&self, ended_by: &str) -> Result<Summary, SessionError> {
         let counters = self.kernel.counters()?;
         let rules = self
@@ -376,6 +315,12 @@ impl Session {
         }
         let (tracked, capacity) = self.kernel.track_usage()?;
         Ok(Some(TrackUsage { tracked, capacity }))
+    }
+
+    /// Whether some rule keeps `count` or `hist` tables.
+    pub fn aggregating(&self) -> bool {
+        self.rules()
+            .any(|r| r.plan.aggregates())
     }
 
     /// What the `count` and `hist` rules hold now (totals since each rule
@@ -425,278 +370,15 @@ fn func_status_text(st: &crate::rules::FuncStatus, backend: &str) -> String {
     text
 }
 
-/// The one-shot trace: load every rule of `plan`, call `ready` once all
-/// probes are attached, stream to `sink` (and `capture` packets to the
-/// `--pcap` file) until the duration, a signal, `stop after`, the end of
-/// the `--cmd` command or a closed output ends it; `count`/`hist` tables
-/// go to `sink` every `--interval` and at the end.
-pub async fn run(
-    plan: &Plan,
-    facts: &SystemFacts,
-    opts: &SessionOptions,
-    sink: &mut dyn Sink,
-    ready: &mut dyn FnMut(&str),
-) -> Result<Summary, SessionError> {
-    run_with(plan, facts, opts, &FunctionOptions::default(), sink, ready).await
-}
-
-/// [`run`] with options for function triggers; `ready` also hears how
-/// long detaching the function probes took, at the end.
-pub async fn run_with(
-    plan: &Plan,
-    facts: &SystemFacts,
-    opts: &SessionOptions,
-    func_opts: &FunctionOptions,
-    sink: &mut dyn Sink,
-    ready: &mut dyn FnMut(&str),
-) -> Result<Summary, SessionError> {
-    if plan.rules.len() > ferret_core::abi::MAX_RULES {
-        return Err(SessionError::PlanTooBig {
-            got: plan.rules.len(),
-            max: ferret_core::abi::MAX_RULES,
-        });
-    }
-    for rule in &plan.rules {
-        preflight(rule)?;
-    }
-    // Before loading anything: a bad path is the quickest error to give.
-    let pcap = match &opts.pcap {
-        Some(path) => {
-            let texts: Vec<String> = plan.rules.iter().map(|r| r.text.clone()).collect();
-            Some(PcapWriter::create(path, &texts)?)
-        }
-        None => None,
-    };
-    let mut session = Session::open(facts, opts)?;
-    session.set_function_options(func_opts);
-    for rule in &plan.rules {
-        session.add_rule(rule.clone())?;
-    }
-    let plural = if plan.rules.len() == 1 { "" } else { "s" };
-    ready(&format!(
-        "ferret: ready: {} rule{plural} on {}; Ctrl-C to stop",
-        plan.rules.len(),
-        session.attached_text()
-    ));
-    let mut command = match &opts.command {
-        Some(c) => Some(RunningCommand::spawn(c, opts.command_stdout_to_stderr)?),
-        None => None,
-    };
-    let mut router = Router::new(sink, pcap, session.rules());
-    // Rules that send no event count their matches in the kernel only.
-    let quiet_stops: HashMap<usize, u64> = session
-        .rules()
-        .filter(|r| r.plan.action_flags & ferret_core::abi::act::DELIVER == 0)
-        .filter_map(|r| r.plan.actions.stop_after.map(|n| (r.id, n)))
-        .collect();
-    let has_aggregates = session
-        .rules()
-        .any(|r| r.plan.actions.count_by.is_some() || r.plan.actions.hist.is_some());
-    let deadline = opts.duration.map(|d| Instant::now() + d);
-    let mut next_tick = opts.interval.map(|i| Instant::now() + i);
-    let mut signals = Signals::install().map_err(|source| SessionError::Signals { source })?;
-    let mut ended_by: Option<&str> = None;
-    let mut command_status = None;
-    while ended_by.is_none() {
-        let wait = [deadline, next_tick]
-            .into_iter()
-            .flatten()
-            .map(|t| t.saturating_duration_since(Instant::now()))
-            .fold(POLL, Duration::min);
-        tokio::select! {
-            _ = session.wait(wait) => {}
-            _ = signals.next() => ended_by = Some("signal"),
-        }
-        if session.pump(&mut |ev, stack, ctx| router.event(ev, stack, ctx)) == Flow::Stop {
-            ended_by = Some("stop-after");
-        }
-        router.flush();
-        if let Some(e) = router.pcap_error.take() {
-            return Err(e.into());
-        }
-        if let Some(e) = router.write_error.take() {
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                return Err(SessionError::Output { source: e });
-            }
-            ended_by = Some("output closed");
-        }
-        if let Some(c) = command.as_mut() {
-            if let Some(status) = c.try_status()? {
-                command_status = Some(status);
-                command = None;
-                ended_by = ended_by.or(Some("command"));
-            }
-        }
-        if !quiet_stops.is_empty() && ended_by.is_none() {
-            let matched = session.matched()?;
-            if quiet_stops
-                .iter()
-                .any(|(id, n)| matched.get(id).is_some_and(|m| m >= n))
-            {
-                ended_by = Some("stop-after");
-            }
-        }
-        if let (Some(tick), Some(every)) = (next_tick, opts.interval) {
-            if ended_by.is_none() && Instant::now() >= tick && has_aggregates {
-                let aggs = session.aggregates(false)?;
-                let ctx = session.names().clone();
-                if let Err(e) = router.sink().aggregates(&aggs, &ctx) {
-                    if e.kind() != std::io::ErrorKind::BrokenPipe {
-                        return Err(SessionError::Output { source: e });
-                    }
-                    ended_by = Some("output closed");
-                }
-            }
-            let now = Instant::now();
-            if now >= tick {
-                // Ticks missed while busy are skipped, not replayed.
-                let behind = (now - tick).as_nanos() / every.as_nanos().max(1);
-                next_tick = Some(tick + every * (behind as u32 + 1));
-            }
-        }
-        if ended_by.is_none() && deadline.is_some_and(|d| Instant::now() >= d) {
-            ended_by = Some("duration");
-        }
-    }
-    if ended_by == Some("command") {
-        // What the command caused may still be in flight (softirqs, the
-        // ring): let the kernel settle, then take the rest.
-        settle(&mut session).await?;
-        session.pump(&mut |ev, stack, ctx| router.event(ev, stack, ctx));
-        router.flush();
-    }
-    if let Some(c) = command.take() {
-        command_status = Some(c.stop()?);
-    }
-    if has_aggregates && ended_by != Some("output closed") {
-        let aggs = session.aggregates(true)?;
-        let ctx = session.names().clone();
-        if let Err(e) = router.sink().aggregates(&aggs, &ctx) {
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                return Err(SessionError::Output { source: e });
-            }
-        }
-    }
-    if let Some(e) = router.pcap_error.take() {
-        return Err(e.into());
-    }
-    let mut summary = session.summary(ended_by.unwrap_or_default())?;
-    if session.func_status().attached > 0 {
-        session.detach_functions()?;
-        let st = session.func_status();
-        ready(&format!(
-            "ferret: detached {} function probes in {:.2} s",
-            st.attached,
-            st.detach_time.as_secs_f64()
-        ));
-    }
-    summary.command_status = command_status;
-    summary.pcap = router.pcap.as_ref().map(|p| PcapSummary {
-        skipped: router.capture_skipped,
-        ..p.summary()
-    });
-    Ok(summary)
-}
-
-/// Waits until the rules' match counters stop moving (checked every
-/// [`POLL`]), at most [`SETTLE_MAX`].
-pub async fn settle(session: &mut Session) -> Result<(), SessionError> {
-    let until = Instant::now() + SETTLE_MAX;
-    let mut before = session.matched()?;
-    while Instant::now() < until {
-        session.wait(POLL).await;
-        let now = session.matched()?;
-        if now == before {
-            break;
-        }
-        before = now;
-    }
-    Ok(())
-}
-
-/// Upper bound of [`settle`].
-pub const SETTLE_MAX: Duration = Duration::from_millis(500);
-
 /// Wake the reader once 1/16 of the ring is pending (4 KiB to 256 KiB):
 /// a wakeup per event costs microseconds, the 50 ms poll bounds latency.
 pub fn wakeup_bytes(ring_bytes: u32) -> u32 {
     (ring_bytes / 16).clamp(4096, 256 * 1024)
 }
 
-fn resolve_stack(kernel: &Kernel, id: i32, syms: &Kallsyms) -> Vec<String> {
-    match kernel.stack(id) {
-        Ok(ips) => trim_tracer_frames(ips.iter().map(|ip| syms.describe(*ip)).collect()),
-        Err(e) => vec![format!("<stack unavailable: {e}>")],
-    }
-}
-
-/// Drops the innermost frames that belong to the tracer itself (the BPF
-/// program and the tracepoint dispatch), so a stack starts in the kernel
-/// code the user asked about.
-pub fn trim_tracer_frames(frames: Vec<String>) -> Vec<String> {
-    // kprobe and kprobe.multi dispatch: ftrace's trampoline (no symbol, so
-    // a bare address), fprobe or the kprobe handlers, trace_call_bpf.
-    const OURS: &[&str] = &[
-        "bpf_prog_",
-        "__traceiter_",
-        "bpf_trace_run",
-        "__bpf_trace_",
-        "trace_call_bpf",
-        "kprobe_",
-        "fprobe_",
-        "__fprobe_",
-        "ftrace_",
-        "arch_ftrace_",
-        "0x",
-    ];
-    let ours = |f: &str| OURS.iter().any(|p| f.starts_with(p));
-    let skip = frames.iter().take_while(|f| ours(f)).count();
-    frames.into_iter().skip(skip).collect()
-}
-
-/// SIGINT, SIGTERM and SIGHUP all end the session cleanly.
-#[derive(Debug)]
-pub struct Signals {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-    hup: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    pub fn install() -> std::io::Result<Signals> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Signals {
-            int: signal(SignalKind::interrupt())?,
-            term: signal(SignalKind::terminate())?,
-            hup: signal(SignalKind::hangup())?,
-        })
-    }
-
-    pub async fn next(&mut self) {
-        tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
-            _ = self.hup.recv() => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tracer_frames_are_trimmed_only_at_the_top() {
-        let frames = [
-            "bpf_prog_abc_ferret_drop+0x3a4",
-            "bpf_trace_run4+0x10d",
-            "__traceiter_kfree_skb+0x41",
-            "sk_skb_reason_drop+0x90",
-            "bpf_prog_x+0x1",
-        ];
-        let out = trim_tracer_frames(frames.iter().map(|s| s.to_string()).collect());
-        assert_eq!(out, ["sk_skb_reason_drop+0x90", "bpf_prog_x+0x1"]);
-    }
 
     #[test]
     fn call_is_refused_outside_playbooks_and_allowed_in_them() {
