@@ -18,6 +18,7 @@ pub mod hooks;
 pub mod ir;
 pub mod kallsyms;
 pub mod output;
+pub mod pcap;
 pub mod plan;
 pub mod reasons;
 pub mod summary;
