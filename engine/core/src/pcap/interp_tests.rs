@@ -35,7 +35,7 @@ fn loads_are_big_endian_and_past_the_capture_reject() {
         }
     );
     assert_eq!(
-        run(&prog(&[i(0x20, u32::MAX), i(0x06, 1)]), &pkt, 100).ret,
+        run(&prog(&[i(0x20, 0x7fff_ffff), i(0x06, 1)]), &pkt, 100).ret,
         0
     );
 }

@@ -74,3 +74,17 @@ fn ip6_protochain_loops_back_so_the_kernel_bounds_refuse_it() {
 fn version_names_libpcap() {
     assert!(version().starts_with("libpcap version 1."), "{}", version());
 }
+
+#[test]
+fn linux_ancillary_loads_compile_but_do_not_validate() {
+    // On a dead handle libpcap emits Linux's ancillary loads (SKF_AD_OFF);
+    // tcpdump -r refuses these words instead, and so does the validator.
+    for expr in ["inbound", "outbound", "ifindex 3"] {
+        let p = eth(expr).unwrap();
+        let err = p.program(&Limits::KERNEL).unwrap_err();
+        assert!(
+            matches!(err, InvalidProgram::LinuxOffset { pc: 0, .. }),
+            "{expr}: {err}"
+        );
+    }
+}

@@ -3,7 +3,8 @@
 //!
 //! Accepted are exactly the opcodes libpcap's own interpreter implements
 //! (anything else makes `bpf_filter` abort), scratch indexes below 16, no
-//! division or modulo by a constant 0, no constant shift of 32 or more,
+//! division or modulo by a constant 0, no constant shift of 32 or more, no
+//! Linux special offset,
 //! jumps that land inside the program, and a final `ret`, so every path
 //! ends in a `ret`. With forward jumps only a run takes at most one step
 //! per instruction; libpcap's `ip6 protochain` loops back, which
@@ -51,6 +52,12 @@ pub enum InvalidProgram {
     DivisionByZero { pc: usize },
     #[error("instruction {pc}: shift by {k}, 32 or more")]
     ShiftTooFar { pc: usize, k: u32 },
+    /// Linux's negative offsets (ancillary data such as the packet type
+    /// or ifindex, and the network- and link-relative loads): libpcap emits
+    /// them for `inbound`, `outbound` and `ifindex` on a dead handle, where
+    /// its own interpreter fails the load, while a kernel would read them.
+    #[error("instruction {pc}: Linux special offset {k:#x} (`inbound`, `outbound`, `ifindex`)")]
+    LinuxOffset { pc: usize, k: u32 },
     #[error("the last instruction is not a `ret`")]
     NoFinalRet,
 }
@@ -124,6 +131,9 @@ const KNOWN_CODES: &[u16] = &[
     0x07, 0x87, // tax, txa
 ];
 
+/// Linux's lowest special offset, `SKF_LL_OFF` (-0x200000).
+const LINUX_SPECIAL_OFFSETS: u32 = 0xffe0_0000;
+
 fn check_insn(pc: usize, insn: Insn, len: usize, backward: bool) -> Result<(), InvalidProgram> {
     let Insn { code, jt, jf, k } = insn;
     if !KNOWN_CODES.contains(&code) {
@@ -148,6 +158,11 @@ fn check_insn(pc: usize, insn: Insn, len: usize, backward: bool) -> Result<(), I
         class::JMP => {
             in_range(next + i64::from(jt))?;
             in_range(next + i64::from(jf))?;
+        }
+        class::LD | class::LDX
+            if matches!(insn.mode(), mode::ABS | mode::IND) && k >= LINUX_SPECIAL_OFFSETS =>
+        {
+            return Err(InvalidProgram::LinuxOffset { pc, k })
         }
         class::ST | class::STX => scratch(pc, k)?,
         class::LD | class::LDX if insn.mode() == mode::MEM => scratch(pc, k)?,

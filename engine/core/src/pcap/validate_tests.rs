@@ -68,6 +68,13 @@ fn refuses_what_an_unchecked_interpreter_would_trip_on() {
         Err(ShiftTooFar { pc: 0, k: 32 })
     );
     assert_eq!(check(&[i(0x00, 1)]), Err(NoFinalRet));
+    assert_eq!(
+        check(&[i(0x28, 0xffff_f004), i(0x06, 0)]),
+        Err(LinuxOffset {
+            pc: 0,
+            k: 0xffff_f004
+        })
+    );
 }
 
 #[test]

@@ -137,6 +137,14 @@ fn llc(b: &mut Builder, rng: &mut Rng) {
         b.put(&[0, 0, 0]);
         b.u16(rng.pick(&[0x0800, 0x809b, 0x80f3, 0x8137]));
     }
+    if dsap == 0xfe {
+        // An OSI network layer protocol id: CLNP, ES-IS or IS-IS, then
+        // (for IS-IS) a PDU type among hellos, LSPs and sequence numbers.
+        b.mark();
+        b.u8(rng.pick(&[0x81, 0x82, 0x83, 0x83]));
+        b.put(&[rng.u8(), 1, 0]);
+        b.u8(rng.pick(&[15, 16, 17, 18, 20, 24, 26]));
+    }
     let n = rng.below(40);
     b.put(&rng.bytes(n));
     let len = if rng.one_in(6) {

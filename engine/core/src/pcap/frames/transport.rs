@@ -39,9 +39,16 @@ pub fn transport(b: &mut Builder, rng: &mut Rng, proto: u8, depth: u8) {
     }
 }
 
+/// Payload bytes, now and then starting with what byte expressions look
+/// for (an HTTP request, a marker word).
 fn payload(b: &mut Builder, rng: &mut Rng) {
     let n = rng.pick(&[0, 0, 4, 8, 20, 40]);
-    b.put(&rng.bytes(n));
+    let mut bytes = rng.bytes(n);
+    let start: &[u8] = rng.pick(&[&b"GET "[..], &[0x12, 0x34], &[], &[], &[]]);
+    if n >= start.len() {
+        bytes[..start.len()].copy_from_slice(start);
+    }
+    b.put(&bytes);
 }
 
 fn tcp(b: &mut Builder, rng: &mut Rng) {
@@ -49,7 +56,7 @@ fn tcp(b: &mut Builder, rng: &mut Rng) {
     b.u16(port(rng));
     b.mark();
     b.u16(port(rng));
-    b.u32(rng.u32());
+    b.u32(if rng.one_in(8) { 0 } else { rng.u32() });
     b.u32(rng.u32());
     b.mark();
     let doff: u8 = match rng.below(20) {
