@@ -36,6 +36,8 @@ pub fn run(prog: &Program, data: &[u8], wirelen: u32) -> Run {
     let max_steps = prog.max_steps();
     let mut a: u32 = 0;
     let mut x: u32 = 0;
+    // The validator keeps scratch indexes below 16; the `%` below only
+    // spares a bounds check that cannot fail.
     let mut mem = [0u32; MEM_WORDS];
     let mut pc: usize = 0;
     let mut steps: u32 = 0;
