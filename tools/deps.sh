@@ -18,6 +18,10 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 # The function-trigger tests boot Debian kernels under qemu (tests/vm/).
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
 [ -x /bin/busybox ] || need+=(busybox-static)
+# libpcap compiles pcap-filter expressions (ferret-core's `libpcap` feature);
+# tcpdump is the oracle of the filter differential test.
+[ -f /usr/include/pcap/pcap.h ] || need+=(libpcap-dev)
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -19,6 +19,7 @@ pub mod ir;
 pub mod kallsyms;
 pub mod outfile;
 pub mod output;
+pub mod pcap;
 pub mod plan;
 pub mod reasons;
 pub mod summary;

@@ -1,0 +1,16 @@
+//! pcap-filter expressions as classic BPF: libpcap's compiler (feature
+//! `libpcap`), a Rust interpreter with exactly libpcap's `bpf_filter`
+//! semantics, the validator an in-kernel interpreter relies on, and a
+//! seeded generator of ordinary and hostile frames to hold them to
+//! libpcap with.
+
+pub mod frames;
+pub mod insn;
+pub mod interp;
+#[cfg(feature = "libpcap")]
+pub mod libpcap;
+pub mod validate;
+
+pub use insn::Insn;
+pub use interp::{run, Run};
+pub use validate::{InvalidProgram, Limits, Program};
