@@ -11,7 +11,7 @@ mod exprs;
 
 use std::time::Instant;
 
-use ferret_core::check::{CheckEnv, NetnsResolver};
+use ferret_core::check::{CheckEnv, NoNetnsNames};
 use ferret_core::hooks::HookNames;
 use ferret_core::pcap::frames::{self, FrameLink};
 use ferret_core::pcap::insn::{class, mode};
@@ -190,14 +190,6 @@ fn steps_and_speed_on_generated_frames() {
     }
 }
 
-struct NoNetns;
-
-impl NetnsResolver for NoNetns {
-    fn resolve(&self, name: &str) -> Result<u32, String> {
-        Err(format!("no namespace `{name}`"))
-    }
-}
-
 #[test]
 #[ignore = "measurement; run by hand"]
 fn how_much_the_native_filter_accepts() {
@@ -206,7 +198,7 @@ fn how_much_the_native_filter_accepts() {
     let env = CheckEnv {
         reasons: Ok(&reasons),
         funcs: &funcs,
-        netns: &NoNetns,
+        netns: &NoNetnsNames,
     };
     for (name, list) in [
         (
