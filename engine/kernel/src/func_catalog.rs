@@ -201,22 +201,8 @@ fn read_filter_functions() -> Result<(HashSet<String>, String), String> {
 }
 
 fn mount_tracefs(dir: &str, errors: &mut Vec<String>) {
-    let target = std::ffi::CString::new(dir).expect("no NUL");
-    // SAFETY: valid NUL-terminated strings; no data argument.
-    let rc = unsafe {
-        libc::mount(
-            c"nodev".as_ptr(),
-            target.as_ptr(),
-            c"tracefs".as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
-    if rc != 0 {
-        errors.push(format!(
-            "cannot mount tracefs at {dir}: {}",
-            std::io::Error::last_os_error()
-        ));
+    if let Err(e) = crate::sys::mount_tracefs(dir) {
+        errors.push(format!("cannot mount tracefs at {dir}: {e}"));
     }
 }
 

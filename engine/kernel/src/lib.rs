@@ -46,6 +46,7 @@ mod guard_skips;
 pub mod kernel_btf;
 mod kfunc;
 mod percpu;
+mod sys;
 mod tables;
 mod testrun;
 mod track;
