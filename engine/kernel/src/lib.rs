@@ -45,6 +45,7 @@ mod funcload;
 mod guard_skips;
 pub mod kernel_btf;
 mod kfunc;
+mod maps;
 mod percpu;
 mod sys;
 mod tables;
@@ -96,7 +97,8 @@ pub struct Kernel {
     ebpf: Ebpf,
     btf: Btf,
     attached: StdHashMap<u32, attach::Attachment>,
-    events_taken: bool,
+    /// The object's maps, typed, taken out of `ebpf` at load.
+    maps: maps::Maps,
     /// Function probes (`func`/`any`), in their own object.
     funcs: func_probes::FuncProbes,
     /// Every map's descriptor, for the function object (funcload.rs).
@@ -124,21 +126,23 @@ impl Kernel {
         let patched = kfunc::rdonly_cast_id(BTF_PATH).map(|id| kfunc::patch(OBJECT, id));
         let object = patched.as_ref().map_or(OBJECT, |p| p.bytes());
         let have_cast = u32::from(patched.is_some());
-        let ebpf = EbpfLoader::new()
+        let mut ebpf = EbpfLoader::new()
             .btf(Some(&btf))
             .override_global(kfunc::FLAG, &have_cast, true)
-            .map_max_entries("ring", ring)
+            .map_max_entries(maps::RING, ring)
             .verifier_log_level(level)
             .load(object)
             .map_err(error::classify_load)?;
+        // Before the maps leave `ebpf`: the function object needs them all.
         let map_fds = funcload::map_fds(&ebpf)?;
+        let maps = maps::Maps::take(&mut ebpf)?;
         Ok(Kernel {
             map_fds,
+            maps,
             skips: Default::default(),
             ebpf,
             btf,
             attached: StdHashMap::new(),
-            events_taken: false,
             funcs: func_probes::FuncProbes::default(),
         })
     }
@@ -182,20 +186,6 @@ impl Kernel {
         }
         prog.load()
             .map_err(|e| error::classify_program(name.to_owned(), e))
-    }
-
-    fn map(&self, name: &'static str) -> Result<&aya::maps::Map, KernelError> {
-        self.ebpf.map(name).ok_or(KernelError::MissingObject {
-            kind: "map",
-            name: name.into(),
-        })
-    }
-
-    fn map_mut(&mut self, name: &'static str) -> Result<&mut aya::maps::Map, KernelError> {
-        self.ebpf.map_mut(name).ok_or(KernelError::MissingObject {
-            kind: "map",
-            name: name.into(),
-        })
     }
 }
 

@@ -22,7 +22,6 @@ use super::error::KernelError;
 use super::funcload::FuncObject;
 use super::{funclink, Kernel};
 use crate::func_catalog::FuncEntry;
-use aya::maps::{Array, MapData};
 use parallel::close_parallel;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
@@ -189,12 +188,8 @@ impl Kernel {
 
     /// Which rule slots each function serves (`func_rules`).
     pub fn set_func_rules(&mut self, masks: &[(u32, u64)]) -> Result<(), KernelError> {
-        let map = self.map_mut("func_rules")?;
-        let mut arr: Array<&mut MapData, u64> =
-            Array::try_from(map).map_err(|e| KernelError::map("func_rules", e))?;
         for (id, mask) in masks {
-            arr.set(*id, mask, 0)
-                .map_err(|e| KernelError::map("func_rules", e))?;
+            self.maps.func_rules.set(*id, *mask)?;
         }
         Ok(())
     }
