@@ -98,7 +98,7 @@ impl Link {
 /// Runs the REPL until `quit`, Ctrl-D or the end of input.
 pub fn run(opts: &ReplOptions) -> Result<Summary, ReplError> {
     let facts = SystemFacts::load();
-    let vocab = Arc::new(Vocabulary::from_kernel(&facts.reasons));
+    let vocab = Arc::new(Vocabulary::from_kernel(&facts));
     if opts.interactive {
         interactive(opts, facts, vocab)
     } else {

@@ -115,7 +115,7 @@ impl Kernel {
         let (name, link) = match kind {
             AttachKind::TpBtf => {
                 let name = format!("ferret_{}_btf", t.stem);
-                let id = attach_btf(&mut self.ebpf, &self.btf, &name, t.tracepoint)?;
+                let id = attach_btf(&mut self.ebpf, &self.aya_btf, &name, t.tracepoint)?;
                 (name, Link::Btf(id))
             }
             AttachKind::RawTp => {

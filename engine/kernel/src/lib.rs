@@ -34,6 +34,7 @@ mod agg;
 mod attach;
 mod attach_kind;
 pub mod btf_scan;
+mod btf_walk;
 mod compact;
 pub mod drop_reasons;
 mod error;
@@ -64,12 +65,13 @@ pub use func_probes::{
 use aya::programs::RawTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
 use ferret_core::abi;
+use kernel_btf::KernelBtf;
 use std::collections::HashMap as StdHashMap;
+use std::sync::Arc;
 
 /// The compiled eBPF object (8-aligned, as the ELF parser wants).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ferret.bpf.o"));
 
-const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
 /// The ring must be a power-of-two number of pages; requests are rounded up.
 const MIN_RING: u32 = 4096;
 const MAX_RING: u32 = 1 << 30;
@@ -95,7 +97,10 @@ impl Default for LoadOptions {
 #[derive(Debug)]
 pub struct Kernel {
     ebpf: Ebpf,
-    btf: Btf,
+    /// The kernel's BTF, shared with whoever loaded it first (the session).
+    btf: Arc<KernelBtf>,
+    /// Its aya parse, for tp_btf programs and the function object.
+    aya_btf: Btf,
     attached: StdHashMap<u32, attach::Attachment>,
     /// The object's maps, typed, taken out of `ebpf` at load.
     maps: maps::Maps,
@@ -113,8 +118,14 @@ impl Kernel {
     /// a session needs one or two of the 19), so startup stays short;
     /// [`Kernel::verify_all`] verifies every one up front.
     pub fn load(opts: &LoadOptions) -> Result<Kernel, KernelError> {
-        let btf = Btf::from_sys_fs().map_err(|e| KernelError::NoBtf {
-            path: BTF_PATH,
+        Kernel::load_with_btf(opts, Arc::new(KernelBtf::running()))
+    }
+
+    /// [`Kernel::load`] with the kernel's BTF as already read (once per
+    /// session, see [`KernelBtf`]).
+    pub fn load_with_btf(opts: &LoadOptions, btf: Arc<KernelBtf>) -> Result<Kernel, KernelError> {
+        let aya_btf = btf.for_aya().map_err(|e| KernelError::NoBtf {
+            path: btf.path().display().to_string(),
             source: Box::new(e),
         })?;
         let level = if opts.verbose_verifier {
@@ -123,11 +134,11 @@ impl Kernel {
             VerifierLogLevel::DEBUG | VerifierLogLevel::STATS
         };
         let ring = ring_size(opts.ring_bytes);
-        let patched = kfunc::rdonly_cast_id(BTF_PATH).map(|id| kfunc::patch(OBJECT, id));
+        let patched = btf.kfunc_id(kfunc::NAME).map(|id| kfunc::patch(OBJECT, id));
         let object = patched.as_ref().map_or(OBJECT, |p| p.bytes());
         let have_cast = u32::from(patched.is_some());
         let mut ebpf = EbpfLoader::new()
-            .btf(Some(&btf))
+            .btf(Some(&aya_btf))
             .override_global(kfunc::FLAG, &have_cast, true)
             .map_max_entries(maps::RING, ring)
             .verifier_log_level(level)
@@ -142,6 +153,7 @@ impl Kernel {
             skips: Default::default(),
             ebpf,
             btf,
+            aya_btf,
             attached: StdHashMap::new(),
             funcs: func_probes::FuncProbes::default(),
         })
@@ -154,6 +166,11 @@ impl Kernel {
             self.load_raw(&name)?;
         }
         Ok(())
+    }
+
+    /// The kernel's BTF this object was loaded with.
+    pub fn btf(&self) -> &Arc<KernelBtf> {
+        &self.btf
     }
 
     /// How function triggers attach (`--backend`), and who hears about
@@ -228,8 +245,9 @@ impl Kernel {
         tracepoint: &str,
     ) -> Result<AttachKind, KernelError> {
         let name = tracepoint.rsplit_once(':').map_or(tracepoint, |(_, n)| n);
-        let skb_arg = crate::kernel_btf::KernelBtf::load()
-            .and_then(|btf| btf.tracepoint_skb_arg(name))
+        let skb_arg = self
+            .btf
+            .tracepoint_skb_arg(name)
             .map_err(|source| KernelError::TracepointArgs { source })?;
         self.attach_tp(slot, tracepoint, skb_arg)?;
         Ok(AttachKind::RawTp)

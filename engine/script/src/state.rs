@@ -134,6 +134,7 @@ mod tests {
         let facts = SystemFacts {
             reasons: Err("test".into()),
             funcs: ferret_core::hooks::HookNames::tracepoints(),
+            kernel: Default::default(),
         };
         let kernel = KernelFacts::new("test".into(), None, 0);
         State::new(

@@ -14,7 +14,6 @@ use ferret_core::output::pcap::PcapWriter;
 use ferret_core::output::{Aggregates, Names, Sink};
 use ferret_core::plan::{Plan, RulePlan};
 use ferret_core::summary::{PcapSummary, RuleSummary, Summary, TrackUsage};
-use ferret_kernel::func_catalog::FuncCatalog;
 use ferret_kernel::{BackendChoice, EventStream, Kernel, KernelError, LoadOptions, Progress};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -145,6 +144,8 @@ pub enum Flow {
 
 pub struct Session {
     kernel: Kernel,
+    /// The BTF the kernel was loaded with and the function catalog.
+    kernel_info: crate::system::KernelInfo,
     table: RuleTable,
     events: EventStream,
     ctx: Names,
@@ -171,10 +172,11 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// Loads the kernel side with no rules. Must run inside a tokio runtime.
     pub fn open(facts: &SystemFacts, opts: &SessionOptions) -> Result<Session, SessionError> {
-        let mut kernel = Kernel::load(&LoadOptions {
+        let load = LoadOptions {
             ring_bytes: opts.ring_bytes,
             verbose_verifier: opts.verbose,
-        })?;
+        };
+        let mut kernel = Kernel::load_with_btf(&load, facts.kernel.btf().clone())?;
         let events = kernel.take_events()?;
         let ctx = Names {
             kallsyms: Kallsyms::default(),
@@ -183,6 +185,7 @@ impl Session {
         };
         Ok(Session {
             kernel,
+            kernel_info: facts.kernel.clone(),
             table: RuleTable::new(wakeup_bytes(opts.ring_bytes)),
             events,
             ctx,
@@ -203,8 +206,10 @@ impl Session {
             .iter()
             .any(|t| matches!(t, TriggerIr::Func { .. }));
         if has_func && !self.table.has_functions() {
-            let catalog =
-                FuncCatalog::shared().map_err(|why| SessionError::FunctionDiscovery { why })?;
+            let catalog = self
+                .kernel_info
+                .catalog()
+                .map_err(|e| SessionError::FunctionDiscovery { why: e.to_string() })?;
             catalog.add_to(&mut self.ctx.funcs);
             self.ctx.funcs.insert(ferret_core::abi::hook::FUNC, "func");
             self.table.set_functions(catalog);
@@ -709,6 +714,7 @@ mod tests {
         let facts = SystemFacts {
             reasons: Err("not needed".into()),
             funcs: ferret_core::hooks::HookNames::tracepoints(),
+            kernel: Default::default(),
         };
         let (plan, diags) = ferret_core::compile("on drop call alert", &facts.env());
         let rule = &plan.unwrap_or_else(|| panic!("{diags:?}")).rules[0];

@@ -14,10 +14,11 @@ use std::os::fd::{AsFd, OwnedFd};
 
 impl Kernel {
     pub(super) fn attach_fentry(&mut self, targets: &[FuncEntry]) -> Result<Attached, KernelError> {
-        let btf = crate::kernel_btf::KernelBtf::load()
-            .map_err(|source| KernelError::TracepointArgs { source })?;
         let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
-        let ids = btf.func_ids(&names);
+        let ids = self
+            .btf
+            .func_ids(&names)
+            .map_err(|source| KernelError::TracepointArgs { source })?;
         let object = self.funcs.object.as_ref().expect("prepared before");
         // Verifying is CPU work: one thread per CPU.
         let workers = std::thread::available_parallelism()

@@ -93,9 +93,10 @@ impl Kernel {
         let Some(t) = targets.first() else {
             return Err("nothing to attach".into());
         };
-        let btf = crate::kernel_btf::KernelBtf::load().map_err(|e| e.to_string())?;
-        let id = btf
+        let id = self
+            .btf
             .func_ids(&[t.name.as_str()])
+            .map_err(|e| e.to_string())?
             .get(&t.name)
             .copied()
             .ok_or_else(|| format!("{} is not in the kernel's BTF", t.name))?;

@@ -130,7 +130,7 @@ impl Kernel {
     ) -> Result<FuncAttachReport, KernelError> {
         let start = Instant::now();
         if self.funcs.object.is_none() {
-            self.funcs.object = Some(FuncObject::prepare(&self.map_fds, &self.btf)?);
+            self.funcs.object = Some(FuncObject::prepare(&self.map_fds, &self.aya_btf)?);
         }
         crate::sys::raise_nofile_limit();
         let backend = match self.funcs.backend {
@@ -201,7 +201,7 @@ impl Kernel {
             return None;
         }
         if self.funcs.object.is_none() {
-            match FuncObject::prepare(&self.map_fds, &self.btf) {
+            match FuncObject::prepare(&self.map_fds, &self.aya_btf) {
                 Ok(o) => self.funcs.object = Some(o),
                 Err(e) => return Some(e.to_string()),
             }
