@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! Kernel::load(&LoadOptions)            object + maps + BTF relocations; no probe attached
+//! Kernel::load_with_btf(&opts, btf)    the same, with the session's KernelBtf (read once)
 //!   .set_rule(slot, &abi::Rule)         write a rule slot (0..abi::MAX_RULES)
 //!   .clear_rule(slot)                   empty it, zero its counters, limit and track bits
 //!   .set_config(&abi::Config)           nrules / needs / hooks / wakeup_bytes
