@@ -3,9 +3,10 @@
 
 use crate::exit::Exit;
 use ferret_kernel::func_catalog::FuncCatalog;
+use ferret_kernel::kernel_btf::KernelBtf;
 
 pub fn run(globs: &[String]) -> anyhow::Result<Exit> {
-    let catalog = FuncCatalog::discover()?;
+    let catalog = FuncCatalog::discover(&KernelBtf::running())?;
     let all = ["*".to_string()];
     let globs = if globs.is_empty() { &all[..] } else { globs };
     let mut n = 0;

@@ -60,7 +60,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Some(Command::Reasons) => {
-            let reasons = ferret_kernel::drop_reasons::from_kernel()?;
+            let reasons = ferret_kernel::kernel_btf::KernelBtf::running().drop_reasons()?;
             for name in reasons.names() {
                 println!("{:>4}  {name}", reasons.value_of(name).unwrap_or_default());
             }

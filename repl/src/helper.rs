@@ -150,6 +150,7 @@ mod tests {
         let facts = SystemFacts {
             reasons: Ok(DropReasons::from_pairs([("NETFILTER_DROP", 12)])),
             funcs: HookNames::tracepoints(),
+            kernel: Default::default(),
         };
         let vocab = Arc::new(Vocabulary::fixed(&["NETFILTER_DROP"], &[]));
         FerretHelper::new(vocab, facts, false)

@@ -101,7 +101,7 @@ fn finish(thread: SessionThread) -> Result<Ending, ReplError> {
 /// session ends by itself.
 pub fn run(opts: &ReplOptions) -> Result<Ending, ReplError> {
     let facts = SystemFacts::load();
-    let vocab = Arc::new(Vocabulary::from_kernel(&facts.reasons));
+    let vocab = Arc::new(Vocabulary::from_kernel(&facts));
     if opts.interactive {
         interactive(opts, facts, vocab)
     } else {

@@ -3,14 +3,16 @@
 //! (on the terminal thread) and the `fields`/`funcs`/`reasons` commands
 //! (on the session thread) read the same table.
 
-use ferret_core::reasons::DropReasons;
-use std::sync::{Mutex, OnceLock};
+use ferret_kernel::kernel_btf::KernelBtf;
+use ferret_session::system::SystemFacts;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Where kernel function names come from.
 #[derive(Debug)]
 enum FunctionSource {
-    /// The running kernel's BTF, read on first use (about 0.5 s).
-    Kernel,
+    /// The running kernel's BTF (the session's), walked on first use
+    /// (about 0.5 s).
+    Kernel(Arc<KernelBtf>),
     Fixed(Vec<String>),
 }
 
@@ -25,14 +27,15 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
-    /// The running kernel's vocabulary; `Err` says why it has no reasons.
-    pub fn from_kernel<E: std::fmt::Display>(reasons: &Result<DropReasons, E>) -> Vocabulary {
+    /// The running kernel's vocabulary, from the session's facts.
+    pub fn from_kernel(facts: &SystemFacts) -> Vocabulary {
         Vocabulary {
-            reasons: reasons
+            reasons: facts
+                .reasons
                 .as_ref()
                 .map(|r| r.names().map(str::to_string).collect())
                 .map_err(ToString::to_string),
-            source: FunctionSource::Kernel,
+            source: FunctionSource::Kernel(facts.kernel.btf().clone()),
             functions: OnceLock::new(),
             rule_ids: Mutex::new(Vec::new()),
         }
@@ -58,11 +61,9 @@ impl Vocabulary {
         self.functions
             .get_or_init(|| match &self.source {
                 FunctionSource::Fixed(names) => Ok(names.clone()),
-                FunctionSource::Kernel => {
-                    let btf =
-                        ferret_kernel::kernel_btf::KernelBtf::load().map_err(|e| e.to_string())?;
-                    let mut names: Vec<String> =
-                        btf.skb_functions().into_iter().map(|f| f.name).collect();
+                FunctionSource::Kernel(btf) => {
+                    let funcs = btf.skb_functions().map_err(|e| e.to_string())?;
+                    let mut names: Vec<String> = funcs.iter().map(|f| f.name.clone()).collect();
                     names.sort();
                     names.dedup();
                     Ok(names)
@@ -138,7 +139,19 @@ mod tests {
 
     #[test]
     fn missing_kernel_reasons_carry_the_why() {
-        let v = Vocabulary::from_kernel(&Err::<DropReasons, _>("no BTF"));
-        assert_eq!(v.reasons().unwrap_err(), "no BTF");
+        let facts = SystemFacts {
+            reasons: Err(std::sync::Arc::new(
+                ferret_kernel::drop_reasons::ReasonsError::NoEnum {
+                    path: "/no/btf".into(),
+                },
+            )),
+            funcs: ferret_core::hooks::HookNames::tracepoints(),
+            kernel: Default::default(),
+        };
+        let v = Vocabulary::from_kernel(&facts);
+        assert!(v
+            .reasons()
+            .unwrap_err()
+            .contains("/no/btf has no `enum skb_drop_reason`"));
     }
 }

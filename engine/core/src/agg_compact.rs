@@ -71,7 +71,7 @@ pub fn unpack(key: &CompactKey) -> AggKey {
     let mut rest = key.packed;
     for f in fields_of(out.present) {
         let bits = 8 * width(f).unwrap_or(0);
-        write(&mut out, f, rest & ((1u64 << bits) - 1));
+        out.set_number(f, rest & ((1u64 << bits) - 1));
         rest >>= bits;
     }
     out
@@ -99,7 +99,7 @@ pub fn big_key(slot: u32, count_fields: u64, meta: &Meta) -> AggKey {
     key.ifname = bytes(field::IFNAME, meta.ifname);
     key.comm = bytes(field::COMM, meta.comm);
     for f in fields_of(kept & abi::COMPACT_FIELDS) {
-        write(&mut key, f, read(meta, f));
+        key.set_number(f, read(meta, f));
     }
     key
 }
@@ -109,47 +109,9 @@ fn fields_of(fields: u32) -> impl Iterator<Item = u8> {
     (0..32u8).filter(move |f| fields & (1 << f) != 0)
 }
 
-/// Numeric field `f` of a packet, zero-extended.
+/// Numeric field `f` of a packet, zero-extended (0 for the others).
 fn read(m: &Meta, f: u8) -> u64 {
-    match f {
-        field::SPORT => m.sport.into(),
-        field::DPORT => m.dport.into(),
-        field::PROTO => m.proto.into(),
-        field::FAMILY => m.family.into(),
-        field::LEN => m.len.into(),
-        field::MARK => m.mark.into(),
-        field::IFINDEX => m.ifindex.into(),
-        field::NETNS => m.netns.into(),
-        field::PID => m.pid.into(),
-        field::TCPFLAGS => m.tcpflags.into(),
-        field::TTL => m.ttl.into(),
-        field::REASON => m.reason.into(),
-        field::FUNC => m.func_id.into(),
-        field::CPU => m.cpu.into(),
-        _ => 0,
-    }
-}
-
-/// Sets numeric field `f` of a key; `v` fits the field's width (callers
-/// take it from a field of that width or mask it to it).
-fn write(k: &mut AggKey, f: u8, v: u64) {
-    match f {
-        field::SPORT => k.sport = v as u16,
-        field::DPORT => k.dport = v as u16,
-        field::PROTO => k.proto = v as u8,
-        field::FAMILY => k.family = v as u16,
-        field::LEN => k.len = v as u32,
-        field::MARK => k.mark = v as u32,
-        field::IFINDEX => k.ifindex = v as u32,
-        field::NETNS => k.netns = v as u32,
-        field::PID => k.pid = v as u32,
-        field::TCPFLAGS => k.tcpflags = v as u8,
-        field::TTL => k.ttl = v as u8,
-        field::REASON => k.reason = v as u32,
-        field::FUNC => k.func_id = v as u32,
-        field::CPU => k.cpu = v as u32,
-        _ => {}
-    }
+    m.number(f).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! would have held, so no table, JSON line or playbook can tell the paths
 //! apart.
 
-use crate::abi::{self, field, AggKey, Dense, Meta, DENSE_ABSENT, DENSE_VALUES};
+use crate::abi::{self, AggKey, Dense, Meta, DENSE_ABSENT, DENSE_VALUES};
 use std::collections::HashMap;
 
 /// Whether the kernel counts a rule with these `count by` fields in the
@@ -27,14 +27,8 @@ pub fn index_of(count_fields: u64, meta: &Meta) -> Option<usize> {
     let Some(f) = only_field(count_fields & u64::from(meta.present)) else {
         return Some(DENSE_ABSENT);
     };
-    let value = match f {
-        field::REASON => meta.reason,
-        field::CPU => meta.cpu,
-        field::PROTO => meta.proto.into(),
-        field::TCPFLAGS => meta.tcpflags.into(),
-        field::TTL => meta.ttl.into(),
-        _ => return None,
-    } as usize;
+    // is_dense above: `f` is one of the dense fields, all numbers.
+    let value = meta.number(f)? as usize;
     (value < DENSE_VALUES).then_some(value)
 }
 
@@ -48,15 +42,10 @@ pub fn key_of(slot: u32, count_fields: u64, index: usize) -> AggKey {
     let Some(f) = only_field(count_fields).filter(|_| index < DENSE_VALUES) else {
         return key;
     };
-    key.present = 1 << f;
-    match f {
-        field::REASON => key.reason = index as u32,
-        field::CPU => key.cpu = index as u32,
-        field::PROTO => key.proto = index as u8,
-        field::TCPFLAGS => key.tcpflags = index as u8,
-        field::TTL => key.ttl = index as u8,
-        // Not a dense field: is_dense keeps such rules out of here.
-        _ => key.present = 0,
+    // Not a dense field: is_dense keeps such rules out of here.
+    if is_dense_field(f) {
+        key.present = 1 << f;
+        key.set_number(f, index as u64);
     }
     key
 }
@@ -89,6 +78,12 @@ pub fn merge(rows: &mut Vec<(AggKey, u64)>, extra: Vec<(AggKey, u64)>) {
             }
         }
     }
+}
+
+/// Whether field `f` can be a dense rule's key.
+fn is_dense_field(f: u8) -> bool {
+    1u64.checked_shl(f.into())
+        .is_some_and(|bit| u64::from(abi::DENSE_FIELDS) & bit != 0)
 }
 
 /// The single field of `fields`, if it has exactly one.

@@ -3,6 +3,7 @@
 //! lowering, the REPL's completion and `ferret fields` all read this table.
 
 use crate::abi::{self, field};
+use crate::meta_access::FieldValue;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -221,26 +222,9 @@ impl FieldDef {
         if meta.present & (1u32 << self.id) == 0 {
             return None;
         }
-        Some(match self.id {
-            field::SADDR => u128::from_be_bytes(meta.saddr),
-            field::DADDR => u128::from_be_bytes(meta.daddr),
-            field::IFNAME => u128::from_be_bytes(meta.ifname),
-            field::COMM => u128::from_be_bytes(meta.comm),
-            field::SPORT => meta.sport.into(),
-            field::DPORT => meta.dport.into(),
-            field::PROTO => meta.proto.into(),
-            field::FAMILY => meta.family.into(),
-            field::LEN => meta.len.into(),
-            field::MARK => meta.mark.into(),
-            field::IFINDEX => meta.ifindex.into(),
-            field::NETNS => meta.netns.into(),
-            field::PID => meta.pid.into(),
-            field::TCPFLAGS => meta.tcpflags.into(),
-            field::TTL => meta.ttl.into(),
-            field::REASON => meta.reason.into(),
-            field::FUNC => meta.func_id.into(),
-            field::CPU => meta.cpu.into(),
-            _ => return None,
+        Some(match meta.field(self.id)? {
+            FieldValue::Bytes(b) => u128::from_be_bytes(b),
+            FieldValue::Number(n) => n.into(),
         })
     }
 }

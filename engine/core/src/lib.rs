@@ -17,6 +17,7 @@ pub mod event;
 pub mod hooks;
 pub mod ir;
 pub mod kallsyms;
+pub mod meta_access;
 pub mod outfile;
 pub mod output;
 pub mod pcap;

@@ -10,6 +10,7 @@
 //! map.
 
 use super::{check_slot, Kernel, KernelError};
+use crate::wire::Wire;
 use ferret_core::abi::{self, AggKey, Dense, Hist};
 use ferret_core::{agg_compact, agg_dense};
 
@@ -17,7 +18,7 @@ impl Kernel {
     /// Every `count by` entry of every rule slot, summed over CPUs. Keys
     /// name their slot in `AggKey::slot`.
     pub fn counts(&self) -> Result<Vec<(AggKey, u64)>, KernelError> {
-        let mut rows = self.percpu_hash_sums::<AggKey>("agg_counts")?;
+        let mut rows = self.maps.counts.sums()?;
         agg_dense::merge(&mut rows, agg_compact::rows(self.compact_counts()?));
         for (slot, fields) in self.dense_rules()? {
             let dense = self.dense(slot)?;
@@ -30,7 +31,7 @@ impl Kernel {
     /// [`Kernel::counts`] already includes them as keys.
     pub fn dense(&self, slot: usize) -> Result<Dense, KernelError> {
         check_slot(slot)?;
-        let per_cpu = self.percpu_values::<Dense>("agg_dense", slot as u32)?;
+        let per_cpu = self.maps.dense.values(slot as u32)?;
         Ok(per_cpu.iter().fold(Dense::default(), |mut sum, d| {
             sum.add(d);
             sum
@@ -41,14 +42,11 @@ impl Kernel {
     /// `count by` fields. Read from the rule table itself, so the answer is
     /// the kernel's, whoever wrote the rules.
     fn dense_rules(&self) -> Result<Vec<(usize, u64)>, KernelError> {
-        let rules = self.rules()?;
         let mut out = Vec::new();
         for slot in 0..abi::MAX_RULES {
-            let rule = rules
-                .get(&(slot as u32), 0)
-                .map_err(|e| KernelError::map("rules", e))?;
-            if rule.0.actions & abi::act::COUNT != 0 && agg_dense::is_dense(rule.0.count_fields) {
-                out.push((slot, rule.0.count_fields));
+            let Wire(rule) = self.maps.rules.get(slot as u32)?;
+            if rule.actions & abi::act::COUNT != 0 && agg_dense::is_dense(rule.count_fields) {
+                out.push((slot, rule.count_fields));
             }
         }
         Ok(out)
@@ -57,7 +55,7 @@ impl Kernel {
     /// The histogram of a rule slot, summed over CPUs.
     pub fn hist(&self, slot: usize) -> Result<Hist, KernelError> {
         check_slot(slot)?;
-        let per_cpu = self.percpu_values::<Hist>("agg_hists", slot as u32)?;
+        let per_cpu = self.maps.hists.values(slot as u32)?;
         Ok(per_cpu.iter().fold(Hist::default(), |mut sum, h| {
             sum.add(h);
             sum
@@ -69,9 +67,11 @@ impl Kernel {
     /// happens only when a rule is deleted.
     pub(super) fn clear_aggregates(&mut self, slot: usize) -> Result<(), KernelError> {
         check_slot(slot)?;
-        self.zero_percpu::<Hist>("agg_hists", slot as u32)?;
-        self.zero_percpu::<Dense>("agg_dense", slot as u32)?;
-        self.remove_slot_keys("agg_counts", slot, |k: &AggKey| k.slot)?;
+        self.maps.hists.zero(slot as u32)?;
+        self.maps.dense.zero(slot as u32)?;
+        self.maps
+            .counts
+            .remove_slot_keys(slot, |k: &AggKey| k.slot)?;
         self.clear_compact(slot)
     }
 }

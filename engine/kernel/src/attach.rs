@@ -3,7 +3,6 @@
 
 use super::error::{classify_program, is_permission, KernelError};
 use super::{program, AttachKind, Kernel};
-use aya::maps::{Array, MapData};
 use aya::programs::raw_trace_point::RawTracePointLinkId;
 use aya::programs::tp_btf::BtfTracePointLinkId;
 use aya::programs::{BtfTracePoint, ProgramError, RawTracePoint};
@@ -78,7 +77,7 @@ impl Kernel {
         let (name, link) = match kind {
             AttachKind::TpBtf => {
                 let name = t.btf_program.to_owned();
-                let id = attach_btf(&mut self.ebpf, &self.btf, &name, t.event())?;
+                let id = attach_btf(&mut self.ebpf, &self.aya_btf, &name, t.event())?;
                 (name, Link::Btf(id))
             }
             AttachKind::RawTp => {
@@ -133,17 +132,7 @@ impl Kernel {
         let name = tracepoint.rsplit_once(':').map_or(tracepoint, |(_, n)| n);
         let hook = hook::TP0 + slot;
         self.detach(hook)?;
-        let map = self
-            .ebpf
-            .map_mut("tp_slot_arg")
-            .ok_or(KernelError::MissingObject {
-                kind: "map",
-                name: "tp_slot_arg".into(),
-            })?;
-        let mut args: Array<&mut MapData, u32> =
-            Array::try_from(map).map_err(|e| KernelError::map("tp_slot_arg", e))?;
-        args.set(slot, skb_arg, 0)
-            .map_err(|e| KernelError::map("tp_slot_arg", e))?;
+        self.maps.tp_slot_arg.set(slot, skb_arg)?;
         let prog_name = format!("ferret_tp_slot{slot}");
         self.load_raw(&prog_name)?;
         let prog: &mut RawTracePoint = program(&mut self.ebpf, &prog_name)?;

@@ -5,16 +5,16 @@
 use super::{Kernel, KernelError};
 use ferret_core::abi::CompactKey;
 
-const MAP: &str = "agg_compact";
-
 impl Kernel {
     /// The compact map's entries as the kernel keyed them, summed over CPUs.
     pub fn compact_counts(&self) -> Result<Vec<(CompactKey, u64)>, KernelError> {
-        self.percpu_hash_sums(MAP)
+        self.maps.compact.sums()
     }
 
     /// Removes a slot's compact entries (a rule was deleted).
     pub(super) fn clear_compact(&mut self, slot: usize) -> Result<(), KernelError> {
-        self.remove_slot_keys(MAP, slot, |k: &CompactKey| k.slot)
+        self.maps
+            .compact
+            .remove_slot_keys(slot, |k: &CompactKey| k.slot)
     }
 }

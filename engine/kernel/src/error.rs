@@ -21,7 +21,7 @@ pub enum KernelError {
          built with CONFIG_DEBUG_INFO_BTF=y (every major distribution enables it)"
     )]
     NoBtf {
-        path: &'static str,
+        path: String,
         #[source]
         source: Box<aya::BtfError>,
     },

@@ -28,25 +28,17 @@ impl Kernel {
     /// The event reader. Once per `Kernel`; must be called inside a tokio
     /// runtime (the ring's fd is registered with its reactor).
     pub fn take_events(&mut self) -> Result<EventStream, KernelError> {
-        if self.events_taken {
+        if self.maps.ring.is_none() {
             return Err(KernelError::EventsTaken);
         }
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(KernelError::NoRuntime);
         }
-        let map = self
-            .ebpf
-            .take_map("ring")
-            .ok_or(KernelError::MissingObject {
-                kind: "map",
-                name: "ring".into(),
-            })?;
-        let ring = RingBuf::try_from(map).map_err(|e| KernelError::map("ring", e))?;
+        let ring = self.maps.ring.take().expect("checked above").map;
         // SAFETY: the RingBuf owns its map's fd, which stays open and the
         // same for as long as the RingBuf (now the AsyncFd's inner) lives.
         let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
             .map_err(|e| KernelError::Poll { source: e.into() })?;
-        self.events_taken = true;
         Ok(EventStream { ring })
     }
 }

@@ -12,7 +12,6 @@ use crate::kernel_btf::{KbtfError, KernelBtf, SkbFunc};
 use ferret_core::hooks::{glob_match, HookNames};
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
 
 /// First id of kernel functions (`FERRET_FUNC_ID0`); lower ids name hooks.
 pub const FUNC_ID0: u32 = 1024;
@@ -56,28 +55,13 @@ pub struct FuncCatalog {
 }
 
 impl FuncCatalog {
-    /// Reads the running kernel's BTF and traceable functions.
-    pub fn discover() -> Result<FuncCatalog, KbtfError> {
-        let btf = KernelBtf::load()?;
+    /// The functions of `btf` (the running kernel's) that the kernel can
+    /// trace now. Build it once per session: the checker (for `func ==
+    /// GLOB`) and the session (for attaching) must agree on ids.
+    pub fn discover(btf: &KernelBtf) -> Result<FuncCatalog, KbtfError> {
+        let skb_funcs = btf.skb_functions()?.to_vec();
         let (names, source) = traceable_names();
-        Ok(FuncCatalog::build(
-            btf.skb_functions(),
-            names.as_ref(),
-            source,
-        ))
-    }
-
-    /// This process's catalog, discovered on first use: the checker (for
-    /// `func == GLOB`) and the session (for attaching) must agree on ids.
-    pub fn shared() -> Result<Arc<FuncCatalog>, String> {
-        static SHARED: OnceLock<Result<Arc<FuncCatalog>, String>> = OnceLock::new();
-        SHARED
-            .get_or_init(|| {
-                FuncCatalog::discover()
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string())
-            })
-            .clone()
+        Ok(FuncCatalog::build(skb_funcs, names.as_ref(), source))
     }
 
     /// The pure part of [`discover`](Self::discover): sort, drop what cannot
@@ -201,22 +185,8 @@ fn read_filter_functions() -> Result<(HashSet<String>, String), String> {
 }
 
 fn mount_tracefs(dir: &str, errors: &mut Vec<String>) {
-    let target = std::ffi::CString::new(dir).expect("no NUL");
-    // SAFETY: valid NUL-terminated strings; no data argument.
-    let rc = unsafe {
-        libc::mount(
-            c"nodev".as_ptr(),
-            target.as_ptr(),
-            c"tracefs".as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
-    if rc != 0 {
-        errors.push(format!(
-            "cannot mount tracefs at {dir}: {}",
-            std::io::Error::last_os_error()
-        ));
+    if let Err(e) = crate::sys::mount_tracefs(dir) {
+        errors.push(format!("cannot mount tracefs at {dir}: {e}"));
     }
 }
 
@@ -309,11 +279,11 @@ mod tests {
 
     #[test]
     fn discovery_on_this_kernel_intersects_btf_with_what_can_be_probed() {
-        if !Path::new(crate::drop_reasons::KERNEL_BTF).exists() {
+        if !Path::new(crate::kernel_btf::KERNEL_BTF).exists() {
             eprintln!("skipped: no kernel BTF on this machine");
             return;
         }
-        let c = FuncCatalog::discover().expect("kernel BTF is readable");
+        let c = FuncCatalog::discover(&KernelBtf::running()).expect("kernel BTF is readable");
         assert!(c.all().len() > 300, "{}", c.caveats());
         // ip_rcv takes the skb first on every kernel ferret supports.
         let ip_rcv = c.all().iter().find(|f| f.name == "ip_rcv");

@@ -1,43 +1,19 @@
-//! The raw syscalls behind function triggers, in one place: BPF_LINK_CREATE
-//! for kprobe.multi (one link, many functions, a cookie each) and for
-//! single kprobes (a perf kprobe event per function, linked with a
-//! cookie). aya 0.14 offers neither: it has no kprobe.multi at all, and
+//! The links behind function triggers: BPF_LINK_CREATE for kprobe.multi
+//! (one link, many functions, a cookie each), for single kprobes (a perf
+//! kprobe event per function, linked with a cookie) and for fentry. aya 0.14 offers neither: it has no kprobe.multi at all, and
 //! its kprobes take no cookie and attach one at a time behind `&mut self`.
 //!
 //! The attr builders are pure so their layout is unit-tested; the calls
-//! that use them return owned descriptors: closing one detaches.
+//! that use them (through sys.rs) return owned descriptors: closing one
+//! detaches.
 
+use crate::sys::{self, zeroed_attr};
 use aya_obj::generated::{bpf_attach_type, bpf_attr, bpf_cmd, perf_event_attr};
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 const KPROBE_PMU_TYPE: &str = "/sys/bus/event_source/devices/kprobe/type";
-/// `PERF_FLAG_FD_CLOEXEC`.
-const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
-
-pub(super) fn zeroed_attr() -> bpf_attr {
-    // SAFETY: bpf_attr is a C union of integers; all-zero is its "unset".
-    unsafe { std::mem::zeroed() }
-}
-
-/// `bpf(cmd, attr)` for the commands that return a new descriptor.
-pub(super) fn bpf_syscall(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<OwnedFd> {
-    // SAFETY: attr is a valid, initialised bpf_attr of the size passed;
-    // every pointer inside it is kept alive by the caller for the call.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            cmd as libc::c_long,
-            attr as *mut bpf_attr,
-            std::mem::size_of::<bpf_attr>(),
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(super::funcload::owned(rc as i32))
-}
 
 /// BPF_LINK_CREATE of a kprobe.multi link. `syms` are pointers to
 /// NUL-terminated names and `cookies` their function ids, index for index;
@@ -83,7 +59,7 @@ pub(super) fn fentry_link_attr(prog_fd: u32, cookie: u64) -> bpf_attr {
 /// Links a loaded fentry program; the link keeps the program alive.
 pub(super) fn attach_fentry(prog: BorrowedFd<'_>, cookie: u64) -> io::Result<OwnedFd> {
     let mut attr = fentry_link_attr(prog.as_raw_fd() as u32, cookie);
-    bpf_syscall(bpf_cmd::BPF_LINK_CREATE, &mut attr)
+    sys::bpf(bpf_cmd::BPF_LINK_CREATE, &mut attr)
 }
 
 /// A kprobe on the entry of the function named by `name` (a pointer to a
@@ -119,7 +95,7 @@ pub(super) fn attach_kprobe_multi(
         .collect::<io::Result<_>>()?;
     let ptrs: Vec<u64> = cnames.iter().map(|c| c.as_ptr() as u64).collect();
     let mut attr = kprobe_multi_attr(prog.as_raw_fd() as u32, &ptrs, cookies);
-    bpf_syscall(bpf_cmd::BPF_LINK_CREATE, &mut attr)
+    sys::bpf(bpf_cmd::BPF_LINK_CREATE, &mut attr)
 }
 
 /// A kprobe on `name` linked to `prog` with `cookie`. The link holds the
@@ -132,41 +108,9 @@ pub(super) fn attach_kprobe(
 ) -> io::Result<OwnedFd> {
     let cname = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let attr = kprobe_perf_attr(pmu_type, cname.as_ptr());
-    // SAFETY: attr and the name it points to live across the call; pid -1
-    // with cpu 0 is "every task" for a kprobe, which fires on every CPU.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_perf_event_open,
-            &attr as *const perf_event_attr,
-            -1 as libc::pid_t,
-            0 as libc::c_int,
-            -1 as libc::c_int,
-            PERF_FLAG_FD_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let perf = super::funcload::owned(fd as i32);
+    let perf = sys::perf_event_open(&attr)?;
     let mut link = perf_link_attr(prog.as_raw_fd() as u32, perf.as_raw_fd() as u32, cookie);
-    bpf_syscall(bpf_cmd::BPF_LINK_CREATE, &mut link)
-}
-
-/// Raises the soft open-files limit to the hard one: one descriptor per
-/// single kprobe goes past the usual soft limit of 1024.
-pub(super) fn raise_nofile_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain struct out-parameter.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 && lim.rlim_cur < lim.rlim_max
-    {
-        lim.rlim_cur = lim.rlim_max;
-        // SAFETY: as above; failure leaves the old limit, which is reported
-        // later as EMFILE on the probes that did not fit.
-        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
-    }
+    sys::bpf(bpf_cmd::BPF_LINK_CREATE, &mut link)
 }
 
 #[cfg(test)]

@@ -12,14 +12,14 @@
 //! BPF_PROG_LOAD whose attach type the caller chooses.
 
 use super::error::KernelError;
-use super::funclink::{bpf_syscall, zeroed_attr};
+use crate::sys::{self, zeroed_attr};
 use aya::maps::{Map, MapData};
 use aya::Ebpf;
 use aya_obj::generated::{bpf_attach_type, bpf_cmd, bpf_prog_type};
 use aya_obj::Object;
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 /// The function-trigger object (8-aligned, as the ELF parser wants).
 static FUNC_OBJECT: &[u8] =
@@ -168,7 +168,7 @@ impl FuncObject {
                 u.log_buf = log.as_mut_ptr() as u64;
                 u.log_size = log.len() as u32;
             }
-            bpf_syscall(bpf_cmd::BPF_PROG_LOAD, &mut attr)
+            sys::bpf(bpf_cmd::BPF_PROG_LOAD, &mut attr)
         };
         match load(&mut []) {
             Ok(fd) => Ok(fd),
@@ -196,7 +196,7 @@ fn load_btf(raw: &[u8]) -> Result<OwnedFd, KernelError> {
     let u = unsafe { &mut attr.__bindgen_anon_7 };
     u.btf = raw.as_ptr() as u64;
     u.btf_size = raw.len() as u32;
-    bpf_syscall(bpf_cmd::BPF_BTF_LOAD, &mut attr).map_err(|e| KernelError::FuncObject {
+    sys::bpf(bpf_cmd::BPF_BTF_LOAD, &mut attr).map_err(|e| KernelError::FuncObject {
         why: format!("loading its BTF: {e}"),
     })
 }
@@ -235,10 +235,4 @@ fn map_data(m: &Map) -> Option<&MapData> {
         | Map::ProgramArray(d) => Some(d),
         _ => None,
     }
-}
-
-/// Keeps `OwnedFd::from_raw_fd` in one place.
-pub(super) fn owned(fd: i32) -> OwnedFd {
-    // SAFETY: callers pass a descriptor the kernel just returned to us.
-    unsafe { OwnedFd::from_raw_fd(fd) }
 }

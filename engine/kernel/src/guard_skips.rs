@@ -92,10 +92,7 @@ impl Kernel {
     pub fn guard_skips(&self) -> Result<[u64; GUARD_HOOKS], KernelError> {
         let mut out = [0; GUARD_HOOKS];
         for (hook, total) in out.iter_mut().enumerate() {
-            *total = self
-                .percpu_values::<u64>("guard_skips", hook as u32)?
-                .iter()
-                .sum();
+            *total = self.maps.guard_skips.values(hook as u32)?.iter().sum();
         }
         Ok(out)
     }

@@ -1,15 +1,32 @@
-//! Questions about the running kernel's types (btf-rs over
-//! /sys/kernel/btf/vmlinux): where the skb is among a tracepoint's
-//! arguments, and which functions take an skb at all.
+//! The running kernel's BTF, read once per session and shared: the
+//! checker's drop reasons, the loader's kfunc id and relocations, `tp`
+//! triggers' skb argument, the function catalog and fentry's BTF ids all
+//! come from one [`KernelBtf`].
+//!
+//! Nothing is read until first asked, and the full parse (btf-rs, ~150k
+//! types) only when a question needs the type graph: the trace path asks
+//! only for an enum and a kfunc id, which a scan of the raw bytes answers
+//! (btf_scan.rs); parsing everything was most of ferret's startup.
 
-use btf_rs::{Btf, Type};
-use fallible_iterator::FallibleIterator;
-use std::path::Path;
+use crate::btf_scan::{self, KIND_FUNC};
+use crate::btf_walk;
+use crate::drop_reasons::{self, ReasonsError};
+use ferret_core::reasons::DropReasons;
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
-#[derive(Debug, thiserror::Error)]
+/// Where the running kernel publishes its BTF.
+pub const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum KbtfError {
     #[error("cannot read kernel BTF {path}: {source}")]
-    Unreadable { path: String, source: btf_rs::Error },
+    Unreadable {
+        path: String,
+        source: Arc<btf_rs::Error>,
+    },
     #[error("tracepoint `{name}` does not exist on this kernel (no `btf_trace_{name}` in its BTF); list them with `ls /sys/kernel/tracing/events/CATEGORY`")]
     NoTracepoint { name: String },
     #[error("tracepoint `{name}` has no `struct sk_buff *` argument, so ferret cannot follow a packet there")]
@@ -23,137 +40,133 @@ pub struct SkbFunc {
     pub position: usize,
 }
 
+/// One BTF file (normally the running kernel's), read on first use and
+/// parsed on the first question that needs the full parse.
 pub struct KernelBtf {
-    btf: Btf,
+    path: PathBuf,
+    bytes: OnceLock<Result<Vec<u8>, io::Error>>,
+    parsed: OnceLock<Result<btf_rs::Btf, KbtfError>>,
+    skb_functions: OnceLock<Result<Vec<SkbFunc>, KbtfError>>,
 }
 
 impl std::fmt::Debug for KernelBtf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KernelBtf").finish_non_exhaustive()
+        f.debug_struct("KernelBtf")
+            .field("path", &self.path)
+            .field("read", &self.bytes.get().is_some())
+            .field("parsed", &self.parsed.get().is_some())
+            .finish()
+    }
+}
+
+impl Default for KernelBtf {
+    fn default() -> Self {
+        KernelBtf::running()
     }
 }
 
 impl KernelBtf {
-    pub fn load() -> Result<KernelBtf, KbtfError> {
-        KernelBtf::from_file(Path::new(crate::drop_reasons::KERNEL_BTF))
+    /// The running kernel's BTF ([`KERNEL_BTF`]); nothing is read yet.
+    pub fn running() -> KernelBtf {
+        KernelBtf::from_file(Path::new(KERNEL_BTF))
     }
 
-    pub fn from_file(path: &Path) -> Result<KernelBtf, KbtfError> {
-        let btf = Btf::from_file(path).map_err(|source| KbtfError::Unreadable {
-            path: path.display().to_string(),
-            source,
+    /// The BTF in `path`; nothing is read yet.
+    pub fn from_file(path: &Path) -> KernelBtf {
+        KernelBtf {
+            path: path.to_path_buf(),
+            bytes: OnceLock::new(),
+            parsed: OnceLock::new(),
+            skb_functions: OnceLock::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's bytes, read on first call.
+    pub(crate) fn bytes(&self) -> Result<&[u8], &io::Error> {
+        self.bytes
+            .get_or_init(|| std::fs::read(&self.path))
+            .as_deref()
+    }
+
+    /// The full parse, made on first call from the bytes read once.
+    fn parsed(&self) -> Result<&btf_rs::Btf, KbtfError> {
+        self.parsed
+            .get_or_init(|| {
+                let parsed = match self.bytes() {
+                    Ok(bytes) => btf_rs::Btf::from_bytes(bytes),
+                    Err(e) => Err(btf_rs::Error::IO(copy_io_error(e))),
+                };
+                parsed.map_err(|e| self.unreadable(e))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    pub(crate) fn unreadable(&self, source: btf_rs::Error) -> KbtfError {
+        KbtfError::Unreadable {
+            path: self.path.display().to_string(),
+            source: Arc::new(source),
+        }
+    }
+
+    /// The kernel's drop reason names (`enum skb_drop_reason`): from a scan
+    /// of the raw bytes, or the full parse when the scan finds nothing (for
+    /// its precise errors).
+    pub fn drop_reasons(&self) -> Result<DropReasons, ReasonsError> {
+        let scanned = self.bytes().ok().and_then(drop_reasons::scan);
+        match scanned {
+            Some(reasons) => Ok(reasons),
+            None => drop_reasons::from_parsed(self.parsed()?, self),
+        }
+    }
+
+    /// The id of kfunc `name` (a FUNC record), if this BTF has one; from a
+    /// scan of the raw bytes.
+    pub fn kfunc_id(&self, name: &str) -> Option<u32> {
+        btf_scan::find_type_id(self.bytes().ok()?, KIND_FUNC, name).ok()?
+    }
+
+    /// The BTF as aya's loader wants it, for CO-RE relocations and tp_btf.
+    pub fn for_aya(&self) -> Result<aya::Btf, aya::BtfError> {
+        let bytes = self.bytes().map_err(|e| aya::BtfError::FileError {
+            path: self.path.clone(),
+            error: copy_io_error(e),
         })?;
-        Ok(KernelBtf { btf })
+        aya::Btf::parse(bytes, aya::Endianness::default())
     }
 
     /// The 0-based index of the skb among the tracepoint's own arguments
     /// (the BTF prototype's first parameter is the context, not counted).
     pub fn tracepoint_skb_arg(&self, name: &str) -> Result<u32, KbtfError> {
-        let typedef = format!("btf_trace_{name}");
-        let proto = self
-            .btf
-            .resolve_types_by_name(&typedef)
-            .unwrap_or_default()
-            .into_iter()
-            .find_map(|t| self.func_proto_behind(&t))
-            .ok_or_else(|| KbtfError::NoTracepoint {
-                name: name.to_string(),
-            })?;
-        let skb = proto
-            .parameters
-            .iter()
-            .skip(1)
-            .position(|p| self.is_skb_pointer(p));
-        skb.map(|i| i as u32)
-            .ok_or_else(|| KbtfError::NoSkbArgument {
-                name: name.to_string(),
-            })
+        btf_walk::tracepoint_skb_arg(self.parsed()?, name)
     }
 
     /// Every function whose prototype has a `struct sk_buff *` parameter,
-    /// with the first such position (1-based).
-    pub fn skb_functions(&self) -> Vec<SkbFunc> {
-        let mut out = Vec::new();
-        let mut types = self.btf.type_iter();
-        while let Ok(Some(t)) = types.next() {
-            let Type::Func(func) = &t else { continue };
-            let Ok(Type::FuncProto(proto)) = self.btf.resolve_chained_type(func) else {
-                continue;
-            };
-            if let Some(i) = proto.parameters.iter().position(|p| self.is_skb_pointer(p)) {
-                if let Ok(name) = self.btf.resolve_name(func) {
-                    out.push(SkbFunc {
-                        name,
-                        position: i + 1,
-                    });
-                }
-            }
-        }
-        out
+    /// with the first such position (1-based). Walked once.
+    pub fn skb_functions(&self) -> Result<&[SkbFunc], KbtfError> {
+        self.skb_functions
+            .get_or_init(|| Ok(btf_walk::skb_functions(self.parsed()?)))
+            .as_deref()
+            .map_err(Clone::clone)
     }
 
     /// BTF ids of the named functions (`BTF_KIND_FUNC`), for fentry's
     /// attach_btf_id; names the kernel's BTF lacks are left out.
-    pub fn func_ids(&self, names: &[&str]) -> std::collections::HashMap<String, u32> {
-        let mut out = std::collections::HashMap::new();
-        for name in names {
-            let ids = self.btf.resolve_ids_by_name(name).unwrap_or_default();
-            let func = ids
-                .into_iter()
-                .find(|id| matches!(self.btf.resolve_type_by_id(*id), Ok(Type::Func(_))));
-            if let Some(id) = func {
-                out.insert((*name).to_string(), id);
-            }
-        }
-        out
+    pub fn func_ids(&self, names: &[&str]) -> Result<HashMap<String, u32>, KbtfError> {
+        Ok(btf_walk::func_ids(self.parsed()?, names))
     }
+}
 
-    /// typedef → pointer → function prototype.
-    fn func_proto_behind(&self, t: &Type) -> Option<btf_rs::FuncProto> {
-        let mut cur = t.clone();
-        for _ in 0..8 {
-            cur = match cur {
-                Type::FuncProto(p) => return Some(p),
-                Type::Typedef(_) | Type::Ptr(_) | Type::Const(_) | Type::Volatile(_) => {
-                    self.btf.resolve_chained_type(cur.as_btf_type()?).ok()?
-                }
-                _ => return None,
-            };
-        }
-        None
-    }
-
-    fn is_skb_pointer(&self, param: &btf_rs::Parameter) -> bool {
-        let Ok(mut t) = self.btf.resolve_chained_type(param) else {
-            return false;
-        };
-        let mut seen_ptr = false;
-        for _ in 0..8 {
-            t = match t {
-                Type::Struct(s) if seen_ptr => {
-                    return self.btf.resolve_name(&s).is_ok_and(|n| n == "sk_buff")
-                }
-                Type::Ptr(ref p) if !seen_ptr => {
-                    seen_ptr = true;
-                    match self.btf.resolve_chained_type(p) {
-                        Ok(next) => next,
-                        Err(_) => return false,
-                    }
-                }
-                Type::Const(_)
-                | Type::Volatile(_)
-                | Type::Typedef(_)
-                | Type::Restrict(_)
-                | Type::TypeTag(_) => {
-                    match t.as_btf_type().map(|b| self.btf.resolve_chained_type(b)) {
-                        Some(Ok(next)) => next,
-                        _ => return false,
-                    }
-                }
-                _ => return false,
-            };
-        }
-        false
+/// The same error again (io::Error is not Clone): the read happened once,
+/// and each caller that meets it gets its own copy.
+fn copy_io_error(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
     }
 }
 
@@ -162,11 +175,11 @@ mod tests {
     use super::*;
 
     fn kernel() -> Option<KernelBtf> {
-        if !Path::new(crate::drop_reasons::KERNEL_BTF).exists() {
+        if !Path::new(KERNEL_BTF).exists() {
             eprintln!("skipped: no kernel BTF on this machine");
             return None;
         }
-        Some(KernelBtf::load().expect("readable kernel BTF"))
+        Some(KernelBtf::running())
     }
 
     #[test]
@@ -187,7 +200,7 @@ mod tests {
     #[test]
     fn finds_the_btf_ids_of_functions() {
         let Some(k) = kernel() else { return };
-        let ids = k.func_ids(&["ip_rcv", "no_such_function_x"]);
+        let ids = k.func_ids(&["ip_rcv", "no_such_function_x"]).unwrap();
         assert_eq!(ids.len(), 1);
         assert!(ids["ip_rcv"] > 0);
     }
@@ -195,10 +208,35 @@ mod tests {
     #[test]
     fn lists_functions_that_take_an_skb() {
         let Some(k) = kernel() else { return };
-        let funcs = k.skb_functions();
+        let funcs = k.skb_functions().unwrap();
         assert!(funcs.len() > 500, "only {} skb functions", funcs.len());
         let find = |n: &str| funcs.iter().find(|f| f.name == n).map(|f| f.position);
         assert_eq!(find("ip_rcv"), Some(1));
         assert_eq!(find("ip_local_out"), Some(3));
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_of_every_question_not_a_panic() {
+        let k = KernelBtf::from_file(Path::new("/nonexistent/ferret-test-btf"));
+        let e = k.tracepoint_skb_arg("kfree_skb").unwrap_err();
+        assert!(matches!(e, KbtfError::Unreadable { .. }), "{e:?}");
+        assert!(e.to_string().contains("/nonexistent/ferret-test-btf"));
+        assert!(k.skb_functions().is_err());
+        assert!(k.func_ids(&["ip_rcv"]).is_err());
+        assert!(k.drop_reasons().is_err());
+        assert_eq!(k.kfunc_id("bpf_rdonly_cast"), None);
+        assert!(matches!(k.for_aya(), Err(aya::BtfError::FileError { .. })));
+    }
+
+    #[test]
+    fn the_file_is_read_once_and_parsed_only_when_asked() {
+        let Some(k) = kernel() else { return };
+        assert!(k.drop_reasons().is_ok());
+        assert!(k.bytes.get().is_some());
+        assert!(k.parsed.get().is_none(), "the scan answered drop reasons");
+        k.kfunc_id("bpf_rdonly_cast");
+        assert!(k.parsed.get().is_none(), "the scan answered the kfunc id");
+        k.tracepoint_skb_arg("kfree_skb").unwrap();
+        assert!(k.parsed.get().is_some());
     }
 }

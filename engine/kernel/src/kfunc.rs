@@ -7,8 +7,6 @@
 //! keeps the flag at 0, and the verifier discards the typed path with the
 //! placeholder calls in it as dead code.
 
-use crate::btf_scan::{find_type_id, KIND_FUNC};
-
 /// The .rodata flag that enables the typed path (ferret_direct.h).
 pub(super) const FLAG: &str = "ferret_have_rdonly_cast";
 
@@ -17,11 +15,8 @@ const PLACEHOLDER: u32 = 0x7fff_fe01;
 const BPF_CALL: u8 = 0x85; // BPF_JMP | BPF_CALL
 const PSEUDO_KFUNC_CALL: u8 = 2;
 
-/// The id of `bpf_rdonly_cast` in the running kernel's BTF, if it has one.
-pub(super) fn rdonly_cast_id(btf_path: &str) -> Option<u32> {
-    let data = std::fs::read(btf_path).ok()?;
-    find_type_id(&data, KIND_FUNC, "bpf_rdonly_cast").ok()?
-}
+/// The kfunc, looked up in the running kernel's BTF.
+pub(super) const NAME: &str = "bpf_rdonly_cast";
 
 /// The object, with every placeholder call pointed at kfunc `id`. Kept in
 /// u64 words: aya's ELF parser wants its input 8-aligned.

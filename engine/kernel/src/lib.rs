@@ -6,6 +6,7 @@
 //!
 //! ```text
 //! Kernel::load(&LoadOptions)            object + maps + BTF relocations; no probe attached
+//! Kernel::load_with_btf(&opts, btf)    the same, with the session's KernelBtf (read once)
 //!   .set_rule(slot, &abi::Rule)         write a rule slot (0..abi::MAX_RULES)
 //!   .clear_rule(slot)                   empty it, zero its counters, limit and track bits
 //!   .set_config(&abi::Config)           nrules / needs / hooks / wakeup_bytes
@@ -34,6 +35,7 @@ mod agg;
 mod attach;
 mod attach_kind;
 pub mod btf_scan;
+mod btf_walk;
 mod compact;
 pub mod drop_reasons;
 mod error;
@@ -45,7 +47,9 @@ mod funcload;
 mod guard_skips;
 pub mod kernel_btf;
 mod kfunc;
+mod maps;
 mod percpu;
+mod sys;
 mod tables;
 mod testrun;
 mod track;
@@ -62,12 +66,13 @@ pub use func_probes::{
 use aya::programs::RawTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
 use ferret_core::abi;
+use kernel_btf::KernelBtf;
 use std::collections::HashMap as StdHashMap;
+use std::sync::Arc;
 
 /// The compiled eBPF object (8-aligned, as the ELF parser wants).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ferret.bpf.o"));
 
-const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
 /// The ring must be a power-of-two number of pages; requests are rounded up.
 const MIN_RING: u32 = 4096;
 const MAX_RING: u32 = 1 << 30;
@@ -93,9 +98,13 @@ impl Default for LoadOptions {
 #[derive(Debug)]
 pub struct Kernel {
     ebpf: Ebpf,
-    btf: Btf,
+    /// The kernel's BTF, shared with whoever loaded it first (the session).
+    btf: Arc<KernelBtf>,
+    /// Its aya parse, for tp_btf programs and the function object.
+    aya_btf: Btf,
     attached: StdHashMap<u32, attach::Attachment>,
-    events_taken: bool,
+    /// The object's maps, typed, taken out of `ebpf` at load.
+    maps: maps::Maps,
     /// Function probes (`func`/`any`), in their own object.
     funcs: func_probes::FuncProbes,
     /// Every map's descriptor, for the function object (funcload.rs).
@@ -110,8 +119,14 @@ impl Kernel {
     /// a session needs one or two of the 19), so startup stays short;
     /// [`Kernel::verify_all`] verifies every one up front.
     pub fn load(opts: &LoadOptions) -> Result<Kernel, KernelError> {
-        let btf = Btf::from_sys_fs().map_err(|e| KernelError::NoBtf {
-            path: BTF_PATH,
+        Kernel::load_with_btf(opts, Arc::new(KernelBtf::running()))
+    }
+
+    /// [`Kernel::load`] with the kernel's BTF as already read (once per
+    /// session, see [`KernelBtf`]).
+    pub fn load_with_btf(opts: &LoadOptions, btf: Arc<KernelBtf>) -> Result<Kernel, KernelError> {
+        let aya_btf = btf.for_aya().map_err(|e| KernelError::NoBtf {
+            path: btf.path().display().to_string(),
             source: Box::new(e),
         })?;
         let level = if opts.verbose_verifier {
@@ -120,24 +135,27 @@ impl Kernel {
             VerifierLogLevel::DEBUG | VerifierLogLevel::STATS
         };
         let ring = ring_size(opts.ring_bytes);
-        let patched = kfunc::rdonly_cast_id(BTF_PATH).map(|id| kfunc::patch(OBJECT, id));
+        let patched = btf.kfunc_id(kfunc::NAME).map(|id| kfunc::patch(OBJECT, id));
         let object = patched.as_ref().map_or(OBJECT, |p| p.bytes());
         let have_cast = u32::from(patched.is_some());
-        let ebpf = EbpfLoader::new()
-            .btf(Some(&btf))
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&aya_btf))
             .override_global(kfunc::FLAG, &have_cast, true)
-            .map_max_entries("ring", ring)
+            .map_max_entries(maps::RING, ring)
             .verifier_log_level(level)
             .load(object)
             .map_err(error::classify_load)?;
+        // Before the maps leave `ebpf`: the function object needs them all.
         let map_fds = funcload::map_fds(&ebpf)?;
+        let maps = maps::Maps::take(&mut ebpf)?;
         Ok(Kernel {
             map_fds,
+            maps,
             skips: Default::default(),
             ebpf,
             btf,
+            aya_btf,
             attached: StdHashMap::new(),
-            events_taken: false,
             funcs: func_probes::FuncProbes::default(),
         })
     }
@@ -149,6 +167,11 @@ impl Kernel {
             self.load_raw(&name)?;
         }
         Ok(())
+    }
+
+    /// The kernel's BTF this object was loaded with.
+    pub fn btf(&self) -> &Arc<KernelBtf> {
+        &self.btf
     }
 
     /// How function triggers attach (`--backend`), and who hears about
@@ -181,20 +204,6 @@ impl Kernel {
         }
         prog.load()
             .map_err(|e| error::classify_program(name.to_owned(), e))
-    }
-
-    fn map(&self, name: &'static str) -> Result<&aya::maps::Map, KernelError> {
-        self.ebpf.map(name).ok_or(KernelError::MissingObject {
-            kind: "map",
-            name: name.into(),
-        })
-    }
-
-    fn map_mut(&mut self, name: &'static str) -> Result<&mut aya::maps::Map, KernelError> {
-        self.ebpf.map_mut(name).ok_or(KernelError::MissingObject {
-            kind: "map",
-            name: name.into(),
-        })
     }
 }
 
@@ -237,8 +246,9 @@ impl Kernel {
         tracepoint: &str,
     ) -> Result<AttachKind, KernelError> {
         let name = tracepoint.rsplit_once(':').map_or(tracepoint, |(_, n)| n);
-        let skb_arg = crate::kernel_btf::KernelBtf::load()
-            .and_then(|btf| btf.tracepoint_skb_arg(name))
+        let skb_arg = self
+            .btf
+            .tracepoint_skb_arg(name)
             .map_err(|source| KernelError::TracepointArgs { source })?;
         self.attach_tp(slot, tracepoint, skb_arg)?;
         Ok(AttachKind::RawTp)

@@ -3,7 +3,6 @@
 
 use super::{check_slot, Kernel, KernelError};
 use crate::wire::Wire;
-use aya::maps::{Array, HashMap, MapData, StackTraceMap};
 use ferret_core::abi::{self, Config, Counters, Limit, Rule};
 
 impl Kernel {
@@ -20,19 +19,12 @@ impl Kernel {
     /// starts clean.
     pub fn clear_rule(&mut self, slot: usize) -> Result<(), KernelError> {
         check_slot(slot)?;
-        let Wire(old) = self
-            .rules()?
-            .get(&(slot as u32), 0)
-            .map_err(|e| KernelError::map("rules", e))?;
+        let Wire(old) = self.maps.rules.get(slot as u32)?;
         self.settle_skips()?;
         self.write_rule(slot, &Rule::default())?;
         self.skips.slot_cleared(slot);
-        self.zero_percpu::<Counters>("counters", slot as u32)?;
-        let mut limits: Array<&mut MapData, Wire<Limit>> =
-            Array::try_from(self.map_mut("limits")?).map_err(|e| KernelError::map("limits", e))?;
-        limits
-            .set(slot as u32, Wire(Limit::default()), 0)
-            .map_err(|e| KernelError::map("limits", e))?;
+        self.maps.counters.zero(slot as u32)?;
+        self.maps.limits.set(slot as u32, Wire(Limit::default()))?;
         if old.actions & abi::act::TRACK != 0 {
             self.scrub_track_bit(slot)?;
         }
@@ -44,11 +36,7 @@ impl Kernel {
 
     pub fn set_config(&mut self, cfg: &Config) -> Result<(), KernelError> {
         self.settle_skips()?;
-        let mut config: Array<&mut MapData, Wire<Config>> =
-            Array::try_from(self.map_mut("config")?).map_err(|e| KernelError::map("config", e))?;
-        config
-            .set(0, Wire(*cfg), 0)
-            .map_err(|e| KernelError::map("config", e))?;
+        self.maps.config.set(0, Wire(*cfg))?;
         self.skips.config_written(cfg);
         Ok(())
     }
@@ -60,7 +48,7 @@ impl Kernel {
         let skipped = self.guard_skips()?;
         (0..abi::MAX_RULES as u32)
             .map(|slot| {
-                let per_cpu = self.percpu_values::<Counters>("counters", slot)?;
+                let per_cpu = self.maps.counters.values(slot)?;
                 let mut sum = per_cpu.iter().fold(Counters::default(), |mut sum, c| {
                     sum.add(c);
                     sum
@@ -78,32 +66,26 @@ impl Kernel {
             why: "the kernel could not record it (stack map bucket taken or stack unreadable)"
                 .into(),
         })?;
-        let stacks: StackTraceMap<&MapData> = StackTraceMap::try_from(self.map("stacks")?)
-            .map_err(|e| KernelError::map("stacks", e))?;
-        let trace = stacks.get(&id, 0).map_err(|e| KernelError::NoStack {
-            stack_id,
-            why: e.to_string(),
-        })?;
+        let trace = self
+            .maps
+            .stacks
+            .map
+            .get(&id, 0)
+            .map_err(|e| KernelError::NoStack {
+                stack_id,
+                why: e.to_string(),
+            })?;
         Ok(trace.frames().iter().map(|f| f.ip).collect())
     }
 
     fn write_rule(&mut self, slot: usize, rule: &Rule) -> Result<(), KernelError> {
-        let mut rules: Array<&mut MapData, Wire<Rule>> =
-            Array::try_from(self.map_mut("rules")?).map_err(|e| KernelError::map("rules", e))?;
-        rules
-            .set(slot as u32, Wire(*rule), 0)
-            .map_err(|e| KernelError::map("rules", e))
-    }
-
-    pub(super) fn rules(&self) -> Result<Array<&MapData, Wire<Rule>>, KernelError> {
-        Array::try_from(self.map("rules")?).map_err(|e| KernelError::map("rules", e))
+        self.maps.rules.set(slot as u32, Wire(*rule))
     }
 
     /// Userspace walk of the track map: only when a TRACK rule leaves.
     fn scrub_track_bit(&mut self, slot: usize) -> Result<(), KernelError> {
         let bit = 1u64 << slot;
-        let mut track: HashMap<&mut MapData, u64, u64> =
-            HashMap::try_from(self.map_mut("track")?).map_err(|e| KernelError::map("track", e))?;
+        let track = &mut self.maps.track.map;
         let tracked: Vec<(u64, u64)> = track
             .iter()
             .filter_map(Result::ok)

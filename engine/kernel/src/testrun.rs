@@ -10,7 +10,6 @@
 
 use super::{program, Kernel, KernelError};
 use crate::wire::Wire;
-use aya::maps::{Array, MapData};
 use aya::programs::{RawTracePoint, RawTracePointRunOptions, TestRun};
 use ferret_core::abi::{self, Meta, Rule};
 
@@ -49,12 +48,7 @@ impl Kernel {
 
     /// Writes the reserved rule slot `abi::TEST_SLOT`.
     pub fn set_test_rule(&mut self, rule: &Rule) -> Result<(), KernelError> {
-        let map = self.map_mut("rules")?;
-        let mut rules: Array<&mut MapData, Wire<Rule>> =
-            Array::try_from(map).map_err(|e| KernelError::map("rules", e))?;
-        rules
-            .set(abi::TEST_SLOT as u32, Wire(*rule), 0)
-            .map_err(|e| KernelError::map("rules", e))
+        self.maps.rules.set(abi::TEST_SLOT as u32, Wire(*rule))
     }
 
     /// Runs test program `name` once on rule slot `slot` and `meta`.
@@ -64,12 +58,7 @@ impl Kernel {
         slot: usize,
         meta: &Meta,
     ) -> Result<u32, KernelError> {
-        let map = self.map_mut("test_meta")?;
-        let mut metas: Array<&mut MapData, Wire<Meta>> =
-            Array::try_from(map).map_err(|e| KernelError::map("test_meta", e))?;
-        metas
-            .set(0, Wire(*meta), 0)
-            .map_err(|e| KernelError::map("test_meta", e))?;
+        self.maps.test_meta.set(0, Wire(*meta))?;
         self.load_raw(name)?;
         let prog: &mut RawTracePoint = program(&mut self.ebpf, name)?;
         let mut opts = RawTracePointRunOptions::new();

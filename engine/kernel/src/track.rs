@@ -3,19 +3,19 @@
 //! says so rather than letting `track` quietly stop following packets.
 
 use super::{Kernel, KernelError};
-use aya::maps::{HashMap, IterableMap, MapData};
+use aya::maps::IterableMap;
 
 impl Kernel {
     /// (entries now, capacity) of the track map.
     pub fn track_usage(&self) -> Result<(u64, u64), KernelError> {
-        let track: HashMap<&MapData, u64, u64> =
-            HashMap::try_from(self.map("track")?).map_err(|e| KernelError::map("track", e))?;
+        let track = &self.maps.track;
         let capacity = track
+            .map
             .map()
             .info()
-            .map_err(|e| KernelError::map("track", e))?
+            .map_err(|e| track.error(e))?
             .max_entries();
-        let live = track.keys().filter(Result::is_ok).count() as u64;
+        let live = track.map.keys().filter(Result::is_ok).count() as u64;
         Ok((live, u64::from(capacity)))
     }
 }

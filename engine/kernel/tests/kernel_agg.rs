@@ -225,7 +225,9 @@ fn dense_rules_and_a_hash_rule_count_what_was_sent() {
         let refused = TcpStream::connect(("127.0.0.1", tcp)).unwrap_err();
         assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
     }
-    let reasons = ferret_kernel::drop_reasons::from_kernel().expect("drop reasons from BTF");
+    let reasons = ferret_kernel::kernel_btf::KernelBtf::running()
+        .drop_reasons()
+        .expect("drop reasons from BTF");
     let no_socket = reasons.value_of("NO_SOCKET").expect("NO_SOCKET");
     let syn_ttl: u8 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_default_ttl")
         .unwrap()

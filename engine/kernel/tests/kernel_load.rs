@@ -140,7 +140,8 @@ async fn a_udp_drop_on_loopback_reaches_the_ring_with_its_reason() {
     if !have_root("a_udp_drop_on_loopback_reaches_the_ring_with_its_reason") {
         return;
     }
-    let no_socket = ferret_kernel::drop_reasons::from_kernel()
+    let no_socket = ferret_kernel::kernel_btf::KernelBtf::running()
+        .drop_reasons()
         .ok()
         .and_then(|r| r.value_of("NO_SOCKET"));
     let port = closed_port();

@@ -138,6 +138,7 @@ mod tests {
                 },
             )),
             funcs: ferret_core::hooks::HookNames::tracepoints(),
+            kernel: Default::default(),
         };
         let kernel = KernelInfo::new("test".into(), None, 0);
         State::new(

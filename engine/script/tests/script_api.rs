@@ -42,6 +42,7 @@ fn facts() -> SystemFacts {
             ("NETFILTER_DROP", 12),
         ])),
         funcs: ferret_core::hooks::HookNames::tracepoints(),
+        kernel: Default::default(),
     }
 }
 

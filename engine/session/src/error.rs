@@ -18,8 +18,10 @@ pub enum SessionError {
     CallOutsidePlaybook { rule: usize, name: String },
     #[error(transparent)]
     Rules(#[from] RuleTableError),
-    #[error("cannot list the kernel's functions for `func`/`any`: {why}")]
-    FunctionDiscovery { why: String },
+    #[error("cannot list the kernel's functions for `func`/`any`: {source}")]
+    FunctionDiscovery {
+        source: ferret_kernel::kernel_btf::KbtfError,
+    },
     #[error("{got} rules given; at most {max} can be traced at once — merge rules with `or`, or split the session")]
     PlanTooBig { got: usize, max: usize },
     #[error("cannot write output: {source}")]

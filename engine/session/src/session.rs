@@ -12,7 +12,6 @@ use ferret_core::kallsyms::Kallsyms;
 use ferret_core::output::{Aggregates, Names};
 use ferret_core::plan::RulePlan;
 use ferret_core::summary::{RuleSummary, Summary, TrackUsage};
-use ferret_kernel::func_catalog::FuncCatalog;
 use ferret_kernel::{EventStream, Kernel, LoadOptions};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -73,6 +72,8 @@ pub enum Flow {
 
 pub struct Session {
     kernel: Kernel,
+    /// The BTF the kernel was loaded with and the function catalog.
+    kernel_info: crate::system::KernelInfo,
     table: RuleTable,
     events: EventStream,
     ctx: Names,
@@ -99,10 +100,11 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// Loads the kernel side with no rules. Must run inside a tokio runtime.
     pub fn open(facts: &SystemFacts, opts: &SessionOptions) -> Result<Session, SessionError> {
-        let mut kernel = Kernel::load(&LoadOptions {
+        let load = LoadOptions {
             ring_bytes: opts.ring_bytes,
             verbose_verifier: opts.verbose,
-        })?;
+        };
+        let mut kernel = Kernel::load_with_btf(&load, facts.kernel.btf().clone())?;
         let events = kernel.take_events()?;
         let ctx = Names {
             kallsyms: Kallsyms::default(),
@@ -111,6 +113,7 @@ impl Session {
         };
         Ok(Session {
             kernel,
+            kernel_info: facts.kernel.clone(),
             table: RuleTable::new(wakeup_bytes(opts.ring_bytes)),
             events,
             ctx,
@@ -131,8 +134,10 @@ impl Session {
             .iter()
             .any(|t| matches!(t, TriggerIr::Func { .. }));
         if has_func && !self.table.has_functions() {
-            let catalog =
-                FuncCatalog::shared().map_err(|why| SessionError::FunctionDiscovery { why })?;
+            let catalog = self
+                .kernel_info
+                .catalog()
+                .map_err(|source| SessionError::FunctionDiscovery { source })?;
             catalog.add_to(&mut self.ctx.funcs);
             self.ctx.funcs.insert(ferret_core::abi::hook::FUNC, "func");
             self.table.set_functions(catalog);
@@ -319,8 +324,7 @@ impl Session {
 
     /// Whether some rule keeps `count` or `hist` tables.
     pub fn aggregating(&self) -> bool {
-        self.rules()
-            .any(|r| r.plan.aggregates())
+        self.rules().any(|r| r.plan.aggregates())
     }
 
     /// What the `count` and `hist` rules hold now (totals since each rule
@@ -389,6 +393,7 @@ mod tests {
                 },
             )),
             funcs: ferret_core::hooks::HookNames::tracepoints(),
+            kernel: Default::default(),
         };
         let (plan, diags) = ferret_core::compile("on drop call alert", &facts.env());
         let rule = &plan.unwrap_or_else(|| panic!("{diags:?}")).rules[0];

@@ -1,14 +1,17 @@
 //! What the checker learns from the running system: drop reasons from the
-//! kernel's BTF, and namespace names resolved to inodes. Kept apart from the
-//! pure stages so those stay testable without a kernel.
+//! kernel's BTF, the kernel functions `func`/`any` can trace, and namespace
+//! names resolved to inodes. Kept apart from the pure stages so those stay
+//! testable without a kernel.
 
 use ferret_core::check::{CheckEnv, NetnsError, NetnsResolver};
 use ferret_core::hooks::HookNames;
 use ferret_core::reasons::DropReasons;
 use ferret_kernel::drop_reasons::ReasonsError;
+use ferret_kernel::func_catalog::FuncCatalog;
+use ferret_kernel::kernel_btf::{KbtfError, KernelBtf};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Facts about this machine that checking and decoding need.
 #[derive(Debug, Clone)]
@@ -17,13 +20,40 @@ pub struct SystemFacts {
     /// the facts are cloned for each playbook and REPL).
     pub reasons: Result<DropReasons, Arc<ReasonsError>>,
     pub funcs: HookNames,
+    /// The kernel's BTF and function catalog, shared with the session.
+    pub kernel: KernelInfo,
+}
+
+/// The running kernel's BTF, read once, and its function catalog, built on
+/// first use; clones share both, so the checker, the session and the REPL
+/// read the BTF once and agree on function ids.
+#[derive(Debug, Clone, Default)]
+pub struct KernelInfo {
+    btf: Arc<KernelBtf>,
+    catalog: Arc<OnceLock<Result<Arc<FuncCatalog>, KbtfError>>>,
+}
+
+impl KernelInfo {
+    /// The BTF (for [`ferret_kernel::Kernel::load_with_btf`] and the REPL).
+    pub fn btf(&self) -> &Arc<KernelBtf> {
+        &self.btf
+    }
+
+    /// The functions `func`/`any` can trace, discovered on first call.
+    pub fn catalog(&self) -> Result<Arc<FuncCatalog>, KbtfError> {
+        self.catalog
+            .get_or_init(|| FuncCatalog::discover(&self.btf).map(Arc::new))
+            .clone()
+    }
 }
 
 impl SystemFacts {
     pub fn load() -> SystemFacts {
+        let kernel = KernelInfo::default();
         SystemFacts {
-            reasons: ferret_kernel::drop_reasons::from_kernel().map_err(Arc::new),
+            reasons: kernel.btf.drop_reasons().map_err(Arc::new),
             funcs: HookNames::tracepoints(),
+            kernel,
         }
     }
 
@@ -34,7 +64,7 @@ impl SystemFacts {
     pub fn load_for(text: &str) -> SystemFacts {
         let mut facts = SystemFacts::load();
         if uses_functions(text) {
-            if let Ok(catalog) = ferret_kernel::func_catalog::FuncCatalog::shared() {
+            if let Ok(catalog) = facts.kernel.catalog() {
                 catalog.add_to(&mut facts.funcs);
             }
         }

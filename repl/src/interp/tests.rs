@@ -13,6 +13,7 @@ fn repl() -> Interpreter<FakeTracer> {
             ("NETFILTER_DROP", 12),
         ])),
         funcs: HookNames::tracepoints(),
+        kernel: Default::default(),
     };
     let vocab = Arc::new(Vocabulary::fixed(
         &["NO_SOCKET", "NETFILTER_DROP"],

@@ -2,7 +2,8 @@
 //! in ebpf/ must compute, written the way the kernel reads its inputs (raw
 //! bytes loaded as host-order words). The differential test runs both.
 
-use crate::abi::{field, op, Insn, Meta, MAX_INSNS, TARGET_MATCH};
+use crate::abi::{op, Insn, Meta, MAX_INSNS, TARGET_MATCH};
+use crate::meta_access::FieldValue;
 
 /// The field as the kernel loads it: (hi, lo), or `None` when absent.
 pub fn load_field(meta: &Meta, id: u8) -> Option<(u64, u64)> {
@@ -15,28 +16,10 @@ pub fn load_field(meta: &Meta, id: u8) -> Option<(u64, u64)> {
             u64::from_ne_bytes(b[8..].try_into().expect("8 bytes")),
         )
     };
-    let num = |v: u64| Some((0, v));
-    match id {
-        field::SADDR => Some(words(&meta.saddr)),
-        field::DADDR => Some(words(&meta.daddr)),
-        field::IFNAME => Some(words(&meta.ifname)),
-        field::COMM => Some(words(&meta.comm)),
-        field::SPORT => num(meta.sport.into()),
-        field::DPORT => num(meta.dport.into()),
-        field::PROTO => num(meta.proto.into()),
-        field::FAMILY => num(meta.family.into()),
-        field::LEN => num(meta.len.into()),
-        field::MARK => num(meta.mark.into()),
-        field::IFINDEX => num(meta.ifindex.into()),
-        field::NETNS => num(meta.netns.into()),
-        field::PID => num(meta.pid.into()),
-        field::TCPFLAGS => num(meta.tcpflags.into()),
-        field::TTL => num(meta.ttl.into()),
-        field::REASON => num(meta.reason.into()),
-        field::FUNC => num(meta.func_id.into()),
-        field::CPU => num(meta.cpu.into()),
-        _ => None,
-    }
+    Some(match meta.field(id)? {
+        FieldValue::Bytes(b) => words(&b),
+        FieldValue::Number(n) => (0, n),
+    })
 }
 
 fn compare(insn: &Insn, hi: u64, lo: u64) -> bool {
@@ -82,7 +65,7 @@ pub fn eval_insns(insns: &[Insn], meta: &Meta) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::abi::{TARGET_MATCH, TARGET_NOMATCH};
+    use crate::abi::{field, TARGET_MATCH, TARGET_NOMATCH};
 
     fn dport_is(v: u64, jt: u8, jf: u8) -> Insn {
         Insn {

@@ -1,0 +1,136 @@
+//! Choosing how function triggers attach on this kernel: kprobe.multi,
+//! single kprobes or fentry, each tried in turn unless `--backend` forces
+//! one, with the reasons the others were not usable.
+
+use super::{BackendChoice, FuncBackend};
+use crate::error::KernelError;
+use crate::func_catalog::FuncEntry;
+use crate::{funclink, Kernel};
+use std::io;
+use std::os::fd::AsFd;
+
+/// Errors of kprobe.multi that mean "not on this kernel", not "not this
+/// function".
+fn multi_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        // 524 is the kernel's internal ENOTSUPP, which some paths leak.
+        Some(libc::EOPNOTSUPP) | Some(524) | Some(libc::ENOSYS)
+    )
+}
+
+impl Kernel {
+    pub(super) fn pick_backend(
+        &mut self,
+        targets: &[FuncEntry],
+    ) -> Result<FuncBackend, KernelError> {
+        let kprobe_pmu = funclink::kprobe_pmu_type();
+        let mut why_not: Vec<String> = Vec::new();
+        let try_multi = matches!(
+            self.funcs.choice,
+            BackendChoice::Auto | BackendChoice::Only(FuncBackend::KprobeMulti)
+        );
+        if try_multi {
+            match self.probe_multi(targets) {
+                Ok(()) => return self.chose(FuncBackend::KprobeMulti),
+                Err(why) => why_not.push(format!("kprobe.multi: {why}")),
+            }
+        }
+        let try_single = matches!(
+            self.funcs.choice,
+            BackendChoice::Auto | BackendChoice::Only(FuncBackend::Kprobe)
+        );
+        if try_single {
+            match &kprobe_pmu {
+                Ok(_) => return self.chose(FuncBackend::Kprobe),
+                Err(_) => why_not.push(
+                    "kprobes: the kernel was built without CONFIG_KPROBES (no \
+                     /sys/bus/event_source/devices/kprobe)"
+                        .into(),
+                ),
+            }
+        }
+        let try_fentry = matches!(
+            self.funcs.choice,
+            BackendChoice::Auto | BackendChoice::Only(FuncBackend::Fentry)
+        );
+        if try_fentry {
+            match self.probe_fentry(targets) {
+                Ok(()) => return self.chose(FuncBackend::Fentry),
+                Err(why) => why_not.push(format!("fentry: {why}")),
+            }
+        }
+        Err(KernelError::NoFunctionBackend {
+            why: why_not.join("; "),
+        })
+    }
+
+    fn chose(&mut self, b: FuncBackend) -> Result<FuncBackend, KernelError> {
+        self.funcs.backend = Some(b);
+        Ok(b)
+    }
+
+    /// Whether kprobe.multi works here: load its program and link it to
+    /// one function. The probe link is dropped again.
+    fn probe_multi(&mut self, targets: &[FuncEntry]) -> Result<(), String> {
+        let Some(t) = targets.first() else {
+            return Err("nothing to attach".into());
+        };
+        let prog = self.prog(t.position, true).map_err(|e| e.to_string())?;
+        match funclink::attach_kprobe_multi(prog, &[t.name.as_str()], &[t.id as u64]) {
+            Ok(_) => Ok(()),
+            Err(e) if multi_unsupported(&e) => Err(format!(
+                "not supported by this kernel ({e}; it needs 5.18+ built with CONFIG_FPROBE)"
+            )),
+            // The function itself may be the problem: the bisection in
+            // attach_multi finds that out.
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Whether BPF trampolines work here: load and link the first target.
+    fn probe_fentry(&mut self, targets: &[FuncEntry]) -> Result<(), String> {
+        let Some(t) = targets.first() else {
+            return Err("nothing to attach".into());
+        };
+        let id = self
+            .btf
+            .func_ids(&[t.name.as_str()])
+            .map_err(|e| e.to_string())?
+            .get(&t.name)
+            .copied()
+            .ok_or_else(|| format!("{} is not in the kernel's BTF", t.name))?;
+        let object = self.funcs.object.as_ref().expect("prepared before");
+        let prog = object
+            .load_fentry(&format!("ferret_fentry_arg{}", t.position), id)
+            .map_err(|e| match e {
+                // Root and still EPERM: the kernel (lockdown, a sandbox)
+                // refuses trampolines; "run as root" would mislead.
+                KernelError::NotPermitted { source, .. } => {
+                    format!("the kernel refuses BPF trampolines ({source})")
+                }
+                other => other.to_string(),
+            })?;
+        funclink::attach_fentry(prog.as_fd(), t.id as u64)
+            .map(drop)
+            .map_err(|e| format!("the kernel refuses trampolines ({e})"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_missing_support_stops_kprobe_multi() {
+        assert!(multi_unsupported(&io::Error::from_raw_os_error(
+            libc::EOPNOTSUPP
+        )));
+        assert!(!multi_unsupported(&io::Error::from_raw_os_error(
+            libc::ENOENT
+        )));
+        assert!(!multi_unsupported(&io::Error::from_raw_os_error(
+            libc::EINVAL
+        )));
+    }
+}
