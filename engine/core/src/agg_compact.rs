@@ -1,5 +1,5 @@
 //! The userspace half of the compact `count by` tier (`count_compact` in
-//! ebpf/ferret_agg.h). A rule whose key fields are all numbers of at most
+//! ebpf/agg.bpf.h). A rule whose key fields are all numbers of at most
 //! 8 bytes together (`dport`; `sport, dport`; `reason, dport`; `mark`...)
 //! counts under a 16-byte key, the slot, the present bits and one packed
 //! u64, instead of the 120-byte [`AggKey`]: hashing and comparing it is
@@ -82,7 +82,7 @@ pub fn rows(entries: impl IntoIterator<Item = (CompactKey, u64)>) -> Vec<(AggKey
     entries.into_iter().map(|(k, n)| (unpack(&k), n)).collect()
 }
 
-/// The key `fill_agg_key` in ebpf/ferret_agg.h builds: every chosen field
+/// The key `fill_agg_key` in ebpf/agg.bpf.h builds: every chosen field
 /// the packet carries, zero elsewhere. The reference the other paths are
 /// tested against.
 pub fn big_key(slot: u32, count_fields: u64, meta: &Meta) -> AggKey {

@@ -1,5 +1,5 @@
 //! The userspace half of the dense `count` path (`count_dense` in
-//! ebpf/ferret_agg.h). A rule whose `count by` key is empty, or exactly one
+//! ebpf/agg.bpf.h). A rule whose `count by` key is empty, or exactly one
 //! of [`abi::DENSE_FIELDS`], counts into its slot of a per-CPU array, one
 //! counter per value, instead of hashing a 120-byte key per match. Here:
 //! which rules the kernel counts that way, which matches still fall back to

@@ -9,7 +9,7 @@ const DENSE: [u8; 5] = [
     field::CPU,
 ];
 
-/// The hash path's key, as `fill_agg_key` in ebpf/ferret_agg.h builds it.
+/// The hash path's key, as `fill_agg_key` in ebpf/agg.bpf.h builds it.
 fn hash_key(slot: u32, fields: u64, m: &Meta) -> AggKey {
     crate::agg_compact::big_key(slot, fields, m)
 }

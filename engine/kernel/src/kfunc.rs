@@ -1,6 +1,6 @@
 //! Calls of the kfunc `bpf_rdonly_cast`, which aya 0.14 cannot emit.
 //!
-//! ebpf/ferret_direct.h calls a helper id no kernel has; here, before aya
+//! ebpf/direct.bpf.h calls a helper id no kernel has; here, before aya
 //! sees the object, each such call instruction becomes a kfunc call
 //! (src_reg BPF_PSEUDO_KFUNC_CALL, imm = the function's id in vmlinux BTF).
 //! The loader then sets [`FLAG`]; a kernel without the kfunc (before 6.2)

@@ -55,7 +55,7 @@ impl<V: Pod> Named<Array<MapData, V>> {
 }
 
 /// Every map userspace reads or writes, by what it holds (see
-/// ebpf/ferret_maps.h for the kernel's side).
+/// ebpf/maps.bpf.h for the kernel's side).
 pub(crate) struct Maps {
     pub(crate) rules: Named<Array<MapData, Wire<Rule>>>,
     pub(crate) config: Named<Array<MapData, Wire<Config>>>,

@@ -1,4 +1,4 @@
-//! The hook pre-check (ebpf/ferret_guard.h) in the kernel: it turns away
+//! The hook pre-check (ebpf/guard.bpf.h) in the kernel: it turns away
 //! the calls no rule can match, counts them so every rule's `seen` still
 //! includes them, and changes nothing about what matches. Needs root;
 //! skips (and says so) without.

@@ -1,6 +1,6 @@
 //! Hook pre-checks: for each built-in hook, one field that every active
 //! rule on it needs, and the values it must have for any of them to match.
-//! The kernel side turns a call away on that test alone (ebpf/ferret_guard.h)
+//! The kernel side turns a call away on that test alone (ebpf/guard.bpf.h)
 //! before it sets up an event or walks the rules, which is most of what a
 //! non-matching call costs.
 //!
