@@ -7,10 +7,10 @@
 //! keeps the flag at 0, and the verifier discards the typed path with the
 //! placeholder calls in it as dead code.
 
-/// The .rodata flag that enables the typed path (ferret_direct.h).
+/// The .rodata flag that enables the typed path (ebpf/direct.bpf.h).
 pub(super) const FLAG: &str = "ferret_have_rdonly_cast";
 
-/// Keep in sync with FERRET_RDONLY_CAST_PLACEHOLDER in ferret_direct.h.
+/// Keep in sync with FERRET_RDONLY_CAST_PLACEHOLDER in ebpf/direct.bpf.h.
 const PLACEHOLDER: u32 = 0x7fff_fe01;
 const BPF_CALL: u8 = 0x85; // BPF_JMP | BPF_CALL
 const PSEUDO_KFUNC_CALL: u8 = 2;
