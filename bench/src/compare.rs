@@ -6,7 +6,8 @@
 use crate::bpfstats::{self, StatsOn};
 use crate::load;
 use crate::scenarios::{Scenario, FLOOD_PORT};
-use crate::tracer::{Binaries, Tool};
+use crate::tool::Tool;
+use crate::tracer::Binaries;
 use crate::Settings;
 use ferret_lab::Lab;
 use std::path::PathBuf;

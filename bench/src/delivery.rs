@@ -15,7 +15,8 @@
 
 use crate::load::{self, Sent};
 use crate::scenarios::{Scenario, FLOOD_PORT};
-use crate::tracer::{Binaries, Tool};
+use crate::tool::Tool;
+use crate::tracer::Binaries;
 use crate::Settings;
 use ferret_lab::Lab;
 use std::time::Duration;

@@ -24,6 +24,7 @@ mod report;
 mod scenarios;
 mod startup;
 mod targets;
+mod tool;
 mod tracer;
 
 use anyhow::{bail, Context as _};

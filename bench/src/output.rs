@@ -1,7 +1,7 @@
 //! What a tracer's output lines are, and their tally: events delivered,
 //! loss the tracer itself reported, and its final account.
 
-use crate::tracer::Tool;
+use crate::tool::Tool;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line {

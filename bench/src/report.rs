@@ -6,7 +6,7 @@ use crate::decode::DecodeRate;
 use crate::delivery::Ladder;
 use crate::startup::Startup;
 use crate::targets::Verdict;
-use crate::tracer::Tool;
+use crate::tool::Tool;
 use std::fmt::Write;
 
 #[derive(Debug, Clone, serde::Serialize)]

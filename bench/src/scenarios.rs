@@ -6,7 +6,8 @@
 //! is dropped; "miss" rules ask for MISS_PORT. The ports are unusual on
 //! purpose: other labs on the machine send to the small ones.
 
-use crate::tracer::{Spec, Tool};
+use crate::tool::Tool;
+use crate::tracer::Spec;
 
 pub const FLOOD_PORT: u16 = 47001;
 pub const MISS_PORT: u16 = 47002;

@@ -4,7 +4,8 @@
 
 use crate::cost::median;
 use crate::scenarios::Scenario;
-use crate::tracer::{Binaries, Tool};
+use crate::tool::Tool;
+use crate::tracer::Binaries;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Startup {

@@ -3,7 +3,7 @@
 use crate::cost::Row;
 use crate::delivery::Ladder;
 use crate::startup::Startup;
-use crate::tracer::Tool;
+use crate::tool::Tool;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Verdict {

@@ -7,6 +7,7 @@
 //! for writing their events and the bench only counts them.
 
 use crate::output::{classify, Line, Tally};
+use crate::tool::Tool;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -17,13 +18,6 @@ use std::time::{Duration, Instant};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tool {
-    Ferret,
-    Bpftrace,
-}
 
 /// A tracer and what it runs: ferret rules or a bpftrace script.
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ pub mod ast;
 mod diagnostic;
 pub mod limits;
 mod parse;
+mod pest_parser;
 mod program;
 mod syntax_error;
 

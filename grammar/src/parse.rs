@@ -2,16 +2,12 @@
 //! Spans are shifted by the statement's offset so they index the whole input.
 
 use crate::ast::*;
+use crate::pest_parser::{FerretParser, R};
 use crate::syntax_error::from_pest;
 use crate::Diagnostic;
 use pest::iterators::Pair;
 use pest::Parser;
 
-#[derive(pest_derive::Parser)]
-#[grammar = "ferret.pest"]
-pub(crate) struct FerretParser;
-
-pub(crate) type R = self::Rule;
 type P<'i> = Pair<'i, R>;
 
 /// Parses one rule statement; `offset` is where `text` starts in the input.

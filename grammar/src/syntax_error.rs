@@ -2,7 +2,7 @@
 //! expected in words, what was found, and the nearest keyword.
 
 use crate::ast::Span;
-use crate::parse::R;
+use crate::pest_parser::R;
 use crate::Diagnostic;
 
 pub(crate) const TRIGGER_WORDS: &[&str] =
@@ -32,7 +32,7 @@ const FIELD_NAME: &str = "a field name (like `dport` or `reason`)";
 
 /// What a grammar rule means to a user, and which keywords could start it.
 fn describe(grammar_rule: R) -> Option<(&'static str, &'static [&'static str])> {
-    use crate::parse::Rule::*;
+    use crate::pest_parser::Rule::*;
     Some(match grammar_rule {
         kw_on => ("`on`", &["on"]),
         triggers | trigger | simple_trigger | func_trigger | tp_trigger | kw_func | kw_tp => (

@@ -4,8 +4,8 @@
 //! Everything is shown through one printer, in the order it happened.
 
 use crate::interp::Interpreter;
+use crate::messages::{Note, Request};
 use crate::output::{EventOut, Printer, Stdout};
-use crate::owner::{Note, Request};
 use crate::{Ending, ReplError};
 use ferret_core::event::Event;
 use ferret_core::output::Names;

@@ -19,6 +19,7 @@ mod consumer;
 mod helper;
 pub mod history;
 pub mod interp;
+mod messages;
 mod output;
 mod owner;
 mod render;
@@ -32,7 +33,7 @@ pub use vocab::Vocabulary;
 
 use ferret_core::summary::Summary;
 use ferret_session::driver::EndReason;
-use ferret_session::session::SessionError;
+use ferret_session::error::SessionError;
 use std::path::PathBuf;
 
 /// How a REPL session ended, for the caller's exit status.

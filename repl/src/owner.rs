@@ -6,34 +6,17 @@
 
 use crate::consumer::Repl;
 use crate::interp::Interpreter;
+use crate::messages::{Note, Request};
 use crate::output::{EventOut, Printer};
 use crate::vocab::Vocabulary;
 use crate::{Ending, ReplError};
 use ferret_session::driver::{self, DriverOptions, EndReason};
-use ferret_session::session::{Session, SessionOptions};
+use ferret_session::options::SessionOptions;
+use ferret_session::session::Session;
 use ferret_session::system::SystemFacts;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
-
-/// What the terminal thread asks for.
-#[derive(Debug)]
-pub(crate) enum Request {
-    Line(String),
-    /// Ctrl-C at the prompt.
-    Interrupt,
-    /// Ctrl-D, or the input ended.
-    Quit,
-}
-
-/// What the session thread tells the terminal thread.
-#[derive(Debug)]
-pub(crate) enum Note {
-    /// The kernel side is loaded; the prompt may appear.
-    Ready,
-    /// A request is done and its output printed.
-    Done { quit: bool },
-}
 
 pub(crate) struct Owner {
     pub facts: SystemFacts,

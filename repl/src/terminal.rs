@@ -6,12 +6,13 @@
 //! for a line that may never come.
 
 use crate::helper::{CtrlC, FerretHelper};
+use crate::messages::{Note, Request};
 use crate::output::{EventOut, External, Printer, Stdout};
-use crate::owner::{Note, Owner, Request};
+use crate::owner::Owner;
 use crate::vocab::Vocabulary;
 use crate::{history, Ending, ReplError, ReplOptions};
 use ferret_session::driver::EndReason;
-use ferret_session::session::SessionOptions;
+use ferret_session::options::SessionOptions;
 use ferret_session::system::SystemFacts;
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
