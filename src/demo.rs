@@ -6,7 +6,8 @@ use crate::trace_cmd;
 use anyhow::Context;
 use ferret_core::output::TableSink;
 use ferret_lab::{self as lab, Lab, ADDR_A, ADDR_B};
-use ferret_session::session::{self, SessionOptions};
+use ferret_session::oneshot;
+use ferret_session::options::SessionOptions;
 use ferret_session::system::SystemFacts;
 use std::time::Duration;
 
@@ -51,7 +52,7 @@ pub fn run(args: &OutputArgs) -> anyhow::Result<Exit> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(session::run(&plan, &facts, &opts, &mut sink, &mut ready));
+    let result = runtime.block_on(oneshot::run(&plan, &facts, &opts, &mut sink, &mut ready));
     if let Some(t) = traffic {
         let _ = t.join();
     }

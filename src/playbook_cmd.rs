@@ -10,7 +10,7 @@ use crate::trace_cmd::{self, open_output, require_root};
 use anyhow::Context;
 use ferret_script::run::{self, RunError, RunOptions};
 use ferret_script::{HostOptions, Limits, Playbook, ScriptErrorKind};
-use ferret_session::session::SessionOptions;
+use ferret_session::options::SessionOptions;
 use ferret_session::system::SystemFacts;
 use std::io::{BufWriter, IsTerminal};
 use std::path::Path;

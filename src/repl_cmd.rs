@@ -4,7 +4,7 @@ use crate::cli::OutputArgs;
 use crate::exit::Exit;
 use crate::trace_cmd::{require_root, ring_bytes};
 use ferret_repl::{ReplError, ReplOptions};
-use ferret_session::session::SessionError;
+use ferret_session::error::SessionError;
 use std::io::IsTerminal;
 
 /// Both ends on a terminal: a person is there to type.

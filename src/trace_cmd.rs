@@ -7,8 +7,9 @@ use crate::source::RuleSource;
 use crate::stderr_listener::StderrListener;
 use anyhow::Context;
 use ferret_core::output::{JsonSink, Sink, TableSink};
+use ferret_session::error::SessionError;
 use ferret_session::oneshot;
-use ferret_session::session::{FunctionOptions, SessionError, SessionOptions};
+use ferret_session::options::{FunctionOptions, SessionOptions};
 use ferret_session::system::SystemFacts;
 use std::io::{BufWriter, Write};
 

@@ -2,8 +2,8 @@
 //! is read once and split by rule slot, each `hist` rule's buckets are read
 //! from its slot, and `agg_failed` comes from the rule's counters.
 
+use crate::error::SessionError;
 use crate::rules::RuleTable;
-use crate::session::SessionError;
 use ferret_core::output::agg::{sort_rows, Aggregates, CountTable, HistTable};
 use ferret_kernel::Kernel;
 use std::collections::HashMap;

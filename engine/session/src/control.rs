@@ -4,8 +4,9 @@
 //! same callers over the rule table and a fake kernel
 //! (`testing::FakeTracer`, with the `testing` feature).
 
+use crate::error::SessionError;
 use crate::rules::LiveRule;
-use crate::session::{Session, SessionError};
+use crate::session::Session;
 use ferret_core::plan::RulePlan;
 use ferret_core::summary::RuleSummary;
 

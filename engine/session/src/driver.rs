@@ -12,7 +12,9 @@
 
 use crate::command::RunningCommand;
 use crate::end_reason::Ending;
-use crate::session::{Flow, Session, SessionError, SessionOptions, Warning, POLL};
+use crate::error::SessionError;
+use crate::options::SessionOptions;
+use crate::session::{Flow, Session, Warning, POLL};
 use crate::signals::{Caught, Signals};
 use crate::stop_after::{self, Delivered};
 use ferret_core::event::Event;

@@ -3,9 +3,11 @@
 //! `--pcap` file), then the final tables and the summary.
 
 use crate::driver::{self, Consumer, DriverOptions, EndReason};
+use crate::error::SessionError;
 use crate::listener::Listener;
+use crate::options::{FunctionOptions, SessionOptions};
 use crate::router::Router;
-use crate::session::{preflight, FunctionOptions, Session, SessionError, SessionOptions, Warning};
+use crate::session::{preflight, Session, Warning};
 use crate::system::SystemFacts;
 use ferret_core::output::pcap::PcapWriter;
 use ferret_core::output::Sink;

@@ -3,6 +3,8 @@
 //! drive; [`crate::driver`] runs the trace loop over it and
 //! [`crate::oneshot`] is the one-shot trace of the CLI.
 
+use crate::error::SessionError;
+use crate::options::{FunctionOptions, SessionOptions};
 use crate::rules::{LiveRule, RuleTable};
 use crate::stacks::resolve_stack;
 use crate::system::SystemFacts;
@@ -15,12 +17,6 @@ use ferret_core::summary::{RuleSummary, Summary, TrackUsage};
 use ferret_kernel::{EventStream, Kernel, LoadOptions};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-
-// Where these lived before the session was split; callers name them here.
-pub use crate::error::SessionError;
-pub use crate::oneshot::{run, run_with};
-pub use crate::options::{FunctionOptions, SessionOptions};
-pub use crate::stacks::trim_tracer_frames;
 
 /// How often the reader looks at the ring even without a wakeup: the
 /// kernel side wakes it only once enough data is pending.
