@@ -5,7 +5,7 @@
 //!
 //! [`KernelBtf`]: crate::kernel_btf::KernelBtf
 
-use crate::kernel_btf::{KbtfError, SkbFunc};
+use crate::btf_types::{KbtfError, SkbFunc};
 use btf_rs::{Btf, Type};
 use fallible_iterator::FallibleIterator;
 use std::collections::HashMap;

@@ -5,11 +5,11 @@
 //!
 //! [`KernelBtf::drop_reasons`]: crate::kernel_btf::KernelBtf::drop_reasons
 
-use crate::kernel_btf::{KbtfError, KernelBtf};
+use crate::btf_types::KbtfError;
 use btf_rs::Type;
 use ferret_core::reasons::{DropReasons, PREFIX};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const ENUM: &str = "skb_drop_reason";
 
@@ -32,17 +32,16 @@ pub(crate) fn scan(data: &[u8]) -> Option<DropReasons> {
     Some(DropReasons::from_values(by_value))
 }
 
-/// The reasons from the full parse of `source`'s BTF.
-pub(crate) fn from_parsed(
-    btf: &btf_rs::Btf,
-    source: &KernelBtf,
-) -> Result<DropReasons, ReasonsError> {
+/// The reasons from `btf`, the full parse of the BTF file at `path`.
+pub(crate) fn from_parsed(btf: &btf_rs::Btf, path: &Path) -> Result<DropReasons, ReasonsError> {
     let types = btf.resolve_types_by_name(ENUM).unwrap_or_default();
     for ty in types {
         if let Type::Enum(e) = ty {
             let mut by_value = BTreeMap::new();
             for m in &e.members {
-                let name = btf.resolve_name(m).map_err(|e| source.unreadable(e))?;
+                let name = btf
+                    .resolve_name(m)
+                    .map_err(|e| KbtfError::unreadable(path, e))?;
                 let short = name.strip_prefix(PREFIX).unwrap_or(&name).to_string();
                 by_value.insert(m.val(), short);
             }
@@ -50,29 +49,14 @@ pub(crate) fn from_parsed(
         }
     }
     Err(ReasonsError::NoEnum {
-        path: source.path().to_path_buf(),
+        path: path.to_path_buf(),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel_btf::KERNEL_BTF;
-    use std::path::Path;
-
-    #[test]
-    fn running_kernel_has_netfilter_drop_when_btf_is_readable() {
-        if !Path::new(KERNEL_BTF).exists() {
-            eprintln!("skipped: {KERNEL_BTF} does not exist on this machine");
-            return;
-        }
-        let r = KernelBtf::running()
-            .drop_reasons()
-            .expect("kernel BTF with drop reasons");
-        assert!(r.value_of("NETFILTER_DROP").is_some());
-        assert!(r.value_of("NO_SOCKET").is_some());
-        assert!(r.len() > 20, "only {} reasons", r.len());
-    }
+    use crate::btf_types::KERNEL_BTF;
 
     #[test]
     fn the_quick_scan_agrees_with_the_full_parser() {
@@ -80,10 +64,10 @@ mod tests {
             eprintln!("skipped: {KERNEL_BTF} does not exist on this machine");
             return;
         }
-        let k = KernelBtf::running();
-        let quick = scan(k.bytes().unwrap()).expect("the scan finds the enum");
-        let btf = btf_rs::Btf::from_file(KERNEL_BTF).unwrap();
-        let full = from_parsed(&btf, &k).unwrap();
+        let bytes = std::fs::read(KERNEL_BTF).unwrap();
+        let quick = scan(&bytes).expect("the scan finds the enum");
+        let btf = btf_rs::Btf::from_bytes(&bytes).unwrap();
+        let full = from_parsed(&btf, Path::new(KERNEL_BTF)).unwrap();
         assert_eq!(quick, full);
     }
 }

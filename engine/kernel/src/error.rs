@@ -92,9 +92,7 @@ pub enum KernelError {
     BadHook { hook: u32 },
 
     #[error(transparent)]
-    TracepointArgs {
-        source: crate::kernel_btf::KbtfError,
-    },
+    TracepointArgs { source: crate::btf_types::KbtfError },
     #[error("tracepoint slot {slot}: {why}")]
     BadTracepointSlot { slot: u32, why: String },
 

@@ -8,7 +8,8 @@
 //! Functions get ids `FUNC_ID0 + i` in name order, so a glob with a fixed
 //! prefix names a run of neighbouring ids (see check/filter.rs).
 
-use crate::kernel_btf::{KbtfError, KernelBtf, SkbFunc};
+use crate::btf_types::{KbtfError, SkbFunc};
+use crate::kernel_btf::KernelBtf;
 use ferret_core::hooks::{glob_match, HookNames};
 use std::collections::HashSet;
 use std::path::Path;
@@ -279,7 +280,7 @@ mod tests {
 
     #[test]
     fn discovery_on_this_kernel_intersects_btf_with_what_can_be_probed() {
-        if !Path::new(crate::kernel_btf::KERNEL_BTF).exists() {
+        if !Path::new(crate::btf_types::KERNEL_BTF).exists() {
             eprintln!("skipped: no kernel BTF on this machine");
             return;
         }

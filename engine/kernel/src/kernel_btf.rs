@@ -15,30 +15,11 @@ use ferret_core::reasons::DropReasons;
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-/// Where the running kernel publishes its BTF.
-pub const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum KbtfError {
-    #[error("cannot read kernel BTF {path}: {source}")]
-    Unreadable {
-        path: String,
-        source: Arc<btf_rs::Error>,
-    },
-    #[error("tracepoint `{name}` does not exist on this kernel (no `btf_trace_{name}` in its BTF); list them with `ls /sys/kernel/tracing/events/CATEGORY`")]
-    NoTracepoint { name: String },
-    #[error("tracepoint `{name}` has no `struct sk_buff *` argument, so ferret cannot follow a packet there")]
-    NoSkbArgument { name: String },
-}
-
-/// A kernel function that takes an skb, and at which argument (1-based).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkbFunc {
-    pub name: String,
-    pub position: usize,
-}
+// Part of this API; they live apart so that the walkers need not import
+// this file.
+pub use crate::btf_types::{KbtfError, SkbFunc, KERNEL_BTF};
 
 /// One BTF file (normally the running kernel's), read on first use and
 /// parsed on the first question that needs the full parse.
@@ -100,17 +81,10 @@ impl KernelBtf {
                     Ok(bytes) => btf_rs::Btf::from_bytes(bytes),
                     Err(e) => Err(btf_rs::Error::IO(copy_io_error(e))),
                 };
-                parsed.map_err(|e| self.unreadable(e))
+                parsed.map_err(|e| KbtfError::unreadable(&self.path, e))
             })
             .as_ref()
             .map_err(Clone::clone)
-    }
-
-    pub(crate) fn unreadable(&self, source: btf_rs::Error) -> KbtfError {
-        KbtfError::Unreadable {
-            path: self.path.display().to_string(),
-            source: Arc::new(source),
-        }
     }
 
     /// The kernel's drop reason names (`enum skb_drop_reason`): from a scan
@@ -120,7 +94,7 @@ impl KernelBtf {
         let scanned = self.bytes().ok().and_then(drop_reasons::scan);
         match scanned {
             Some(reasons) => Ok(reasons),
-            None => drop_reasons::from_parsed(self.parsed()?, self),
+            None => drop_reasons::from_parsed(self.parsed()?, &self.path),
         }
     }
 
@@ -180,6 +154,15 @@ mod tests {
             return None;
         }
         Some(KernelBtf::running())
+    }
+
+    #[test]
+    fn running_kernel_has_netfilter_drop_when_btf_is_readable() {
+        let Some(k) = kernel() else { return };
+        let r = k.drop_reasons().expect("kernel BTF with drop reasons");
+        assert!(r.value_of("NETFILTER_DROP").is_some());
+        assert!(r.value_of("NO_SOCKET").is_some());
+        assert!(r.len() > 20, "only {} reasons", r.len());
     }
 
     #[test]

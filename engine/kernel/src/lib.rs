@@ -35,6 +35,7 @@ mod agg;
 mod attach;
 mod attach_kind;
 pub mod btf_scan;
+mod btf_types;
 mod btf_walk;
 mod compact;
 pub mod drop_reasons;
