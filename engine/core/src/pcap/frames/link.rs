@@ -2,12 +2,12 @@
 //! RARP, 802.3 frames with LLC, PPPoE sessions, MPLS and other ethertypes.
 
 use super::builder::Builder;
-use super::ip;
+use super::ip::{self, NextHeader};
 use super::pools::{self, or_random};
 use super::rng::Rng;
 
 /// An Ethernet frame: addresses, 0-3 tags, then a payload of some kind.
-pub fn ethernet(b: &mut Builder, rng: &mut Rng) {
+pub fn ethernet(b: &mut Builder, rng: &mut Rng, next: NextHeader) {
     b.mark();
     let dst = or_random(rng, pools::MACS, 5);
     let src = or_random(rng, pools::MACS, 5);
@@ -31,11 +31,11 @@ pub fn ethernet(b: &mut Builder, rng: &mut Rng) {
     match rng.below(100) {
         0..=37 => {
             b.u16(0x0800);
-            ip::ipv4(b, rng, 0);
+            ip::ipv4(b, rng, 0, next);
         }
         38..=69 => {
             b.u16(0x86dd);
-            ip::ipv6(b, rng, 0);
+            ip::ipv6(b, rng, 0, next);
         }
         70..=78 => {
             b.u16(0x0806);
@@ -46,8 +46,8 @@ pub fn ethernet(b: &mut Builder, rng: &mut Rng) {
             arp(b, rng, "rarp");
         }
         81..=86 => llc(b, rng),
-        87..=88 => pppoe_session(b, rng),
-        89..=90 => mpls(b, rng),
+        87..=88 => pppoe_session(b, rng, next),
+        89..=90 => mpls(b, rng, next),
         _ => {
             let et = if rng.one_in(4) {
                 rng.u16()
@@ -64,7 +64,7 @@ pub fn ethernet(b: &mut Builder, rng: &mut Rng) {
 }
 
 /// The Ethernet frame inside a tunnel: IPv4 or IPv6, no deeper tunnel.
-pub fn ethernet_inner(b: &mut Builder, rng: &mut Rng) {
+pub fn ethernet_inner(b: &mut Builder, rng: &mut Rng, next: NextHeader) {
     b.tag("inner ether");
     let dst = or_random(rng, pools::MACS, 5);
     let src = or_random(rng, pools::MACS, 5);
@@ -72,10 +72,10 @@ pub fn ethernet_inner(b: &mut Builder, rng: &mut Rng) {
     b.put(&src);
     if rng.one_in(2) {
         b.u16(0x0800);
-        ip::ipv4(b, rng, 1);
+        ip::ipv4(b, rng, 1, next);
     } else {
         b.u16(0x86dd);
-        ip::ipv6(b, rng, 1);
+        ip::ipv6(b, rng, 1, next);
     }
 }
 
@@ -156,7 +156,7 @@ fn llc(b: &mut Builder, rng: &mut Rng) {
 }
 
 /// A PPPoE session frame carrying IPv4 or IPv6.
-fn pppoe_session(b: &mut Builder, rng: &mut Rng) {
+fn pppoe_session(b: &mut Builder, rng: &mut Rng, next: NextHeader) {
     b.u16(0x8864);
     b.tag("pppoes");
     b.mark();
@@ -168,17 +168,17 @@ fn pppoe_session(b: &mut Builder, rng: &mut Rng) {
     b.mark();
     if rng.one_in(2) {
         b.u16(0x0021);
-        ip::ipv4(b, rng, 1);
+        ip::ipv4(b, rng, 1, next);
     } else {
         b.u16(0x0057);
-        ip::ipv6(b, rng, 1);
+        ip::ipv6(b, rng, 1, next);
     }
     let len = (b.len() - len_at - 2) as u16;
     b.patch_u16(len_at, len);
 }
 
 /// One to three MPLS labels over IPv4 or IPv6.
-fn mpls(b: &mut Builder, rng: &mut Rng) {
+fn mpls(b: &mut Builder, rng: &mut Rng, next: NextHeader) {
     b.u16(0x8847);
     let labels = 1 + rng.below(3);
     for i in 0..labels {
@@ -190,8 +190,8 @@ fn mpls(b: &mut Builder, rng: &mut Rng) {
     }
     b.mark();
     if rng.one_in(2) {
-        ip::ipv4(b, rng, 1);
+        ip::ipv4(b, rng, 1, next);
     } else {
-        ip::ipv6(b, rng, 1);
+        ip::ipv6(b, rng, 1, next);
     }
 }

@@ -72,10 +72,10 @@ pub fn generate(link: FrameLink, seed: u64, count: usize) -> Vec<Frame> {
 pub fn whole(rng: &mut Rng, link: FrameLink) -> Frame {
     let mut b = Builder::default();
     match link {
-        FrameLink::Ethernet => link::ethernet(&mut b, rng),
+        FrameLink::Ethernet => link::ethernet(&mut b, rng, transport::transport),
         FrameLink::RawIp => match rng.below(100) {
-            0..=47 => ip::ipv4(&mut b, rng, 0),
-            48..=93 => ip::ipv6(&mut b, rng, 0),
+            0..=47 => ip::ipv4(&mut b, rng, 0, transport::transport),
+            48..=93 => ip::ipv6(&mut b, rng, 0, transport::transport),
             _ => {
                 b.tag("garbage");
                 let n = rng.below(60);

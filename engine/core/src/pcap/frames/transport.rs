@@ -30,9 +30,9 @@ pub fn transport(b: &mut Builder, rng: &mut Rng, proto: u8, depth: u8) {
         4 | 41 if depth == 0 => {
             b.tag("ip-in-ip");
             if proto == 4 {
-                ip::ipv4(b, rng, depth + 1);
+                ip::ipv4(b, rng, depth + 1, transport);
             } else {
-                ip::ipv6(b, rng, depth + 1);
+                ip::ipv6(b, rng, depth + 1, transport);
             }
         }
         _ => payload(b, rng),
@@ -126,9 +126,9 @@ fn gre(b: &mut Builder, rng: &mut Rng, depth: u8) {
     }
     b.mark();
     match proto {
-        0x0800 if depth == 0 => ip::ipv4(b, rng, depth + 1),
-        0x86dd if depth == 0 => ip::ipv6(b, rng, depth + 1),
-        0x6558 if depth == 0 => link::ethernet_inner(b, rng),
+        0x0800 if depth == 0 => ip::ipv4(b, rng, depth + 1, transport),
+        0x86dd if depth == 0 => ip::ipv6(b, rng, depth + 1, transport),
+        0x6558 if depth == 0 => link::ethernet_inner(b, rng, transport),
         _ => payload(b, rng),
     }
 }
