@@ -1,7 +1,7 @@
 //! Attaching the hook programs: tp_btf first (typed context), raw_tp when the
 //! kernel refuses it; `tp CAT:NAME` triggers through the raw_tp slots.
 
-use super::error::{classify_program, is_permission, KernelError};
+use super::error::{classify_program, is_permission, KernelError, TracepointSlotProblem};
 use super::{program, AttachKind, Kernel};
 use aya::programs::raw_trace_point::RawTracePointLinkId;
 use aya::programs::tp_btf::BtfTracePointLinkId;
@@ -118,15 +118,17 @@ impl Kernel {
         tracepoint: &str,
         skb_arg: u32,
     ) -> Result<(), KernelError> {
-        let bad = |why: String| KernelError::BadTracepointSlot { slot, why };
+        let bad = |problem| KernelError::BadTracepointSlot { slot, problem };
         if slot >= abi::TP_SLOTS {
-            return Err(bad(format!("only {} slots exist", abi::TP_SLOTS)));
+            return Err(bad(TracepointSlotProblem::NoSuchSlot {
+                slots: abi::TP_SLOTS,
+            }));
         }
         if skb_arg > MAX_SKB_ARG {
-            return Err(bad(format!(
-                "the skb must be among the first {} arguments, not argument {skb_arg}",
-                MAX_SKB_ARG + 1
-            )));
+            return Err(bad(TracepointSlotProblem::SkbArgument {
+                skb_arg,
+                args: MAX_SKB_ARG + 1,
+            }));
         }
         // Raw tracepoints are named without their category.
         let name = tracepoint.rsplit_once(':').map_or(tracepoint, |(_, n)| n);

@@ -1,6 +1,8 @@
 //! What can go wrong on the kernel side, worded for the person at the
 //! terminal: each message says what to do about it.
 
+use crate::func_probes::BackendRefusal;
+use std::fmt;
 use std::io;
 
 #[derive(Debug, thiserror::Error)]
@@ -93,20 +95,33 @@ pub enum KernelError {
 
     #[error(transparent)]
     TracepointArgs { source: crate::btf_types::KbtfError },
-    #[error("tracepoint slot {slot}: {why}")]
-    BadTracepointSlot { slot: u32, why: String },
+    #[error("tracepoint slot {slot}: {problem}")]
+    BadTracepointSlot {
+        slot: u32,
+        #[source]
+        problem: TracepointSlotProblem,
+    },
 
+    /// Every backend that was tried, with why it cannot be used.
     #[error(
-        "function triggers (`func`, `any`) cannot run on this kernel: {why}; the tracepoint \
-         triggers (drop, free, recv, xmit, queue, `tp CAT:NAME`) still work"
+        "function triggers (`func`, `any`) cannot run on this kernel: {}; the tracepoint \
+         triggers (drop, free, recv, xmit, queue, `tp CAT:NAME`) still work",
+        Joined(.refusals)
     )]
-    NoFunctionBackend { why: String },
+    NoFunctionBackend { refusals: Vec<BackendRefusal> },
 
-    #[error("cannot prepare the function-trigger object: {why}")]
-    FuncObject { why: String },
+    #[error("cannot prepare the function-trigger object: {source}")]
+    FuncObject {
+        #[source]
+        source: FuncObjectError,
+    },
 
-    #[error("stack {stack_id} is not available: {why}")]
-    NoStack { stack_id: i32, why: String },
+    #[error("stack {stack_id} is not available: {miss}")]
+    NoStack {
+        stack_id: i32,
+        #[source]
+        miss: StackMiss,
+    },
 
     #[error("the event stream was already taken from this kernel session")]
     EventsTaken,
@@ -129,6 +144,86 @@ pub enum KernelError {
 
     #[error("the test program {program} returned {value}, not an answer")]
     TestVerdict { program: &'static str, value: u32 },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TracepointSlotProblem {
+    #[error("only {slots} slots exist")]
+    NoSuchSlot { slots: u32 },
+    #[error("the skb must be among the first {args} arguments, not argument {skb_arg}")]
+    SkbArgument { skb_arg: u32, args: u32 },
+}
+
+/// Which step of preparing the function-trigger object failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FuncObjectError {
+    #[error("parse: {source}")]
+    Parse {
+        #[source]
+        source: Box<aya_obj::ParseError>,
+    },
+    #[error("BTF fixup: {source}")]
+    BtfFixup {
+        #[source]
+        source: Box<aya_obj::btf::BtfError>,
+    },
+    #[error("loading its BTF: {source}")]
+    LoadBtf {
+        #[source]
+        source: io::Error,
+    },
+    #[error("CO-RE relocation: {source}")]
+    CoRe {
+        #[source]
+        source: Box<aya_obj::btf::BtfRelocationError>,
+    },
+    #[error("dup map fd: {source}")]
+    DupMapFd {
+        #[source]
+        source: io::Error,
+    },
+    #[error("map relocation: {source}")]
+    MapRelocation {
+        #[source]
+        source: Box<aya_obj::relocation::EbpfRelocationError>,
+    },
+    #[error("call relocation: {source}")]
+    CallRelocation {
+        #[source]
+        source: Box<aya_obj::relocation::EbpfRelocationError>,
+    },
+    #[error("dup program fd: {source}")]
+    DupProgramFd {
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Why a recorded stack cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum StackMiss {
+    #[error("the kernel could not record it (stack map bucket taken or stack unreadable)")]
+    NotRecorded,
+    #[error("{source}")]
+    Lookup {
+        #[source]
+        source: Box<aya::maps::MapError>,
+    },
+}
+
+/// Items shown one after another, separated by "; ".
+pub(crate) struct Joined<'a, T>(pub(crate) &'a [T]);
+
+impl<T: fmt::Display> fmt::Display for Joined<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{item}")?;
+        }
+        Ok(())
+    }
 }
 
 impl KernelError {
@@ -233,6 +328,61 @@ mod tests {
         let e = io::Error::from_raw_os_error(libc::EACCES);
         assert_eq!(verifier_summary(log, &e), "R0 !read_ok");
         assert_eq!(verifier_summary("", &e), e.to_string());
+    }
+
+    #[test]
+    fn slot_and_stack_messages_name_the_case() {
+        let slot = |slot, problem| KernelError::BadTracepointSlot { slot, problem }.to_string();
+        assert_eq!(
+            slot(9, TracepointSlotProblem::NoSuchSlot { slots: 8 }),
+            "tracepoint slot 9: only 8 slots exist"
+        );
+        assert_eq!(
+            slot(
+                1,
+                TracepointSlotProblem::SkbArgument {
+                    skb_arg: 7,
+                    args: 5
+                }
+            ),
+            "tracepoint slot 1: the skb must be among the first 5 arguments, not argument 7"
+        );
+        let stack = KernelError::NoStack {
+            stack_id: -14,
+            miss: StackMiss::NotRecorded,
+        };
+        assert_eq!(
+            stack.to_string(),
+            "stack -14 is not available: the kernel could not record it \
+             (stack map bucket taken or stack unreadable)"
+        );
+    }
+
+    #[test]
+    fn every_refused_backend_is_named_in_order() {
+        use crate::func_probes::{FentryRefusal, KprobeRefusal, MultiRefusal};
+        let e = KernelError::NoFunctionBackend {
+            refusals: vec![
+                BackendRefusal::KprobeMulti {
+                    reason: MultiRefusal::NothingToAttach,
+                },
+                BackendRefusal::Kprobe {
+                    reason: KprobeRefusal::NotBuilt,
+                },
+                BackendRefusal::Fentry {
+                    reason: FentryRefusal::NotInBtf {
+                        function: "ip_rcv".into(),
+                    },
+                },
+            ],
+        };
+        assert_eq!(
+            e.to_string(),
+            "function triggers (`func`, `any`) cannot run on this kernel: kprobe.multi: nothing \
+             to attach; kprobes: the kernel was built without CONFIG_KPROBES (no \
+             /sys/bus/event_source/devices/kprobe); fentry: ip_rcv is not in the kernel's BTF; \
+             the tracepoint triggers (drop, free, recv, xmit, queue, `tp CAT:NAME`) still work"
+        );
     }
 
     #[test]

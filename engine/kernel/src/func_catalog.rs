@@ -9,10 +9,13 @@
 //! prefix names a run of neighbouring ids (see check/filter.rs).
 
 use crate::btf_types::{KbtfError, SkbFunc};
+use crate::error::Joined;
 use crate::kernel_btf::KernelBtf;
 use ferret_core::hooks::{glob_match, HookNames};
 use std::collections::HashSet;
+use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 /// First id of kernel functions (`FERRET_FUNC_ID0`); lower ids name hooks.
 pub const FUNC_ID0: u32 = 1024;
@@ -34,15 +37,56 @@ pub struct FuncEntry {
 }
 
 /// Where the list of probe-able functions came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Traceable {
     /// `available_filter_functions` at this path.
     FilterFunctions { path: String },
     /// /proc/kallsyms text symbols, because the tracefs list was not
     /// readable (the reason is kept for `ferret funcs`).
-    Kallsyms { why: String },
+    Kallsyms { why: NoFilterList },
     /// Neither could be read: every BTF function is tried.
-    Unchecked { why: String },
+    Unchecked {
+        why: NoFilterList,
+        kallsyms: KallsymsMiss,
+    },
+}
+
+/// Why `available_filter_functions` was not read: what each place said.
+/// (Clone, as the catalog is; hence the shared io errors.)
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", Joined(&self.misses))]
+pub struct NoFilterList {
+    pub misses: Vec<FilterListMiss>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FilterListMiss {
+    #[error("cannot mount tracefs at {dir}: {source}")]
+    Mount {
+        dir: &'static str,
+        #[source]
+        source: Arc<io::Error>,
+    },
+    #[error("{path} is not readable: {source}")]
+    Unreadable {
+        path: String,
+        #[source]
+        source: Arc<io::Error>,
+    },
+    #[error("tracefs is not mounted at {dir}")]
+    NotMounted { dir: &'static str },
+}
+
+/// Why /proc/kallsyms could not stand in for the tracefs list.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum KallsymsMiss {
+    #[error("/proc/kallsyms hides addresses")]
+    HidesAddresses,
+    #[error("/proc/kallsyms: {source}")]
+    Unreadable {
+        #[source]
+        source: Arc<io::Error>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -128,7 +172,9 @@ impl FuncCatalog {
             Traceable::Kallsyms { why } => {
                 format!("probe-able per /proc/kallsyms ({why})")
             }
-            Traceable::Unchecked { why } => format!("not checked for probe-ability ({why})"),
+            Traceable::Unchecked { why, kallsyms } => {
+                format!("not checked for probe-ability ({why}; {kallsyms})")
+            }
         };
         format!(
             "{} functions take an skb in their first {MAX_POSITION} arguments, {list}; \
@@ -152,13 +198,17 @@ fn traceable_names() -> (Option<HashSet<String>>, Traceable) {
         Ok(_) => (
             None,
             Traceable::Unchecked {
-                why: format!("{why}; /proc/kallsyms hides addresses"),
+                why,
+                kallsyms: KallsymsMiss::HidesAddresses,
             },
         ),
         Err(e) => (
             None,
             Traceable::Unchecked {
-                why: format!("{why}; /proc/kallsyms: {e}"),
+                why,
+                kallsyms: KallsymsMiss::Unreadable {
+                    source: Arc::new(e),
+                },
             },
         ),
     }
@@ -166,28 +216,34 @@ fn traceable_names() -> (Option<HashSet<String>>, Traceable) {
 
 /// `available_filter_functions`, mounting tracefs first when it is not
 /// mounted and we may (root). Errors say what happened, for the caveats.
-fn read_filter_functions() -> Result<(HashSet<String>, String), String> {
-    let mut errors = Vec::new();
+fn read_filter_functions() -> Result<(HashSet<String>, String), NoFilterList> {
+    let mut misses = Vec::new();
     for dir in [TRACEFS, DEBUGFS_TRACING] {
         let path = Path::new(dir).join("available_filter_functions");
         if !path.exists() && dir == TRACEFS && Path::new(dir).is_dir() {
-            mount_tracefs(dir, &mut errors);
+            mount_tracefs(dir, &mut misses);
         }
         match std::fs::read_to_string(&path) {
             Ok(text) => return Ok((parse_filter_functions(&text), path.display().to_string())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => errors.push(format!("{} is not readable: {e}", path.display())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => misses.push(FilterListMiss::Unreadable {
+                path: path.display().to_string(),
+                source: Arc::new(e),
+            }),
         }
     }
-    if errors.is_empty() {
-        errors.push(format!("tracefs is not mounted at {TRACEFS}"));
+    if misses.is_empty() {
+        misses.push(FilterListMiss::NotMounted { dir: TRACEFS });
     }
-    Err(errors.join("; "))
+    Err(NoFilterList { misses })
 }
 
-fn mount_tracefs(dir: &str, errors: &mut Vec<String>) {
+fn mount_tracefs(dir: &'static str, misses: &mut Vec<FilterListMiss>) {
     if let Err(e) = crate::sys::mount_tracefs(dir) {
-        errors.push(format!("cannot mount tracefs at {dir}: {e}"));
+        misses.push(FilterListMiss::Mount {
+            dir,
+            source: Arc::new(e),
+        });
     }
 }
 
@@ -272,10 +328,22 @@ mod tests {
         let c = FuncCatalog::build(
             vec![f("a", 1), f("b", 2)],
             None,
-            Traceable::Unchecked { why: "x".into() },
+            Traceable::Unchecked {
+                why: NoFilterList {
+                    misses: vec![FilterListMiss::NotMounted { dir: TRACEFS }],
+                },
+                kallsyms: KallsymsMiss::HidesAddresses,
+            },
         );
         assert_eq!(c.all().len(), 2);
-        assert!(c.caveats().contains("not checked"));
+        assert!(
+            c.caveats().contains(
+                "not checked for probe-ability (tracefs is not mounted at /sys/kernel/tracing; \
+                 /proc/kallsyms hides addresses)"
+            ),
+            "{}",
+            c.caveats()
+        );
     }
 
     #[test]
@@ -291,7 +359,8 @@ mod tests {
         assert_eq!(ip_rcv.map(|f| f.position), Some(1), "{}", c.caveats());
         match &c.source {
             Traceable::FilterFunctions { path } => assert!(path.ends_with("functions")),
-            Traceable::Kallsyms { why } | Traceable::Unchecked { why } => {
+            Traceable::Kallsyms { why } | Traceable::Unchecked { why, .. } => {
+                let why = why.to_string();
                 assert!(why.contains("available_filter_functions") || why.contains("tracefs"))
             }
         }

@@ -11,7 +11,7 @@
 //! functions keep their func_info. Each program is then loaded with one
 //! BPF_PROG_LOAD whose attach type the caller chooses.
 
-use super::error::KernelError;
+use super::error::{FuncObjectError, KernelError};
 use crate::sys::{self, zeroed_attr};
 use aya::maps::{Map, MapData};
 use aya::Ebpf;
@@ -44,22 +44,28 @@ impl FuncObject {
         map_fds: &HashMap<String, OwnedFd>,
         kernel_btf: &aya::Btf,
     ) -> Result<FuncObject, KernelError> {
-        let bad = |what: &str, e: &dyn std::fmt::Display| KernelError::FuncObject {
-            why: format!("{what}: {e}"),
-        };
-        let mut obj = Object::parse(FUNC_OBJECT).map_err(|e| bad("parse", &e))?;
+        let bad = |source| KernelError::FuncObject { source };
+        let mut obj = Object::parse(FUNC_OBJECT).map_err(|e| {
+            bad(FuncObjectError::Parse {
+                source: Box::new(e),
+            })
+        })?;
         let btf_fd = match aya::features().btf() {
-            Some(features) => match obj
-                .fixup_and_sanitize_btf(features)
-                .map_err(|e| bad("BTF fixup", &e))?
-            {
+            Some(features) => match obj.fixup_and_sanitize_btf(features).map_err(|e| {
+                bad(FuncObjectError::BtfFixup {
+                    source: Box::new(e),
+                })
+            })? {
                 Some(btf) => Some(load_btf(&btf.to_bytes())?),
                 None => None,
             },
             None => None,
         };
-        obj.relocate_btf(kernel_btf)
-            .map_err(|e| bad("CO-RE relocation", &e))?;
+        obj.relocate_btf(kernel_btf).map_err(|e| {
+            bad(FuncObjectError::CoRe {
+                source: Box::new(e),
+            })
+        })?;
         let mut fds = Vec::new();
         let mut by_name: HashMap<String, i32> = HashMap::new();
         for name in obj.maps.keys() {
@@ -70,7 +76,7 @@ impl FuncObject {
                     name: name.clone(),
                 })?
                 .try_clone()
-                .map_err(|e| bad("dup map fd", &e))?;
+                .map_err(|source| bad(FuncObjectError::DupMapFd { source }))?;
             by_name.insert(name.clone(), fd.as_raw_fd());
             fds.push(fd);
         }
@@ -81,9 +87,16 @@ impl FuncObject {
             .map(|(n, m)| (n.clone(), by_name[n], m.clone()))
             .collect();
         obj.relocate_maps(maps.iter().map(|(n, fd, m)| (n.as_str(), *fd, m)), &text)
-            .map_err(|e| bad("map relocation", &e))?;
-        obj.relocate_calls(&text)
-            .map_err(|e| bad("call relocation", &e))?;
+            .map_err(|e| {
+                bad(FuncObjectError::MapRelocation {
+                    source: Box::new(e),
+                })
+            })?;
+        obj.relocate_calls(&text).map_err(|e| {
+            bad(FuncObjectError::CallRelocation {
+                source: Box::new(e),
+            })
+        })?;
         obj.sanitize_functions(aya::features());
         Ok(FuncObject {
             obj,
@@ -196,8 +209,8 @@ fn load_btf(raw: &[u8]) -> Result<OwnedFd, KernelError> {
     let u = unsafe { &mut attr.__bindgen_anon_7 };
     u.btf = raw.as_ptr() as u64;
     u.btf_size = raw.len() as u32;
-    sys::bpf(bpf_cmd::BPF_BTF_LOAD, &mut attr).map_err(|e| KernelError::FuncObject {
-        why: format!("loading its BTF: {e}"),
+    sys::bpf(bpf_cmd::BPF_BTF_LOAD, &mut attr).map_err(|source| KernelError::FuncObject {
+        source: FuncObjectError::LoadBtf { source },
     })
 }
 
@@ -208,13 +221,13 @@ pub(super) fn map_fds(main: &Ebpf) -> Result<HashMap<String, OwnedFd>, KernelErr
     let mut out = HashMap::new();
     for (name, map) in main.maps() {
         let Some(data) = map_data(map) else { continue };
-        let fd = data
-            .fd()
-            .as_fd()
-            .try_clone_to_owned()
-            .map_err(|e| KernelError::FuncObject {
-                why: format!("dup map fd: {e}"),
-            })?;
+        let fd =
+            data.fd()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|source| KernelError::FuncObject {
+                    source: FuncObjectError::DupMapFd { source },
+                })?;
         out.insert(name.to_owned(), fd);
     }
     Ok(out)

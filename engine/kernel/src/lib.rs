@@ -58,10 +58,11 @@ mod wire;
 
 pub use agg::COUNT_CAPACITY;
 pub use attach_kind::AttachKind;
-pub use error::KernelError;
+pub use error::{FuncObjectError, KernelError, StackMiss, TracepointSlotProblem};
 pub use events::EventStream;
 pub use func_probes::{
-    function_backend_status, BackendChoice, FuncAttachReport, FuncBackend, Progress,
+    function_backend_status, BackendChoice, BackendRefusal, FentryRefusal, FuncAttachReport,
+    FuncBackend, FuncRefusal, KprobeRefusal, MultiRefusal, Progress,
 };
 
 use aya::programs::RawTracePoint;

@@ -2,6 +2,7 @@
 //! writes and reads. Every call is a plain map syscall; nothing is reloaded.
 
 use super::{check_slot, Kernel, KernelError};
+use crate::error::StackMiss;
 use crate::wire::Wire;
 use ferret_core::abi::{self, Config, Counters, Limit, Rule};
 
@@ -63,8 +64,7 @@ impl Kernel {
     pub fn stack(&self, stack_id: i32) -> Result<Vec<u64>, KernelError> {
         let id = u32::try_from(stack_id).map_err(|_| KernelError::NoStack {
             stack_id,
-            why: "the kernel could not record it (stack map bucket taken or stack unreadable)"
-                .into(),
+            miss: StackMiss::NotRecorded,
         })?;
         let trace = self
             .maps
@@ -73,7 +73,9 @@ impl Kernel {
             .get(&id, 0)
             .map_err(|e| KernelError::NoStack {
                 stack_id,
-                why: e.to_string(),
+                miss: StackMiss::Lookup {
+                    source: Box::new(e),
+                },
             })?;
         Ok(trace.frames().iter().map(|f| f.ip).collect())
     }

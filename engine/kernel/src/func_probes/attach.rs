@@ -3,14 +3,15 @@
 //! fentry programs from many threads at once.
 
 use super::parallel::{run_parallel, worker_count};
+use super::refusal::{BackendRefusal, FuncRefusal, KprobeRefusal};
 use super::Attached;
-use crate::error::KernelError;
+use crate::error::{FuncObjectError, KernelError};
 use crate::func_catalog::FuncEntry;
 use crate::{funclink, Kernel};
 use aya_obj::generated::bpf_attach_type;
 use std::collections::HashMap;
-use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
 
 impl Kernel {
     pub(super) fn attach_fentry(&mut self, targets: &[FuncEntry]) -> Result<Attached, KernelError> {
@@ -27,12 +28,15 @@ impl Kernel {
         let results = run_parallel(targets.len(), workers, self.funcs.progress.as_ref(), |i| {
             let t = &targets[i];
             match ids.get(&t.name) {
-                None => Err("not in the kernel's BTF".to_string()),
+                None => Err(FuncRefusal::NotInBtf),
                 Some(btf_id) => object
                     .load_fentry(&format!("ferret_fentry_arg{}", t.position), *btf_id)
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| FuncRefusal::Load {
+                        source: Arc::new(e),
+                    })
                     .and_then(|prog| {
-                        funclink::attach_fentry(prog.as_fd(), t.id as u64).map_err(|e| explain(&e))
+                        funclink::attach_fentry(prog.as_fd(), t.id as u64)
+                            .map_err(FuncRefusal::from_attach)
                     }),
             }
         });
@@ -43,7 +47,7 @@ impl Kernel {
     fn keep_links(
         &mut self,
         targets: &[FuncEntry],
-        results: Vec<(usize, Result<OwnedFd, String>)>,
+        results: Vec<(usize, Result<OwnedFd, FuncRefusal>)>,
     ) -> Attached {
         let mut attached = Vec::new();
         let mut skipped = Vec::new();
@@ -54,7 +58,7 @@ impl Kernel {
                     self.funcs.single.insert(t.id, fd);
                     attached.push(t.id);
                 }
-                Err(why) => skipped.push((t.name.clone(), why)),
+                Err(why) => skipped.push((t.name.clone(), why.to_string())),
             }
         }
         attached.sort_unstable();
@@ -90,8 +94,8 @@ impl Kernel {
             let prog = self
                 .prog(position, true)?
                 .try_clone_to_owned()
-                .map_err(|e| KernelError::FuncObject {
-                    why: format!("dup program fd: {e}"),
+                .map_err(|source| KernelError::FuncObject {
+                    source: FuncObjectError::DupProgramFd { source },
                 })?;
             let mut links = Vec::new();
             bisect_multi(prog.as_fd(), &group, &mut links, &mut skipped);
@@ -107,8 +111,10 @@ impl Kernel {
     }
 
     pub(super) fn attach_single(&mut self, targets: &[FuncEntry]) -> Result<Attached, KernelError> {
-        let pmu = funclink::kprobe_pmu_type().map_err(|e| KernelError::NoFunctionBackend {
-            why: format!("kprobes: {e}"),
+        let pmu = funclink::kprobe_pmu_type().map_err(|source| KernelError::NoFunctionBackend {
+            refusals: vec![BackendRefusal::Kprobe {
+                reason: KprobeRefusal::EventSource { source },
+            }],
         })?;
         let mut progs: HashMap<usize, OwnedFd> = HashMap::new();
         let mut positions: Vec<usize> = targets.iter().map(|t| t.position).collect();
@@ -118,8 +124,8 @@ impl Kernel {
             let fd = self
                 .prog(position, false)?
                 .try_clone_to_owned()
-                .map_err(|e| KernelError::FuncObject {
-                    why: format!("dup program fd: {e}"),
+                .map_err(|source| KernelError::FuncObject {
+                    source: FuncObjectError::DupProgramFd { source },
                 })?;
             progs.insert(position, fd);
         }
@@ -127,7 +133,7 @@ impl Kernel {
         let results = run_parallel(targets.len(), workers, self.funcs.progress.as_ref(), |i| {
             let t = &targets[i];
             funclink::attach_kprobe(progs[&t.position].as_fd(), pmu, &t.name, t.id as u64)
-                .map_err(|e| explain(&e))
+                .map_err(FuncRefusal::from_attach)
         });
         Ok(self.keep_links(targets, results))
     }
@@ -145,23 +151,14 @@ fn bisect_multi(
     let cookies: Vec<u64> = group.iter().map(|t| t.id as u64).collect();
     match funclink::attach_kprobe_multi(prog, &names, &cookies) {
         Ok(fd) => links.push((fd, group.iter().map(|t| t.id).collect())),
-        Err(e) if group.len() == 1 => skipped.push((group[0].name.clone(), explain(&e))),
+        Err(e) if group.len() == 1 => skipped.push((
+            group[0].name.clone(),
+            FuncRefusal::from_attach(e).to_string(),
+        )),
         Err(_) => {
             let (a, b) = group.split_at(group.len() / 2);
             bisect_multi(prog, a, links, skipped);
             bisect_multi(prog, b, links, skipped);
         }
-    }
-}
-
-/// The reasons users meet, in words.
-fn explain(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(libc::ENOENT) => "not found in the running kernel".into(),
-        Some(libc::EADDRNOTAVAIL) => "ambiguous or unprobeable symbol".into(),
-        Some(libc::EINVAL) => "the kernel refuses to probe it (blacklisted or notrace)".into(),
-        Some(libc::EMFILE) | Some(libc::ENFILE) => "too many open files".into(),
-        Some(libc::EBUSY) => "already probed exclusively by someone else".into(),
-        _ => e.to_string(),
     }
 }

@@ -2,6 +2,7 @@
 //! single kprobes or fentry, each tried in turn unless `--backend` forces
 //! one, with the reasons the others were not usable.
 
+use super::refusal::{BackendRefusal, FentryRefusal, KprobeRefusal, MultiRefusal};
 use super::{BackendChoice, FuncBackend};
 use crate::error::KernelError;
 use crate::func_catalog::FuncEntry;
@@ -25,7 +26,7 @@ impl Kernel {
         targets: &[FuncEntry],
     ) -> Result<FuncBackend, KernelError> {
         let kprobe_pmu = funclink::kprobe_pmu_type();
-        let mut why_not: Vec<String> = Vec::new();
+        let mut refusals: Vec<BackendRefusal> = Vec::new();
         let try_multi = matches!(
             self.funcs.choice,
             BackendChoice::Auto | BackendChoice::Only(FuncBackend::KprobeMulti)
@@ -33,7 +34,7 @@ impl Kernel {
         if try_multi {
             match self.probe_multi(targets) {
                 Ok(()) => return self.chose(FuncBackend::KprobeMulti),
-                Err(why) => why_not.push(format!("kprobe.multi: {why}")),
+                Err(reason) => refusals.push(BackendRefusal::KprobeMulti { reason }),
             }
         }
         let try_single = matches!(
@@ -43,11 +44,9 @@ impl Kernel {
         if try_single {
             match &kprobe_pmu {
                 Ok(_) => return self.chose(FuncBackend::Kprobe),
-                Err(_) => why_not.push(
-                    "kprobes: the kernel was built without CONFIG_KPROBES (no \
-                     /sys/bus/event_source/devices/kprobe)"
-                        .into(),
-                ),
+                Err(_) => refusals.push(BackendRefusal::Kprobe {
+                    reason: KprobeRefusal::NotBuilt,
+                }),
             }
         }
         let try_fentry = matches!(
@@ -57,12 +56,10 @@ impl Kernel {
         if try_fentry {
             match self.probe_fentry(targets) {
                 Ok(()) => return self.chose(FuncBackend::Fentry),
-                Err(why) => why_not.push(format!("fentry: {why}")),
+                Err(reason) => refusals.push(BackendRefusal::Fentry { reason }),
             }
         }
-        Err(KernelError::NoFunctionBackend {
-            why: why_not.join("; "),
-        })
+        Err(KernelError::NoFunctionBackend { refusals })
     }
 
     fn chose(&mut self, b: FuncBackend) -> Result<FuncBackend, KernelError> {
@@ -72,16 +69,18 @@ impl Kernel {
 
     /// Whether kprobe.multi works here: load its program and link it to
     /// one function. The probe link is dropped again.
-    fn probe_multi(&mut self, targets: &[FuncEntry]) -> Result<(), String> {
+    fn probe_multi(&mut self, targets: &[FuncEntry]) -> Result<(), MultiRefusal> {
         let Some(t) = targets.first() else {
-            return Err("nothing to attach".into());
+            return Err(MultiRefusal::NothingToAttach);
         };
-        let prog = self.prog(t.position, true).map_err(|e| e.to_string())?;
+        let prog = self
+            .prog(t.position, true)
+            .map_err(|e| MultiRefusal::Program {
+                source: Box::new(e),
+            })?;
         match funclink::attach_kprobe_multi(prog, &[t.name.as_str()], &[t.id as u64]) {
             Ok(_) => Ok(()),
-            Err(e) if multi_unsupported(&e) => Err(format!(
-                "not supported by this kernel ({e}; it needs 5.18+ built with CONFIG_FPROBE)"
-            )),
+            Err(e) if multi_unsupported(&e) => Err(MultiRefusal::Unsupported { source: e }),
             // The function itself may be the problem: the bisection in
             // attach_multi finds that out.
             Err(_) => Ok(()),
@@ -89,31 +88,33 @@ impl Kernel {
     }
 
     /// Whether BPF trampolines work here: load and link the first target.
-    fn probe_fentry(&mut self, targets: &[FuncEntry]) -> Result<(), String> {
+    fn probe_fentry(&mut self, targets: &[FuncEntry]) -> Result<(), FentryRefusal> {
         let Some(t) = targets.first() else {
-            return Err("nothing to attach".into());
+            return Err(FentryRefusal::NothingToAttach);
         };
         let id = self
             .btf
             .func_ids(&[t.name.as_str()])
-            .map_err(|e| e.to_string())?
+            .map_err(|source| FentryRefusal::Btf { source })?
             .get(&t.name)
             .copied()
-            .ok_or_else(|| format!("{} is not in the kernel's BTF", t.name))?;
+            .ok_or_else(|| FentryRefusal::NotInBtf {
+                function: t.name.clone(),
+            })?;
         let object = self.funcs.object.as_ref().expect("prepared before");
         let prog = object
             .load_fentry(&format!("ferret_fentry_arg{}", t.position), id)
             .map_err(|e| match e {
                 // Root and still EPERM: the kernel (lockdown, a sandbox)
                 // refuses trampolines; "run as root" would mislead.
-                KernelError::NotPermitted { source, .. } => {
-                    format!("the kernel refuses BPF trampolines ({source})")
-                }
-                other => other.to_string(),
+                KernelError::NotPermitted { source, .. } => FentryRefusal::LoadRefused { source },
+                other => FentryRefusal::Load {
+                    source: Box::new(other),
+                },
             })?;
         funclink::attach_fentry(prog.as_fd(), t.id as u64)
             .map(drop)
-            .map_err(|e| format!("the kernel refuses trampolines ({e})"))
+            .map_err(|source| FentryRefusal::LinkRefused { source })
     }
 }
 

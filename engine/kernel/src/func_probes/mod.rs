@@ -17,12 +17,14 @@
 mod attach;
 mod backend;
 mod parallel;
+mod refusal;
 
 use super::error::KernelError;
 use super::funcload::FuncObject;
 use super::{funclink, Kernel};
 use crate::func_catalog::FuncEntry;
 use parallel::close_parallel;
+pub use refusal::{BackendRefusal, FentryRefusal, FuncRefusal, KprobeRefusal, MultiRefusal};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;

@@ -4,7 +4,7 @@ use super::*;
 use crate::testing::FakeKernel;
 use ferret_core::check::{CheckEnv, NoNetnsNames};
 use ferret_core::hooks::HookNames;
-use ferret_kernel::func_catalog::{FuncCatalog, Traceable};
+use ferret_kernel::func_catalog::{FuncCatalog, KallsymsMiss, NoFilterList, Traceable};
 use ferret_kernel::kernel_btf::SkbFunc;
 
 fn catalog() -> Arc<FuncCatalog> {
@@ -18,7 +18,10 @@ fn catalog() -> Arc<FuncCatalog> {
     Arc::new(FuncCatalog::build(
         funcs,
         None,
-        Traceable::Unchecked { why: "test".into() },
+        Traceable::Unchecked {
+            why: NoFilterList { misses: Vec::new() },
+            kallsyms: KallsymsMiss::HidesAddresses,
+        },
     ))
 }
 
