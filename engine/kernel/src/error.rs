@@ -1,7 +1,7 @@
 //! What can go wrong on the kernel side, worded for the person at the
 //! terminal: each message says what to do about it.
 
-use crate::func_probes::BackendRefusal;
+use crate::func_probes::refusal::BackendRefusal;
 use std::fmt;
 use std::io;
 
@@ -360,7 +360,7 @@ mod tests {
 
     #[test]
     fn every_refused_backend_is_named_in_order() {
-        use crate::func_probes::{FentryRefusal, KprobeRefusal, MultiRefusal};
+        use crate::func_probes::refusal::{FentryRefusal, KprobeRefusal, MultiRefusal};
         let e = KernelError::NoFunctionBackend {
             refusals: vec![
                 BackendRefusal::KprobeMulti {

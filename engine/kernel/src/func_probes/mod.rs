@@ -17,7 +17,7 @@
 mod attach;
 mod backend;
 mod parallel;
-mod refusal;
+pub(crate) mod refusal;
 
 use super::error::KernelError;
 use super::funcload::FuncObject;

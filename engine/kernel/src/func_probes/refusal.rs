@@ -3,10 +3,14 @@
 //! ([`FuncRefusal`]). The words are the ones users read in the error and in
 //! the "skipped" list of the ready line.
 
-use crate::error::KernelError;
-use crate::kernel_btf::KbtfError;
+use crate::btf_types::KbtfError;
 use std::io;
 use std::sync::Arc;
+
+/// A program that did not load, as the kernel stage reported it (a
+/// `KernelError`, kept behind the trait so that this file, which
+/// `KernelError` itself names, imports nothing from it).
+pub type LoadError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why one backend cannot attach function triggers on this kernel.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +39,7 @@ pub enum MultiRefusal {
     #[error("{source}")]
     Program {
         #[source]
-        source: Box<KernelError>,
+        source: LoadError,
     },
     #[error("not supported by this kernel ({source}; it needs 5.18+ built with CONFIG_FPROBE)")]
     Unsupported {
@@ -80,7 +84,7 @@ pub enum FentryRefusal {
     #[error("{source}")]
     Load {
         #[source]
-        source: Box<KernelError>,
+        source: LoadError,
     },
     #[error("the kernel refuses trampolines ({source})")]
     LinkRefused {
@@ -115,7 +119,7 @@ pub enum FuncRefusal {
     #[error("{source}")]
     Load {
         #[source]
-        source: Arc<KernelError>,
+        source: Arc<dyn std::error::Error + Send + Sync>,
     },
 }
 
