@@ -224,8 +224,11 @@ impl Session {
     /// stopped; records that could not be decoded come back as warnings for
     /// the front end to show (they are counted in the summary too).
     pub fn pump(&mut self, handler: &mut EventHandler<'_>) -> Pumped {
-        if let Some(loading) = self.kallsyms.take() {
-            self.ctx.kallsyms = loading.join().unwrap_or_default();
+        // Symbols are needed only to name what events carry (stacks, drop
+        // locations): a round without events must not wait for them, or
+        // `--interval` ticks are skipped while they load.
+        if self.kallsyms.as_ref().is_some_and(|h| h.is_finished()) {
+            join_symbols(&mut self.kallsyms, &mut self.ctx);
         }
         let mut flow = Flow::Continue;
         let mut warnings = Vec::new();
@@ -237,12 +240,14 @@ impl Session {
             stacks,
             delivered,
             decode_errors,
+            kallsyms,
             ..
         } = self;
         events.drain(|record| {
             if flow == Flow::Stop {
                 return;
             }
+            join_symbols(kallsyms, ctx);
             match event::decode(record) {
                 Ok(mut ev) => {
                     // Slots → the ids users see.
@@ -374,6 +379,14 @@ fn func_status_text(st: &crate::rules::FuncStatus, backend: &str) -> String {
 /// a wakeup per event costs microseconds, the 50 ms poll bounds latency.
 pub fn wakeup_bytes(ring_bytes: u32) -> u32 {
     (ring_bytes / 16).clamp(4096, 256 * 1024)
+}
+
+/// Takes the symbols the loader thread read, once it is done (waiting for
+/// it if it is not).
+fn join_symbols(loading: &mut Option<std::thread::JoinHandle<Kallsyms>>, ctx: &mut Names) {
+    if let Some(handle) = loading.take() {
+        ctx.kallsyms = handle.join().unwrap_or_default();
+    }
 }
 
 #[cfg(test)]
