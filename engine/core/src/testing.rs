@@ -1,10 +1,15 @@
 //! Events built by hand for tests of the outputs, the playbook host and
 //! the REPL: one TCP drop with every common field set, and the small
-//! helpers that fill `Meta`'s fixed-size fields. Compiled for this crate's
+//! helpers that fill `Meta`'s fixed-size fields; and rules compiled
+//! against a small fixed set of facts. Compiled for this crate's
 //! own tests and, with the `testing` feature, for other crates' tests.
 
 use crate::abi::{field, hook, Meta};
+use crate::check::{CheckEnv, NoNetnsNames};
 use crate::event::Event;
+use crate::hooks::HookNames;
+use crate::plan::Plan;
+use crate::reasons::DropReasons;
 
 /// An IPv4 address as `Meta` holds it: IPv4-mapped IPv6.
 pub fn mapped_v4(v4: [u8; 4]) -> [u8; 16] {
@@ -84,4 +89,19 @@ pub fn event(hook: u32, meta: Meta, rules: Vec<usize>) -> Event {
 /// The drop of [`tcp_drop_meta`], for `rules`.
 pub fn tcp_drop(rules: Vec<usize>) -> Event {
     event(hook::DROP, tcp_drop_meta(), rules)
+}
+
+/// Compiles `text` with the built-in triggers and two drop reasons
+/// (NO_SOCKET = 3, NETFILTER_DROP = 9); panics with the diagnostics when it
+/// does not compile.
+pub fn compile_ok(text: &str) -> Plan {
+    let reasons = DropReasons::from_pairs([("NO_SOCKET", 3), ("NETFILTER_DROP", 9)]);
+    let funcs = HookNames::tracepoints();
+    let env = CheckEnv {
+        reasons: Ok(&reasons),
+        funcs: &funcs,
+        netns: &NoNetnsNames,
+    };
+    let (plan, diags) = crate::compile(text, &env);
+    plan.unwrap_or_else(|| panic!("{text}: {diags:?}"))
 }

@@ -4,6 +4,7 @@
 //! and detached when none does. The same logic serves a one-shot trace and
 //! the REPL, against the real kernel or a fake backend in tests.
 
+mod attached_text;
 mod func_rules;
 mod hooks_attach;
 

@@ -196,22 +196,7 @@ impl Session {
 
     /// "drop (tp_btf), recv (tp_btf)": what is attached, for the ready line.
     pub fn attached_text(&self) -> String {
-        let names: Vec<String> = self
-            .table
-            .attached()
-            .iter()
-            .map(|(h, k)| format!("{} ({})", self.table.hook_label(*h), k.name()))
-            .collect();
-        let mut names = names;
-        let st = self.table.func_status();
-        if let Some(backend) = st.backend {
-            names.push(func_status_text(st, backend));
-        }
-        if names.is_empty() {
-            "no hooks".into()
-        } else {
-            names.join(", ")
-        }
+        self.table.attached_text()
     }
 
     /// Waits for events or `timeout`.
@@ -346,35 +331,6 @@ impl Session {
 }
 
 /// "1534 functions (kprobe.multi, attached in 0.84 s; 3 skipped: ...)".
-fn func_status_text(st: &crate::rules::FuncStatus, backend: &str) -> String {
-    let mut text = format!(
-        "{} functions ({backend}, attached in {:.2} s",
-        st.attached,
-        st.attach_time.as_secs_f64()
-    );
-    if !st.skipped.is_empty() {
-        let mut why: Vec<String> = st
-            .skipped
-            .iter()
-            .take(3)
-            .map(|(f, w)| format!("{f}: {w}"))
-            .collect();
-        if st.skipped.len() > 3 {
-            why.push(format!("and {} more", st.skipped.len() - 3));
-        }
-        text.push_str(&format!(
-            "; {} skipped: {}",
-            st.skipped.len(),
-            why.join(", ")
-        ));
-    }
-    if let Some(why) = &st.clone_tracking {
-        text.push_str(&format!("; clones do not inherit `track`: {why}"));
-    }
-    text.push(')');
-    text
-}
-
 /// Wake the reader once 1/16 of the ring is pending (4 KiB to 256 KiB):
 /// a wakeup per event costs microseconds, the 50 ms poll bounds latency.
 pub fn wakeup_bytes(ring_bytes: u32) -> u32 {

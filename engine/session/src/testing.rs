@@ -193,16 +193,6 @@ impl RuleControl for FakeTracer {
             .collect())
     }
     fn attached_text(&self) -> String {
-        let names: Vec<String> = self
-            .table
-            .attached()
-            .iter()
-            .map(|(h, k)| format!("{} ({})", self.table.hook_label(*h), k.name()))
-            .collect();
-        if names.is_empty() {
-            "no hooks".into()
-        } else {
-            names.join(", ")
-        }
+        self.table.attached_text()
     }
 }

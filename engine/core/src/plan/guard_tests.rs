@@ -1,21 +1,10 @@
 use super::*;
 use crate::abi::{hook, Meta, TARGET_NOMATCH};
-use crate::check::{CheckEnv, NoNetnsNames};
-use crate::hooks::HookNames;
 use crate::plan::eval::eval_insns;
 use proptest::prelude::*;
 
 fn entries(text: &str) -> Vec<Rule> {
-    let reasons =
-        crate::reasons::DropReasons::from_pairs([("NO_SOCKET", 3), ("NETFILTER_DROP", 9)]);
-    let funcs = HookNames::tracepoints();
-    let env = CheckEnv {
-        reasons: Ok(&reasons),
-        funcs: &funcs,
-        netns: &NoNetnsNames,
-    };
-    let (plan, diags) = crate::compile(text, &env);
-    let plan = plan.unwrap_or_else(|| panic!("{diags:?}"));
+    let plan = crate::testing::compile_ok(text);
     plan.rules.iter().map(|r| r.to_abi(0)).collect()
 }
 

@@ -179,19 +179,8 @@ impl Plan {
 
 #[cfg(test)]
 mod tests {
-    use crate::check::{CheckEnv, NoNetnsNames};
-    use crate::hooks::HookNames;
-
     fn rule(text: &str) -> super::RulePlan {
-        let reasons = crate::reasons::DropReasons::from_pairs([("NO_SOCKET", 3)]);
-        let funcs = HookNames::tracepoints();
-        let env = CheckEnv {
-            reasons: Ok(&reasons),
-            funcs: &funcs,
-            netns: &NoNetnsNames,
-        };
-        let (plan, diags) = crate::compile(text, &env);
-        plan.unwrap_or_else(|| panic!("{diags:?}")).rules.remove(0)
+        crate::testing::compile_ok(text).rules.remove(0)
     }
 
     #[test]

@@ -1,0 +1,54 @@
+//! What a rule table has attached, in words: the ready line and the REPL's
+//! `status` say it, for the real kernel and the fake alike.
+
+use super::{FuncStatus, RuleTable};
+
+impl RuleTable {
+    /// "drop (tp_btf), recv (tp_btf), 12 functions (kprobe.multi, ...)":
+    /// the hooks and function probes attached, or "no hooks".
+    pub fn attached_text(&self) -> String {
+        let mut names: Vec<String> = self
+            .attached()
+            .iter()
+            .map(|(h, k)| format!("{} ({})", self.hook_label(*h), k.name()))
+            .collect();
+        let st = self.func_status();
+        if let Some(backend) = st.backend {
+            names.push(func_status_text(st, backend));
+        }
+        if names.is_empty() {
+            "no hooks".into()
+        } else {
+            names.join(", ")
+        }
+    }
+}
+
+fn func_status_text(st: &FuncStatus, backend: &str) -> String {
+    let mut text = format!(
+        "{} functions ({backend}, attached in {:.2} s",
+        st.attached,
+        st.attach_time.as_secs_f64()
+    );
+    if !st.skipped.is_empty() {
+        let mut why: Vec<String> = st
+            .skipped
+            .iter()
+            .take(3)
+            .map(|(f, w)| format!("{f}: {w}"))
+            .collect();
+        if st.skipped.len() > 3 {
+            why.push(format!("and {} more", st.skipped.len() - 3));
+        }
+        text.push_str(&format!(
+            "; {} skipped: {}",
+            st.skipped.len(),
+            why.join(", ")
+        ));
+    }
+    if let Some(why) = &st.clone_tracking {
+        text.push_str(&format!("; clones do not inherit `track`: {why}"));
+    }
+    text.push(')');
+    text
+}
