@@ -1,14 +1,13 @@
 //! The differential test of pcap-filter semantics, without root: every
-//! expression of `pcap_oracle/exprs.rs` compiled by libpcap, run by our
+//! expression of `ferret_core::pcap::exprs` compiled by libpcap, run by our
 //! interpreter and by libpcap's own (`pcap_offline_filter`) on thousands of
 //! generated frames (ordinary, cut, mutated), must give the same verdict
 //! on every frame; and for a sample, the same as `tcpdump -r`.
 
-#[path = "pcap_oracle/exprs.rs"]
-mod exprs;
 #[path = "pcap_oracle/tcpdump.rs"]
 mod tcpdump;
 
+use ferret_core::pcap::exprs;
 use ferret_core::pcap::frames::{self, Frame, FrameLink};
 use ferret_core::pcap::libpcap::{self, CompileError, LinkType, NETMASK_UNKNOWN};
 use ferret_core::pcap::{run, Limits, Program};

@@ -369,7 +369,7 @@ const ATOMS: &[&str] = &[
 /// `count` seeded combinations of [`ATOMS`] with `and`, `or`, `not` and
 /// parentheses.
 pub fn combinations(seed: u64, count: usize) -> Vec<String> {
-    let mut rng = ferret_core::pcap::frames::rng::Rng::new(seed);
+    let mut rng = super::frames::rng::Rng::new(seed);
     (0..count)
         .map(|_| {
             let a = rng.pick(ATOMS);
