@@ -16,6 +16,14 @@ pub const CBPF_WINDOW: usize = 256;
 /// Bytes of the test entry point's frame.
 pub const CBPF_TEST_BYTES: usize = 4096;
 
+// The kernel runs what the validator's kernel limits admit, and masks
+// window offsets.
+const _: () = assert!(
+    CBPF_MAX_INSNS == Limits::KERNEL.max_insns
+        && !Limits::KERNEL.backward_jumps
+        && CBPF_WINDOW.is_power_of_two()
+);
+
 /// A program as the kernel reads it; `len == 0` is an empty slot (rejects).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,13 +82,6 @@ impl Default for CbpfFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_kernel_limits_are_the_validators() {
-        assert_eq!(CBPF_MAX_INSNS, Limits::KERNEL.max_insns);
-        assert!(!Limits::KERNEL.backward_jumps);
-        assert!(CBPF_WINDOW.is_power_of_two());
-    }
 
     #[test]
     fn a_program_with_a_backward_jump_is_refused() {
