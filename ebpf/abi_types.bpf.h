@@ -27,6 +27,7 @@ struct ferret_abi_types {
 	enum ferret_agg_limits agg_limits;
 	enum ferret_dense_layout dense_layout;
 	enum ferret_compact_layout compact_layout;
+	enum ferret_cbpf_limits cbpf_limits;
 	struct ferret_insn insn;
 	struct ferret_rule rule;
 	struct ferret_guard guard;
@@ -39,6 +40,9 @@ struct ferret_abi_types {
 	struct ferret_compact_key compact_key;
 	struct ferret_hist hist;
 	struct ferret_limit limit;
+	struct ferret_cbpf_insn cbpf_insn;
+	struct ferret_cbpf_prog cbpf_prog;
+	struct ferret_cbpf_frame cbpf_frame;
 };
 
 int ferret_abi_types(const struct ferret_abi_types *types)

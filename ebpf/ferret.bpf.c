@@ -25,6 +25,7 @@
 #include "kernel_types.bpf.h"
 #include "maps.bpf.h"
 #include "handle.bpf.h"
+#include "cbpf.bpf.h"
 #include "abi_types.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -177,4 +178,35 @@ int ferret_test_count(struct bpf_raw_tracepoint_args *ctx)
 			       count_hashed(&r.meta, slot, rule->count_fields) :
 			       0;
 	return aggregate(&r, slot, rule->actions, rule->count_fields, rule->hist_field);
+}
+
+/*
+ * Classic BPF test entry (BPF_PROG_TEST_RUN): runs the pcap program in
+ * pcap_progs slot args[0] over the frame in cbpf_test_frame, through the
+ * same cbpf_run the hooks are to call, and returns its `ret` value (0 for
+ * a missing slot or frame, and for an empty slot).
+ */
+SEC("raw_tp")
+int ferret_test_cbpf(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u32 zero = 0, slot = (__u32)ctx->args[0], caplen;
+	const struct ferret_cbpf_frame *frame = bpf_map_lookup_elem(&cbpf_test_frame, &zero);
+	const struct ferret_cbpf_prog *prog = bpf_map_lookup_elem(&pcap_progs, &slot);
+	const void *data;
+	__u64 pkt = 0;
+
+	if (!frame || !prog)
+		return 0;
+	caplen = frame->caplen;
+	if (caplen > FERRET_CBPF_TEST_BYTES)
+		caplen = FERRET_CBPF_TEST_BYTES;
+	/*
+	 * Hooks hold the packet's address as a number (skb->head plus an
+	 * offset); the frame's map address becomes one by a read, since the
+	 * verifier will not pass a pointer where a number is declared.
+	 */
+	data = frame->data;
+	if (bpf_probe_read_kernel(&pkt, sizeof(pkt), &data))
+		return 0;
+	return cbpf_run(prog, pkt, caplen, frame->wirelen);
 }

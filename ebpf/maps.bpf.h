@@ -141,4 +141,40 @@ struct {
 	__type(value, struct ferret_meta);
 } test_meta SEC(".maps");
 
+/* Classic BPF programs (pcap filters), by slot; see cbpf.bpf.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FERRET_CBPF_PROGS);
+	__type(key, __u32);
+	__type(value, struct ferret_cbpf_prog);
+} pcap_progs SEC(".maps");
+
+/*
+ * The classic BPF interpreter's copy of a packet's first bytes, per CPU. A
+ * program can be interrupted by a softirq that runs another ferret program
+ * on the same CPU, so each nesting level has its own window; `depth` says
+ * which are in use.
+ */
+#define CBPF_LEVELS 4
+struct cbpf_scratch {
+	__u32 depth;
+	__u32 zero; /* never written: see cbpf_run */
+	__u8 window[CBPF_LEVELS][FERRET_CBPF_WINDOW];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cbpf_scratch);
+} cbpf_scratch SEC(".maps");
+
+/* Input of ferret_test_cbpf. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ferret_cbpf_frame);
+} cbpf_test_frame SEC(".maps");
+
 #endif

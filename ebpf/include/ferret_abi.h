@@ -3,6 +3,7 @@
  * The one contract between the C eBPF programs and the Rust engine: the
  * structs both sides read and write, and the numbers both sides agree on.
  * Nothing kernel-only lives here (that is the .bpf.h headers in ebpf/).
+ * ferret_abi_cbpf.h, included at the end, holds the classic BPF part.
  *
  * engine/core/src/abi/ mirrors every item. Every number is an enumerator,
  * so it reaches the objects' BTF (abi_types.bpf.h keeps the types there);
@@ -380,5 +381,8 @@ _Static_assert(FERRET_ABI_OFFSET(ferret_compact_key, packed) == 8, "ferret_compa
 _Static_assert(sizeof(struct ferret_hist) == 8 * (1 + FERRET_HIST_BUCKETS), "ferret_hist layout");
 _Static_assert(sizeof(struct ferret_limit) == 16, "ferret_limit layout");
 #undef FERRET_ABI_OFFSET
+
+/* The classic BPF (pcap filter) part of the contract. */
+#include "ferret_abi_cbpf.h"
 
 #endif

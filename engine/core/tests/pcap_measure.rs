@@ -4,15 +4,11 @@
 //! on non-matching frames, the interpreter's speed, and how much of the
 //! same expression list ferret's native `where` accepts today.
 
-// Shared with the oracle test, which uses all of it.
-#[allow(dead_code)]
-#[path = "pcap_oracle/exprs.rs"]
-mod exprs;
-
 use std::time::Instant;
 
 use ferret_core::check::{CheckEnv, NoNetnsNames};
 use ferret_core::hooks::HookNames;
+use ferret_core::pcap::exprs;
 use ferret_core::pcap::frames::{self, FrameLink};
 use ferret_core::pcap::insn::{class, mode};
 use ferret_core::pcap::libpcap::{self, LinkType};

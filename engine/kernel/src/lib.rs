@@ -21,6 +21,8 @@
 //!   .stack(stack_id) -> Vec<u64>        kernel instruction pointers, innermost first
 //!   .take_events() -> EventStream       the ring buffer reader (once per Kernel)
 //!   .test_filter(&rule, &meta) -> bool  the kernel interpreter via BPF_PROG_TEST_RUN
+//!   .set_pcap_prog(slot, &abi::CbpfProg) a classic BPF program slot (0..abi::CBPF_PROGS)
+//!   .test_cbpf(slot, frame, caplen, wirelen) -> u32  run it via BPF_PROG_TEST_RUN
 //! ```
 //!
 //! [`EventStream::wait`] sleeps until the kernel wakes the reader or the
@@ -37,6 +39,7 @@ mod attach_kind;
 pub mod btf_scan;
 mod btf_types;
 mod btf_walk;
+mod cbpf;
 mod compact;
 pub mod drop_reasons;
 mod error;

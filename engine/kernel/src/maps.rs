@@ -13,7 +13,9 @@ use aya::maps::{
     Array, HashMap, Map, MapData, MapError, PerCpuArray, PerCpuHashMap, RingBuf, StackTraceMap,
 };
 use aya::{Ebpf, Pod};
-use ferret_core::abi::{AggKey, CompactKey, Config, Counters, Dense, Hist, Limit, Meta, Rule};
+use ferret_core::abi::{
+    AggKey, CbpfFrame, CbpfProg, CompactKey, Config, Counters, Dense, Hist, Limit, Meta, Rule,
+};
 
 /// The event ring's name: its size is set before load (lib.rs).
 pub(crate) const RING: &str = "ring";
@@ -71,6 +73,8 @@ pub(crate) struct Maps {
     pub(crate) tp_slot_arg: Named<Array<MapData, u32>>,
     pub(crate) func_rules: Named<Array<MapData, u64>>,
     pub(crate) test_meta: Named<Array<MapData, Wire<Meta>>>,
+    pub(crate) pcap_progs: Named<Array<MapData, Wire<CbpfProg>>>,
+    pub(crate) cbpf_test_frame: Named<Array<MapData, Wire<CbpfFrame>>>,
     /// The event ring, until [`Kernel::take_events`](crate::Kernel::take_events) takes it.
     pub(crate) ring: Option<Named<RingBuf<MapData>>>,
 }
@@ -93,6 +97,8 @@ impl Maps {
             tp_slot_arg: Named::take(ebpf, "tp_slot_arg")?,
             func_rules: Named::take(ebpf, "func_rules")?,
             test_meta: Named::take(ebpf, "test_meta")?,
+            pcap_progs: Named::take(ebpf, "pcap_progs")?,
+            cbpf_test_frame: Named::take(ebpf, "cbpf_test_frame")?,
             ring: Some(Named::take(ebpf, RING)?),
         })
     }

@@ -13,12 +13,14 @@
 //! the types as bytes).
 
 pub mod agg;
+pub mod cbpf;
 pub mod config;
 pub mod event;
 pub mod pod;
 pub mod rule;
 
 pub use agg::*;
+pub use cbpf::*;
 pub use config::*;
 pub use event::*;
 pub use pod::*;

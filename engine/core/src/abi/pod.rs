@@ -2,6 +2,7 @@
 //! inputs and ring buffer records.
 
 use super::agg::{AggKey, CompactKey, Dense, Hist};
+use super::cbpf::{CbpfFrame, CbpfProg};
 use super::config::{Config, Guard};
 use super::event::{EventHeader, Meta};
 use super::rule::{Counters, Insn, Limit, Rule};
@@ -31,6 +32,10 @@ unsafe impl Plain for AggKey {}
 unsafe impl Plain for Hist {}
 unsafe impl Plain for Dense {}
 unsafe impl Plain for CompactKey {}
+unsafe impl Plain for CbpfProg {}
+unsafe impl Plain for CbpfFrame {}
+// libpcap's `struct bpf_insn`: u16, u8, u8, u32, no padding.
+unsafe impl Plain for crate::pcap::Insn {}
 unsafe impl Plain for u32 {}
 unsafe impl Plain for u64 {}
 

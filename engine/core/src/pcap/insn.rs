@@ -5,7 +5,7 @@ use std::fmt;
 
 /// One classic BPF instruction: `code`, the two conditional jump offsets
 /// and the constant, exactly libpcap's `struct bpf_insn`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[repr(C)]
 pub struct Insn {
     pub code: u16,

@@ -4,6 +4,9 @@
 //! seeded generator of ordinary and hostile frames to hold them to
 //! libpcap with.
 
+/// The expressions the differential tests hold interpreters to (libpcap's,
+/// this crate's, the kernel's): test support, data only.
+pub mod exprs;
 pub mod frames;
 pub mod insn;
 pub mod interp;

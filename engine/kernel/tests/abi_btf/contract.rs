@@ -3,8 +3,8 @@
 //! each under the name of its C twin.
 
 use ferret_core::abi::{
-    self, act, field, hook, op, AggKey, CompactKey, Config, Counters, Dense, EventHeader, Guard,
-    Hist, Insn, Limit, Meta, Rule,
+    self, act, field, hook, op, AggKey, CbpfFrame, CbpfProg, CompactKey, Config, Counters, Dense,
+    EventHeader, Guard, Hist, Insn, Limit, Meta, Rule,
 };
 use ferret_kernel::func_catalog;
 use std::mem::offset_of;
@@ -65,6 +65,9 @@ pub fn structs() -> Vec<RustStruct> {
         layout!(CompactKey => "ferret_compact_key" { slot, present, packed }),
         layout!(Dense => "ferret_dense" { counts }),
         layout!(Hist => "ferret_hist" { missing, buckets }),
+        layout!(ferret_core::pcap::Insn => "ferret_cbpf_insn" { code, jt, jf, k }),
+        layout!(CbpfProg => "ferret_cbpf_prog" { len, pad, insns }),
+        layout!(CbpfFrame => "ferret_cbpf_frame" { caplen, wirelen, data }),
     ]
 }
 
@@ -166,5 +169,11 @@ pub fn numbers() -> Vec<(&'static str, u64)> {
         FERRET_COMPACT_FIELDS => abi::COMPACT_FIELDS,
         FERRET_COMPACT_BYTES => abi::COMPACT_BYTES,
         FERRET_COMPACT_ENTRIES => abi::COMPACT_ENTRIES,
+        // enum ferret_cbpf_limits
+        FERRET_CBPF_PROGS => abi::CBPF_PROGS,
+        FERRET_CBPF_MAX_INSNS => abi::CBPF_MAX_INSNS,
+        FERRET_CBPF_MEM_WORDS => abi::CBPF_MEM_WORDS,
+        FERRET_CBPF_WINDOW => abi::CBPF_WINDOW,
+        FERRET_CBPF_TEST_BYTES => abi::CBPF_TEST_BYTES,
     ]
 }

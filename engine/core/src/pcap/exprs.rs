@@ -293,40 +293,6 @@ pub const BYTES: &[&str] = &[
     "tcp[tcpflags] & tcp-syn != 0 and port 80 or 443",
 ];
 
-/// Expressions libpcap refuses, with a fragment of the message it gives.
-pub const REFUSED: &[(&str, &str)] = &[
-    ("net 192.0.2.5/24", "non-network bits set"),
-    ("net 10.0.0.1 mask 255.0.0.0", "non-network bits set"),
-    ("net 2001:db8::1/32", "non-network bits set"),
-    ("port 70000", "illegal port number 70000 > 65535"),
-    ("portrange 1-70000", "> 65535"),
-    ("port nosuchservice", "unknown port"),
-    ("udp port http", "http"),
-    ("ip proto nosuchproto", "unknown ip proto"),
-    ("ether host 00:11:22", "bogus ethernet address"),
-    ("ether host nosuchhost", "unknown ether host"),
-    ("vlan 5000", "greater than maximum"),
-    ("tcp[tcpflags] & tcp-bogus != 0", "syntax error"),
-    ("ip[0] / 0 == 1", "division by zero"),
-    ("ip broadcast", "netmask not known"),
-    ("gateway 192.0.2.1", "gateway"),
-    ("ip host 2001:db8::1", "'ip' modifier applied to ip6 host"),
-    ("ip6 net 10.0.0.0/8", "'ip6' modifier applied to ip host"),
-    ("tcp host", "syntax error"),
-    ("(ip", "syntax error"),
-    // `tcp` is a keyword; pcap-filter(7) says to write `\tcp`.
-    ("ip proto tcp", "syntax error"),
-    // libpcap 1.10 takes a divisor that is a load at index 0 for the
-    // constant 0: it checks the first statement of the divisor, which is
-    // the index.
-    ("ip[1] / ip[0] > 0", "division by zero"),
-    ("tcp[2:2] / tcp[0:2] == 0", "division by zero"),
-    ("ip[1] % (ip[0] - 0x45) == 0", "modulus by zero"),
-    // The optimizer refuses what it proves can never match.
-    ("icmp6 and ip", "expression rejects all packets"),
-    ("ip6 and icmp", "expression rejects all packets"),
-];
-
 /// The primitives the seeded combinations draw from.
 const ATOMS: &[&str] = &[
     "tcp",
@@ -369,7 +335,7 @@ const ATOMS: &[&str] = &[
 /// `count` seeded combinations of [`ATOMS`] with `and`, `or`, `not` and
 /// parentheses.
 pub fn combinations(seed: u64, count: usize) -> Vec<String> {
-    let mut rng = ferret_core::pcap::frames::rng::Rng::new(seed);
+    let mut rng = super::frames::rng::Rng::new(seed);
     (0..count)
         .map(|_| {
             let a = rng.pick(ATOMS);
