@@ -207,7 +207,12 @@ pub fn to_text(r: &Report) -> String {
     } else {
         "none (no /sys/kernel/btf/vmlinux)".to_string()
     };
-    row(&mut out, "BTF", &btf, if f.vmlinux_btf { "CO-RE" } else { "-" });
+    row(
+        &mut out,
+        "BTF",
+        &btf,
+        if f.vmlinux_btf { "CO-RE" } else { "-" },
+    );
     let reasons = match &f.drop_reasons {
         Ok(n) => format!("{n} (enum skb_drop_reason)"),
         Err(_) if f.drop_reason_enum_missing() => {
@@ -226,9 +231,19 @@ pub fn to_text(r: &Report) -> String {
     let headers = format!("IPv4 header reads: {}", f.ipv4_header_path());
     row(&mut out, &kfunc, yes_no(f.rdonly_cast), &headers);
     let interp = format!("rule interpreter: {}", f.interpreter_path());
-    row(&mut out, "helper bpf_loop", &probed_yes_no(&f.bpf_loop), &interp);
+    row(
+        &mut out,
+        "helper bpf_loop",
+        &probed_yes_no(&f.bpf_loop),
+        &interp,
+    );
     let events = format!("events: {}", events_path(f));
-    row(&mut out, "ring buffer map", &probed_yes_no(&f.ringbuf), &events);
+    row(
+        &mut out,
+        "ring buffer map",
+        &probed_yes_no(&f.ringbuf),
+        &events,
+    );
     for t in &f.triggers {
         let what = format!("trigger {}", t.trigger);
         let takes = format!("{}: {}", t.trigger, t.kind.name());
@@ -259,7 +274,12 @@ pub fn to_text(r: &Report) -> String {
     row(&mut out, "lockdown", &lockdown, "");
     let unpriv = shown(&f.unprivileged_bpf_disabled);
     row(&mut out, "unprivileged_bpf_disabled", &unpriv, "");
-    row(&mut out, "perf_event_paranoid", &shown(&f.perf_event_paranoid), "");
+    row(
+        &mut out,
+        "perf_event_paranoid",
+        &shown(&f.perf_event_paranoid),
+        "",
+    );
     row(&mut out, "capabilities", &capabilities_text(r), "");
     let missing = not_probed(f);
     if !missing.is_empty() {

@@ -95,7 +95,9 @@ fn json_keys_are_the_documented_ones() {
     assert_eq!(v["triggers"]["drop"], "tp_btf");
     assert_eq!(v["functions"]["backend"], Value::Null);
     assert_eq!(v["functions"]["backends"]["fentry"]["usable"], false);
-    let why = v["functions"]["backends"]["fentry"]["why"].as_str().unwrap();
+    let why = v["functions"]["backends"]["fentry"]["why"]
+        .as_str()
+        .unwrap();
     assert!(why.contains("os error 1"), "{why}");
     assert_eq!(v["paths"]["functions"], "not available");
     assert_eq!(v["paths"]["ipv4_headers"], "bpf_rdonly_cast (typed)");
@@ -144,14 +146,23 @@ fn text_is_one_aligned_screen() {
     assert!(text.contains("on Linux 6.18.0-test"), "{text}");
     let column = |line: &str| line.find("this kernel offers");
     let header = text.lines().find_map(column).expect("a header row");
-    let drop = text.lines().find(|l| l.starts_with("trigger drop")).unwrap();
+    let drop = text
+        .lines()
+        .find(|l| l.starts_with("trigger drop"))
+        .unwrap();
     assert_eq!(drop.find("skb:kfree_skb"), Some(header), "{text}");
     assert!(drop.ends_with("drop: tp_btf"), "{drop}");
     assert!(text.contains("120 (enum skb_drop_reason)"), "{text}");
     assert!(text.contains("func/any: not available"), "{text}");
     // Each refusal once, in its own words, under its backend.
-    let fentry = text.lines().find(|l| l.trim_start().starts_with("fentry")).unwrap();
-    assert!(fentry.contains("no: the kernel refuses BPF trampolines"), "{fentry}");
+    let fentry = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("fentry"))
+        .unwrap();
+    assert!(
+        fentry.contains("no: the kernel refuses BPF trampolines"),
+        "{fentry}"
+    );
     assert!(!fentry.contains("fentry: the kernel"), "{fentry}");
     assert!(text.contains("enough to trace"), "{text}");
     assert!(!text.contains("not probed:"), "{text}");
@@ -161,9 +172,18 @@ fn text_is_one_aligned_screen() {
 #[test]
 fn text_names_unprobed_facts_and_missing_privileges() {
     let text = to_text(&old_unprivileged());
-    assert!(text.contains("none: the BTF has no enum skb_drop_reason"), "{text}");
-    assert!(text.contains("not probed:\n  ringbuf: creating a map was refused"), "{text}");
+    assert!(
+        text.contains("none: the BTF has no enum skb_drop_reason"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not probed:\n  ringbuf: creating a map was refused"),
+        "{text}"
+    );
     assert!(text.contains("  functions: "), "{text}");
-    assert!(text.contains("tracing lacks CAP_BPF CAP_PERFMON CAP_NET_ADMIN"), "{text}");
+    assert!(
+        text.contains("tracing lacks CAP_BPF CAP_PERFMON CAP_NET_ADMIN"),
+        "{text}"
+    );
     assert!(text.contains("rule interpreter: bounded loop"), "{text}");
 }

@@ -121,7 +121,8 @@ impl Features {
             release: read_trimmed(OSRELEASE),
             vmlinux_btf,
             module_btf: count_module_btf(Path::new(BTF_DIR)),
-            drop_reasons: btf.drop_reasons().map(|r| r.len()),
+            // Names, as `ferret reasons` lists them (the MAX sentinel is no reason).
+            drop_reasons: btf.drop_reasons().map(|r| r.names().count()),
             sk_skb_reason_drop: has_func("sk_skb_reason_drop"),
             kfree_skb_reason: has_func("kfree_skb_reason"),
             rdonly_cast: has_func(RDONLY_CAST),
@@ -307,8 +308,14 @@ mod tests {
     #[test]
     fn the_lockdown_mode_is_the_bracketed_word() {
         assert_eq!(lockdown_mode("[none] integrity confidentiality\n"), "none");
-        assert_eq!(lockdown_mode("none [integrity] confidentiality"), "integrity");
-        assert_eq!(lockdown_mode("none integrity [confidentiality]"), "confidentiality");
+        assert_eq!(
+            lockdown_mode("none [integrity] confidentiality"),
+            "integrity"
+        );
+        assert_eq!(
+            lockdown_mode("none integrity [confidentiality]"),
+            "confidentiality"
+        );
         assert_eq!(lockdown_mode("odd\n"), "odd");
     }
 
@@ -319,7 +326,10 @@ mod tests {
                     ffffffffc0000000 t bpf_loop_m\t[some_mod]\n";
         assert!(kallsyms_has(text, "bpf_loop"));
         assert!(!kallsyms_has(text, "bpf_loo"));
-        assert!(!kallsyms_has(text, "bpf_loop_m"), "module symbols are not the core's");
+        assert!(
+            !kallsyms_has(text, "bpf_loop_m"),
+            "module symbols are not the core's"
+        );
         assert!(!kallsyms_has("", "bpf_loop"));
     }
 
