@@ -14,6 +14,7 @@ Examples:
   sudo ferret 'on any where port 443'
   sudo ferret 'on func ip_*, tcp_v4_* where host 198.18.0.2'
   sudo ferret funcs 'ip_*'
+  sudo ferret features
   sudo ferret demo
   sudo ferret run scripts/why-dropped.rhai --for 10s
   sudo ferret run scripts/port-blocked.rhai 443 --cmd 'curl -m2 https://198.18.0.2'
@@ -124,6 +125,10 @@ pub enum Command {
     /// List the kernel functions `func GLOB` / `any` can trace, with the
     /// argument that holds the skb.
     Funcs(FuncsArgs),
+    /// What this kernel offers (BTF, triggers, function backends, drop
+    /// reasons, kfuncs, limits) and which path ferret takes for each; add
+    /// its output to bug reports. `--json` for one object.
+    Features,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod check_cmd;
 mod cli;
 mod demo;
 mod exit;
+mod features_cmd;
 mod funcs_cmd;
 mod playbook_cmd;
 mod privdrop;
@@ -67,6 +68,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Some(Command::Funcs(args)) => funcs_cmd::run(&args.globs),
+        Some(Command::Features) => features_cmd::run(json),
         Some(Command::Run(args)) => playbook_cmd::dispatch(args, cli.trace.output, allow_unsafe),
         Some(Command::Demo) => demo::run(&cli.trace.output),
         Some(Command::Repl) => repl_cmd::run(&cli.trace.output),

@@ -144,5 +144,20 @@ else
   fail fentry "$(grep -c . /tmp/out) events"
 fi
 
+# ferret features: the whole answer goes to the log (it is what a bug
+# report carries); the check is that it is JSON with the expected facts and
+# the function backend the traces above met.
+ferret features --json >/tmp/features 2>/tmp/err
+rc=$?
+sed 's/^/VMLOG /' /tmp/features /tmp/err
+if [ $rc = 0 ] && head -c1 /tmp/features | grep -q '{' && tail -n1 /tmp/features | grep -q '^}' &&
+  grep -q '"vmlinux": true' /tmp/features &&
+  grep -q '"drop": "tp_btf"' /tmp/features &&
+  grep -q "\"backend\": \"$EXPECT_BACKEND\"" /tmp/features; then
+  pass features "$EXPECT_BACKEND"
+else
+  fail features "rc=$rc, $(grep '"backend"' /tmp/features)"
+fi
+
 echo "VMDONE"
 poweroff -f

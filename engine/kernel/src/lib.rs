@@ -44,6 +44,7 @@ mod compact;
 pub mod drop_reasons;
 mod error;
 mod events;
+pub mod features;
 pub mod func_catalog;
 mod func_probes;
 mod funclink;

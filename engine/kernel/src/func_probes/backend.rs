@@ -6,6 +6,7 @@ use super::refusal::{BackendRefusal, FentryRefusal, KprobeRefusal, MultiRefusal}
 use super::{BackendChoice, FuncBackend};
 use crate::error::KernelError;
 use crate::func_catalog::FuncEntry;
+use crate::funcload::FuncObject;
 use crate::{funclink, Kernel};
 use std::io;
 use std::os::fd::AsFd;
@@ -60,6 +61,38 @@ impl Kernel {
             }
         }
         Err(KernelError::NoFunctionBackend { refusals })
+    }
+
+    /// Tries every backend on `target` in the order `pick_backend` does,
+    /// without choosing one (`ferret features`): `None` where usable, else
+    /// why not. Probe links are closed again at once.
+    pub fn probe_function_backends(
+        &mut self,
+        target: &FuncEntry,
+    ) -> Result<Vec<(FuncBackend, Option<BackendRefusal>)>, KernelError> {
+        if self.funcs.object.is_none() {
+            self.funcs.object = Some(FuncObject::prepare(&self.map_fds, &self.aya_btf)?);
+        }
+        let one = std::slice::from_ref(target);
+        let multi = self.probe_multi(one).err();
+        let kprobe = funclink::kprobe_pmu_type().err();
+        let fentry = self.probe_fentry(one).err();
+        Ok(vec![
+            (
+                FuncBackend::KprobeMulti,
+                multi.map(|reason| BackendRefusal::KprobeMulti { reason }),
+            ),
+            (
+                FuncBackend::Kprobe,
+                kprobe.map(|_| BackendRefusal::Kprobe {
+                    reason: KprobeRefusal::NotBuilt,
+                }),
+            ),
+            (
+                FuncBackend::Fentry,
+                fentry.map(|reason| BackendRefusal::Fentry { reason }),
+            ),
+        ])
     }
 
     fn chose(&mut self, b: FuncBackend) -> Result<FuncBackend, KernelError> {
