@@ -122,10 +122,13 @@ fn json_says_what_could_not_be_probed_and_the_fallbacks() {
         v["paths"]["ipv4_headers"],
         "bpf_probe_read_kernel (no kfunc)"
     );
-    assert_eq!(v["paths"]["interpreter"], "bounded loop (no bpf_loop)");
+    assert_eq!(
+        v["paths"]["interpreter"],
+        "none: ferret needs bpf_loop (Linux 5.17+) and will not load"
+    );
     assert_eq!(
         v["paths"]["drop_cause"],
-        "location from the stack (no reasons)"
+        "drop location only (no drop reasons here)"
     );
     assert_eq!(v["triggers"]["drop"], "raw_tp");
     assert_eq!(v["limits"]["lockdown"], "integrity");

@@ -150,7 +150,9 @@ impl Features {
     pub fn interpreter_path(&self) -> &'static str {
         match self.bpf_loop {
             Ok(true) => "bpf_loop",
-            Ok(false) => "bounded loop (no bpf_loop)",
+            // ferret has no fallback for it yet (the rule loop and the
+            // interpreter use it): say so rather than promise one.
+            Ok(false) => "none: ferret needs bpf_loop (Linux 5.17+) and will not load",
             Err(_) => "unknown",
         }
     }
@@ -159,7 +161,7 @@ impl Features {
     pub fn drop_cause_path(&self) -> &'static str {
         match self.drop_reasons {
             Ok(n) if n > 0 => "reason from the tracepoint",
-            Ok(_) | Err(ReasonsError::NoEnum { .. }) => "location from the stack (no reasons)",
+            Ok(_) | Err(ReasonsError::NoEnum { .. }) => "drop location only (no drop reasons here)",
             Err(ReasonsError::Unreadable(_)) => "unknown",
         }
     }
