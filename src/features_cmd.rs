@@ -176,8 +176,14 @@ pub fn to_json(r: &Report) -> Value {
 }
 
 /// One aligned row: what is asked, what the kernel offers, what ferret takes.
+/// An offer too long for its column puts what ferret takes on the next
+/// line, in its column, so the two never run together.
 fn row(out: &mut String, what: &str, offers: &str, takes: &str) {
-    let line = format!("{what:<27} {offers:<44} {takes}");
+    let line = if offers.chars().count() > 44 && !takes.is_empty() {
+        format!("{what:<27} {offers}\n{:<72} {takes}", "")
+    } else {
+        format!("{what:<27} {offers:<44} {takes}")
+    };
     let _ = writeln!(out, "{}", line.trim_end());
 }
 

@@ -188,5 +188,8 @@ fn text_names_unprobed_facts_and_missing_privileges() {
         text.contains("tracing lacks CAP_BPF CAP_PERFMON CAP_NET_ADMIN"),
         "{text}"
     );
-    assert!(text.contains("rule interpreter: bounded loop"), "{text}");
+    assert!(
+        text.contains("rule interpreter: none: ferret needs bpf_loop"),
+        "{text}"
+    );
 }
