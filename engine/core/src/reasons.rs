@@ -50,12 +50,14 @@ impl DropReasons {
             .filter(|n| *n != "MAX")
     }
 
+    /// How many reasons there are, as [`DropReasons::names`] lists them
+    /// (the enum's `MAX` sentinel is not a reason).
     pub fn len(&self) -> usize {
-        self.by_value.len()
+        self.names().count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_value.is_empty()
+        self.len() == 0
     }
 }
 
@@ -70,5 +72,13 @@ mod tests {
         assert_eq!(r.value_of("SKB_DROP_REASON_NETFILTER_DROP"), Some(12));
         assert_eq!(r.value_of("NETFILTER"), None);
         assert_eq!(r.name_of(2), Some("NOT_SPECIFIED"));
+    }
+
+    #[test]
+    fn the_max_sentinel_is_not_counted_as_a_reason() {
+        let r = DropReasons::from_pairs([("NOT_SPECIFIED", 2), ("MAX", 3)]);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r.names().collect::<Vec<_>>(), ["NOT_SPECIFIED"]);
+        assert!(DropReasons::from_pairs([("MAX", 1)]).is_empty());
     }
 }
