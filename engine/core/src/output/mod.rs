@@ -104,7 +104,9 @@ mod tests {
             lines[1].ends_with("kfree_skb_reason(SKB_DROP_REASON_NETFILTER_DROP)"),
             "{text}"
         );
-        assert!(lines[1].contains("2:fb0"), "{text}");
+        // pwru's cells: IFACE `name:ifindex`, MARK/x in bare hex.
+        assert!(lines[1].contains(" fb0:2 "), "{text}");
+        assert!(lines[1].contains("4026532000 0 "), "{text}");
         assert_eq!(lines[2], "    nf_hook_slow+0x10");
     }
 

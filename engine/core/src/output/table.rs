@@ -44,12 +44,32 @@ pub fn tuple_text(ev: &Event) -> String {
     }
 }
 
+/// The IFACE cell as pwru writes it: `name:ifindex` (the index alone when
+/// the name is unknown), and when that is longer than the 16-column cell,
+/// its last 16 characters with the first made `~`.
+pub fn iface_text(name: &str, ifindex: u32) -> String {
+    if name.is_empty() {
+        return ifindex.to_string();
+    }
+    let text = format!("{name}:{ifindex}");
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= IFACE_WIDTH {
+        return text;
+    }
+    let mut tail: String = chars[chars.len() - IFACE_WIDTH..].iter().collect();
+    tail.replace_range(..tail.chars().next().map_or(0, char::len_utf8), "~");
+    tail
+}
+
+/// pwru's IFACE column width.
+const IFACE_WIDTH: usize = 16;
+
 impl<W: Write> Sink for TableSink<W> {
     fn event(&mut self, ev: &Event, stack: Option<&[String]>, ctx: &Names) -> io::Result<()> {
         if !self.header_done {
             writeln!(
                 self.out,
-                "{:<18} {:<3} {:<22} {:<10} {:<8} {:<12} {:<6} {:<5} {:<5} {:<47} FUNC",
+                "{:<18} {:<3} {:<22} {:<10} {:<8} {:^16} {:<6} {:<5} {:<5} {:<47} FUNC",
                 "SKB", "CPU", "PROCESS", "NETNS", "MARK/x", "IFACE", "PROTO", "MTU", "LEN", "TUPLE"
             )?;
             self.header_done = true;
@@ -60,20 +80,15 @@ impl<W: Write> Sink for TableSink<W> {
         } else {
             format!("{}:{}", ev.comm(), m.pid)
         };
-        let iface = if ev.ifname().is_empty() {
-            m.ifindex.to_string()
-        } else {
-            format!("{}:{}", m.ifindex, ev.ifname())
-        };
         writeln!(
             self.out,
-            "{:<#18x} {:<3} {:<22} {:<10} {:<#8x} {:<12} {:<#6x} {:<5} {:<5} {:<47} {}",
+            "{:<#18x} {:<3} {:<22} {:<10} {:<8x} {:^16} {:<#6x} {:<5} {:<5} {:<47} {}",
             m.skb,
             m.cpu,
             process,
             m.netns,
             m.mark,
-            iface,
+            iface_text(ev.ifname(), m.ifindex),
             m.family,
             m.mtu,
             m.len,
@@ -108,5 +123,22 @@ impl<W: Write> Sink for TableSink<W> {
     fn aggregates(&mut self, aggs: &Aggregates, ctx: &Names) -> io::Result<()> {
         self.out.write_all(aggs.render_text(ctx).as_bytes())?;
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iface_text;
+
+    #[test]
+    fn iface_reads_as_pwru_writes_it() {
+        assert_eq!(iface_text("ens3", 2), "ens3:2");
+        assert_eq!(iface_text("", 7), "7");
+        // 15 + ":12" is 18 characters: the last 16 ("erylongname15:12"),
+        // the first turned to `~`.
+        assert_eq!(iface_text("averylongname15", 12), "~rylongname15:12");
+        assert_eq!(iface_text("averylongname15", 12).chars().count(), 16);
+        // Exactly 16 characters stay whole.
+        assert_eq!(iface_text("sixteen-ch1", 1234), "sixteen-ch1:1234");
     }
 }
