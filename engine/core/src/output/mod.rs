@@ -34,11 +34,17 @@ impl Names {
     /// (`sk_skb_reason_drop(SKB_DROP_REASON_..)`).
     pub fn func_text(&self, ev: &Event) -> String {
         let name = self.funcs.name(ev.meta.func_id).unwrap_or("?");
-        let reason = || format!("SKB_DROP_REASON_{}", self.reason_name(ev.meta.reason));
+        let reason = self.reason_name(ev.meta.reason);
         if ev.is_drop_function() {
-            format!("{name}({})", reason())
+            // The enum's own name: drop functions also see the values
+            // outside the SKB_DROP_REASON_ prefix (SKB_CONSUMED).
+            if reason.starts_with("SKB_") {
+                format!("{name}({reason})")
+            } else {
+                format!("{name}(SKB_DROP_REASON_{reason})")
+            }
         } else if ev.is_drop() {
-            format!("kfree_skb_reason({})", reason())
+            format!("kfree_skb_reason(SKB_DROP_REASON_{reason})")
         } else {
             name.to_string()
         }
@@ -148,6 +154,9 @@ mod tests {
             pcap::comment(&ev, &names),
             "func=sk_skb_reason_drop reason=NETFILTER_DROP rules=1"
         );
+        let mut consumed = names.clone();
+        consumed.reasons = Some(DropReasons::from_pairs([("SKB_CONSUMED", 12)]));
+        assert_eq!(consumed.func_text(&ev), "sk_skb_reason_drop(SKB_CONSUMED)");
         // kfree_skb before 5.17 has no reason argument: a plain call.
         let plain = func_drop(1025, false);
         assert!(!plain.is_drop());
