@@ -42,22 +42,23 @@ char LICENSE[] SEC("license") = "GPL";
 #define COOKIE_FUNC_ID(c) ((__u32)(c))
 #define COOKIE_REASON_ARG(c) ((__u32)((c) >> 32))
 
-/* Argument `n` (1..5) of a probed function, from the kprobe's registers. */
+/*
+ * Argument `n` (1..5) of a probed function, from the kprobe's registers.
+ * Each register is loaded at its constant offset and hidden from the
+ * compiler before the choice: otherwise clang loads through a pointer it
+ * computed from `n`, which the verifier refuses for a context.
+ */
 static __always_inline __u64 kprobe_arg(struct pt_regs *ctx, __u32 n)
 {
-	switch (n) {
-	case 1:
-		return PT_REGS_PARM1(ctx);
-	case 2:
-		return PT_REGS_PARM2(ctx);
-	case 3:
-		return PT_REGS_PARM3(ctx);
-	case 4:
-		return PT_REGS_PARM4(ctx);
-	case 5:
-		return PT_REGS_PARM5(ctx);
-	}
-	return 0;
+	__u64 a1 = PT_REGS_PARM1(ctx), a2 = PT_REGS_PARM2(ctx), a3 = PT_REGS_PARM3(ctx);
+	__u64 a4 = PT_REGS_PARM4(ctx), a5 = PT_REGS_PARM5(ctx);
+
+	barrier_var(a1);
+	barrier_var(a2);
+	barrier_var(a3);
+	barrier_var(a4);
+	barrier_var(a5);
+	return n == 1 ? a1 : n == 2 ? a2 : n == 3 ? a3 : n == 4 ? a4 : a5;
 }
 
 static __always_inline int on_func(struct pt_regs *ctx, __u64 skb)
