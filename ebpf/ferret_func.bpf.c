@@ -16,7 +16,8 @@
  *
  * One program per argument position serves every function whose first
  * `struct sk_buff *` parameter sits there; the function's id (its index in
- * engine/kernel/src/func_catalog.rs's table) is the link's BPF cookie.
+ * engine/kernel/src/func_catalog.rs's table) is the link's BPF cookie, with
+ * the position of a drop function's reason argument beside it.
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -31,15 +32,56 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/*
+ * The link's cookie (engine/kernel/src/func_catalog.rs, FuncEntry::cookie):
+ * the function id in the low half; in the high half the position (1..5) of
+ * the function's `enum skb_drop_reason` argument, 0 for functions that are
+ * not drops. Drop functions are found in the kernel's BTF by that argument's
+ * type, so no name is known here.
+ */
+#define COOKIE_FUNC_ID(c) ((__u32)(c))
+#define COOKIE_REASON_ARG(c) ((__u32)((c) >> 32))
+
+/*
+ * Argument `n` (1..5) of a probed function, from the kprobe's registers.
+ * Each register is loaded at its constant offset and hidden from the
+ * compiler before the choice: otherwise clang loads through a pointer it
+ * computed from `n`, which the verifier refuses for a context.
+ */
+static __always_inline __u64 kprobe_arg(struct pt_regs *ctx, __u32 n)
+{
+	__u64 a1 = PT_REGS_PARM1(ctx), a2 = PT_REGS_PARM2(ctx), a3 = PT_REGS_PARM3(ctx);
+	__u64 a4 = PT_REGS_PARM4(ctx), a5 = PT_REGS_PARM5(ctx);
+
+	barrier_var(a1);
+	barrier_var(a2);
+	barrier_var(a3);
+	barrier_var(a4);
+	barrier_var(a5);
+	return n == 1 ? a1 : n == 2 ? a2 : n == 3 ? a3 : n == 4 ? a4 : a5;
+}
+
 static __always_inline int on_func(struct pt_regs *ctx, __u64 skb)
 {
-	__u32 id = (__u32)bpf_get_attach_cookie(ctx);
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 id = COOKIE_FUNC_ID(cookie);
+	__u32 reason_arg = COOKIE_REASON_ARG(cookie);
 	__u64 *mask = bpf_map_lookup_elem(&func_rules, &id);
+	struct hook_call call = {
+		.ctx = ctx,
+		.skb_addr = skb,
+		.hook = FERRET_HOOK_FUNC,
+		.func_id = id,
+	};
 
 	/* Probes of functions that no rule selects now stay cheap. */
 	if (!mask || !*mask)
 		return 0;
-	return handle_skb(ctx, skb, FERRET_HOOK_FUNC, id);
+	if (reason_arg) {
+		call.reason = (__u32)kprobe_arg(ctx, reason_arg);
+		call.has_reason = 1;
+	}
+	return handle(&call, 0);
 }
 
 #define FUNC_ARG(n)                                                                                \
@@ -83,12 +125,31 @@ int ferret_kprobe_clone(struct pt_regs *ctx)
  */
 static __always_inline int on_func_tracing(void *ctx, __u64 skb)
 {
-	__u32 id = (__u32)bpf_get_attach_cookie(ctx);
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 id = COOKIE_FUNC_ID(cookie);
+	__u32 reason_arg = COOKIE_REASON_ARG(cookie);
 	__u64 *mask = bpf_map_lookup_elem(&func_rules, &id);
+	struct hook_call call = {
+		.ctx = ctx,
+		.skb_addr = skb,
+		.hook = FERRET_HOOK_FUNC,
+		.func_id = id,
+	};
+	__u64 reason;
 
 	if (!mask || !*mask)
 		return 0;
-	return handle_skb(ctx, skb, FERRET_HOOK_FUNC, id);
+	/*
+	 * The context admits only constant indexes below the target's argument
+	 * count, and one program serves drop and other functions alike: the
+	 * helper (5.17+, older than the cookies fentry already needs) checks a
+	 * runtime index instead.
+	 */
+	if (reason_arg && !bpf_get_func_arg(ctx, reason_arg - 1, &reason)) {
+		call.reason = (__u32)reason;
+		call.has_reason = 1;
+	}
+	return handle(&call, 0);
 }
 
 #define FENTRY_ARG(n)                                                                              \

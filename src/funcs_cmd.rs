@@ -1,5 +1,6 @@
 //! `ferret funcs [GLOB..]`: the functions `func GLOB` and `any` can trace,
-//! with the argument that holds the skb, and what was left out and why.
+//! with the argument that holds the skb (and, for drop functions, the one
+//! that holds the drop reason), and what was left out and why.
 
 use crate::exit::Exit;
 use ferret_kernel::func_catalog::FuncCatalog;
@@ -11,7 +12,14 @@ pub fn run(globs: &[String]) -> anyhow::Result<Exit> {
     let globs = if globs.is_empty() { &all[..] } else { globs };
     let mut n = 0;
     for f in catalog.select(globs) {
-        println!("{:<48} arg {}", f.name, f.position);
+        if f.is_drop() {
+            println!(
+                "{:<48} arg {}, drop reason arg {}",
+                f.name, f.position, f.reason_position
+            );
+        } else {
+            println!("{:<48} arg {}", f.name, f.position);
+        }
         n += 1;
     }
     eprintln!("ferret: {n} matching; {}", catalog.caveats());

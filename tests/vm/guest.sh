@@ -59,7 +59,14 @@ nc_to() { echo "$IP netns exec a nc -w 1 198.18.0.2 $1 </dev/null"; }
 # funcs: discovery lists ip_rcv with its argument.
 if ferret funcs 'ip_rcv' 2>/dev/null | grep -q "ip_rcv .*arg 1"; then pass funcs; else fail funcs "$(ferret funcs ip_rcv 2>&1 | tail -1)"; fi
 
-# One session, seven rules (loading is the slow part under TCG):
+# Drop functions, as the catalog finds them in BTF (an `enum
+# skb_drop_reason` argument): kfree_skb_reason (5.17-6.10),
+# sk_skb_reason_drop (6.11+).
+dropfns=$(ferret funcs 'kfree_skb*' 'sk_skb_reason_drop' 2>/dev/null |
+  awk '/drop reason arg/ { printf "%s%s", sep, $1; sep = ", " }')
+echo "VMINFO drop functions: ${dropfns:-none}"
+
+# One session, nine rules (loading is the slow part under TCG):
 #  1 a tracepoint trigger still works next to function triggers;
 #  2 `any`: every skb function, the packet's path to its drop;
 #  3 `func GLOB` selects only those functions;
@@ -67,7 +74,9 @@ if ferret funcs 'ip_rcv' 2>/dev/null | grep -q "ip_rcv .*arg 1"; then pass funcs
 #    filter no longer holds, but the tracked skb still matches;
 #  5, 6, 7 `count by reason` counts in the dense array, `count by reason,
 #    dport` in the compact hash, `count by reason, dport, saddr` with the
-#    120-byte key: all three count the same drops.
+#    120-byte key: all three count the same drops;
+#  8, 9 drop functions carry their reason: a reason filter and
+#    `count by reason` on a function trigger.
 # FUNCS=any (the default) probes every skb function. Under TCG a single
 # kprobe takes ~70 ms to attach and as long to detach, so CI runs the
 # kprobe-only kernels with FUNCS=path: the functions of this path only.
@@ -83,7 +92,9 @@ on func ip_* where port 443
 on $every where dport == 80 track
 on drop where dport == 443 count by reason
 on drop where dport == 443 count by reason, dport
-on drop where dport == 443 count by reason, dport, saddr"
+on drop where dport == 443 count by reason, dport, saddr
+on func ${dropfns:-kfree_skb} where port 443 and reason == NETFILTER_DROP
+on func ${dropfns:-kfree_skb} where port 443 count by reason"
 rc=$?
 if [ $rc = 3 ]; then
   # A load failure: show the verifier's words.
@@ -123,6 +134,28 @@ if [ "${hashed:-0}" -gt 0 ] && [ "$hashed" = "$big" ] &&
   pass count-compact "$hashed drops"
 else
   fail count-compact "compact ${hashed:-none}, big key ${big:-none}"
+fi
+
+# A drop function's event: its reason, and its own name in the table text,
+# as pwru prints it.
+drops=$(of_rule 8 | grep '"dport":443' | grep -o '"func":"[^"]*","hook":"[^"]*"' | sort -u | tr '\n' ' ')
+if [ -n "$dropfns" ] && of_rule 8 | grep '"dport":443' | grep -q '"reason":"NETFILTER_DROP"'; then
+  pass drop_reason_func "$drops"
+else
+  fail drop_reason_func "drop functions: ${dropfns:-none}; events: $(of_rule 8 | grep -c .)"
+fi
+n=$(count_of 9 | grep -o '"total":[0-9]*' | cut -d: -f2)
+if [ "${n:-0}" -gt 0 ] && count_of 9 | grep -q "{\"count\":$n,\"key\":{\"reason\":\"NETFILTER_DROP\"}}"; then
+  pass drop_reason_func_count "$n drops"
+else
+  fail drop_reason_func_count "$(count_of 9)"
+fi
+trace "$(nc_to 443)" "on func ${dropfns:-kfree_skb} where port 443"
+text=$(grep -oE '[a-z_]+\(SKB_DROP_REASON_NETFILTER_DROP\)' /tmp/out | sort -u | tr '\n' ' ')
+if echo "$text" | grep -qE '(kfree_skb_reason|_reason_drop)\(SKB_DROP_REASON_NETFILTER_DROP\)'; then
+  pass drop_reason_func_text "$text"
+else
+  fail drop_reason_func_text "$(head -3 /tmp/out | tr '\n' '|')"
 fi
 
 # Where kprobe.multi is the default, single kprobes are tested too.

@@ -36,7 +36,8 @@ pub struct FieldDef {
     pub id: u8,
     pub kind: FieldKind,
     pub bits: u32,
-    /// Only `drop` events carry it.
+    /// Only drops carry it: `drop` events and calls of drop functions
+    /// (`func` triggers).
     pub drop_only: bool,
     pub doc: &'static str,
 }
@@ -165,7 +166,7 @@ pub const FIELDS: &[FieldDef] = &[
             field::REASON,
             FieldKind::Reason,
             32,
-            "drop reason (drop events only)",
+            "drop reason (drops only: `drop`, drop functions)",
         )
     },
     def(

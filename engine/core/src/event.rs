@@ -90,8 +90,16 @@ impl Event {
         self.has(abi::field::PROTO).then_some(self.meta.proto)
     }
 
+    /// A drop: the `drop` trigger's tracepoint, or a call of a drop
+    /// function (one with an `enum skb_drop_reason` argument, which the
+    /// function programs read into `reason`).
     pub fn is_drop(&self) -> bool {
-        self.hook == abi::hook::DROP
+        self.hook == abi::hook::DROP || self.is_drop_function()
+    }
+
+    /// A call of a drop function, which carries its reason.
+    pub fn is_drop_function(&self) -> bool {
+        self.hook == abi::hook::FUNC && self.has(abi::field::REASON)
     }
 
     pub fn ifname(&self) -> &str {

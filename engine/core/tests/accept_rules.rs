@@ -498,6 +498,29 @@ fn reason_in_all_three_spellings_and_as_a_number() {
     );
 }
 
+/// Calls of drop functions carry their reason; other functions' calls have
+/// none, so a comparison on it is false there.
+#[test]
+fn reason_filters_and_counts_on_function_triggers() {
+    let nf = Pkt::tcp4().dropped(NETFILTER_DROP);
+    filter_case(
+        "on func kfree_skb_reason, sk_skb_reason_drop where reason == NETFILTER_DROP",
+        &[nf],
+        &[Pkt::tcp4().dropped(NO_SOCKET), Pkt::tcp4()],
+    );
+    filter_case(
+        "on any where reason != NETFILTER_DROP",
+        &[Pkt::tcp4().dropped(NO_SOCKET)],
+        &[nf, Pkt::tcp4()],
+    );
+    let r = rule("on func sk_skb_reason_drop count by reason");
+    assert_eq!(r.action_flags, act::COUNT);
+    assert_eq!(
+        r.actions.count_by,
+        Some(vec![KeyField::Field("reason".into())])
+    );
+}
+
 #[test]
 fn func_field_is_a_glob_over_names() {
     filter_case(

@@ -40,4 +40,8 @@ impl KbtfError {
 pub struct SkbFunc {
     pub name: String,
     pub position: usize,
+    /// 1-based argument position of its `enum skb_drop_reason` parameter,
+    /// 0 when it has none: such a function frees the skb as a drop
+    /// (`kfree_skb_reason`, `sk_skb_reason_drop`).
+    pub reason_position: usize,
 }

@@ -34,7 +34,8 @@ pub(crate) fn tracepoint_skb_arg(btf: &Btf, name: &str) -> Result<u32, KbtfError
 }
 
 /// Every function whose prototype has a `struct sk_buff *` parameter,
-/// with the first such position (1-based).
+/// with the first such position (1-based), and where its `enum
+/// skb_drop_reason` parameter is, if it has one.
 pub(crate) fn skb_functions(btf: &Btf) -> Vec<SkbFunc> {
     let mut out = Vec::new();
     let mut types = btf.type_iter();
@@ -45,9 +46,11 @@ pub(crate) fn skb_functions(btf: &Btf) -> Vec<SkbFunc> {
         };
         if let Some(i) = proto.parameters.iter().position(|p| is_skb_pointer(btf, p)) {
             if let Ok(name) = btf.resolve_name(func) {
+                let reason = proto.parameters.iter().position(|p| is_drop_reason(btf, p));
                 out.push(SkbFunc {
                     name,
                     position: i + 1,
+                    reason_position: reason.map_or(0, |r| r + 1),
                 });
             }
         }
@@ -85,6 +88,30 @@ fn func_proto_behind(btf: &Btf, t: &Type) -> Option<btf_rs::FuncProto> {
     }
     None
 }
+
+/// A parameter of type `enum skb_drop_reason` (through typedefs and
+/// qualifiers): the reason of a drop function, whatever its name.
+fn is_drop_reason(btf: &Btf, param: &btf_rs::Parameter) -> bool {
+    let Ok(mut t) = btf.resolve_chained_type(param) else {
+        return false;
+    };
+    for _ in 0..8 {
+        t = match t {
+            Type::Enum(ref e) => return btf.resolve_name(e).is_ok_and(|n| n == DROP_REASON_ENUM),
+            Type::Enum64(ref e) => return btf.resolve_name(e).is_ok_and(|n| n == DROP_REASON_ENUM),
+            Type::Const(_) | Type::Volatile(_) | Type::Typedef(_) => {
+                match t.as_btf_type().map(|b| btf.resolve_chained_type(b)) {
+                    Some(Ok(next)) => next,
+                    _ => return false,
+                }
+            }
+            _ => return false,
+        };
+    }
+    false
+}
+
+const DROP_REASON_ENUM: &str = "skb_drop_reason";
 
 fn is_skb_pointer(btf: &Btf, param: &btf_rs::Parameter) -> bool {
     let Ok(mut t) = btf.resolve_chained_type(param) else {

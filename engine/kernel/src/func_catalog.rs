@@ -34,6 +34,26 @@ pub struct FuncEntry {
     pub name: String,
     /// 1-based argument position of its skb.
     pub position: usize,
+    /// 1-based argument position of its drop reason (`enum
+    /// skb_drop_reason`), 0 when it has none; see [`FuncEntry::cookie`].
+    pub reason_position: usize,
+}
+
+impl FuncEntry {
+    /// The probe's BPF cookie: the function id in the low half, the drop
+    /// reason's argument position in the high half (0: not a drop
+    /// function), so the program knows both without a map lookup.
+    pub fn cookie(&self) -> u64 {
+        u64::from(self.id) | (self.reason_position as u64) << 32
+    }
+
+    /// Whether its calls are drops with a reason (`kfree_skb_reason`,
+    /// `sk_skb_reason_drop`). The `kfree_skb` family of kernels before
+    /// 5.17 has no reason argument: its calls stay plain function events,
+    /// as pwru shows them.
+    pub fn is_drop(&self) -> bool {
+        self.reason_position != 0
+    }
 }
 
 /// Where the list of probe-able functions came from.
@@ -127,10 +147,17 @@ impl FuncCatalog {
             } else if traceable.is_some_and(|t| !t.contains(&f.name)) {
                 not_traceable += 1;
             } else if funcs.len() < MAX_FUNCS - FUNC_ID0 as usize {
+                // The programs read arguments 1..=MAX_POSITION only.
+                let reason_position = if f.reason_position <= MAX_POSITION {
+                    f.reason_position
+                } else {
+                    0
+                };
                 funcs.push(FuncEntry {
                     id: FUNC_ID0 + funcs.len() as u32,
                     name: f.name,
                     position: f.position,
+                    reason_position,
                 });
             }
         }
@@ -264,6 +291,7 @@ mod tests {
         SkbFunc {
             name: name.into(),
             position,
+            reason_position: usize::from(name == "kfree_skb_reason") * 2,
         }
     }
 
@@ -308,6 +336,28 @@ mod tests {
         assert_eq!(c.get(7), None);
         assert_eq!((c.beyond, c.not_traceable), (1, 1));
         assert!(c.caveats().contains("1 have the skb after argument 5"));
+    }
+
+    #[test]
+    fn drop_functions_put_their_reason_position_in_the_cookie() {
+        let c = sample();
+        let kfree = c.get(1027).expect("kfree_skb_reason");
+        assert_eq!((kfree.reason_position, kfree.is_drop()), (2, true));
+        assert_eq!(kfree.cookie(), 1027 | 2 << 32);
+        let ip_rcv = c.get(1025).expect("ip_rcv");
+        assert_eq!((ip_rcv.reason_position, ip_rcv.is_drop()), (0, false));
+        assert_eq!(ip_rcv.cookie(), 1025);
+        // A reason the programs cannot read is no reason.
+        let far = SkbFunc {
+            reason_position: 6,
+            ..f("far_reason", 1)
+        };
+        let c = FuncCatalog::build(
+            vec![far],
+            None,
+            Traceable::FilterFunctions { path: "t".into() },
+        );
+        assert_eq!(c.all()[0].reason_position, 0);
     }
 
     #[test]
@@ -357,6 +407,7 @@ mod tests {
         // ip_rcv takes the skb first on every kernel ferret supports.
         let ip_rcv = c.all().iter().find(|f| f.name == "ip_rcv");
         assert_eq!(ip_rcv.map(|f| f.position), Some(1), "{}", c.caveats());
+        assert_eq!(ip_rcv.map(|f| f.reason_position), Some(0));
         match &c.source {
             Traceable::FilterFunctions { path } => assert!(path.ends_with("functions")),
             Traceable::Kallsyms { why } | Traceable::Unchecked { why, .. } => {
@@ -364,5 +415,40 @@ mod tests {
                 assert!(why.contains("available_filter_functions") || why.contains("tracefs"))
             }
         }
+    }
+
+    /// Drop functions are found by their `enum skb_drop_reason` parameter,
+    /// not by name: (skb, reason) positions on the kernels that have them.
+    #[test]
+    fn drop_functions_of_this_kernel_are_found_from_btf() {
+        if !Path::new(crate::btf_types::KERNEL_BTF).exists() {
+            eprintln!("skipped: no kernel BTF on this machine");
+            return;
+        }
+        let btf = KernelBtf::running();
+        let funcs = btf.skb_functions().expect("kernel BTF is readable");
+        let at = |name: &str| {
+            funcs
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| (f.position, f.reason_position))
+        };
+        let kfree = at("kfree_skb_reason");
+        let sk_drop = at("sk_skb_reason_drop");
+        assert!(
+            kfree.is_some() || sk_drop.is_some(),
+            "a kernel with BTF has kfree_skb_reason (5.17-6.10) or sk_skb_reason_drop (6.11+)"
+        );
+        if let Some(p) = kfree {
+            assert_eq!(p, (1, 2));
+        }
+        if let Some(p) = sk_drop {
+            assert_eq!(p, (2, 3));
+        }
+        assert_eq!(at("ip_rcv"), Some((1, 0)));
+        assert!(funcs
+            .iter()
+            .filter(|f| f.reason_position != 0)
+            .all(|f| f.reason_position != f.position));
     }
 }

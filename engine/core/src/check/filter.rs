@@ -12,7 +12,9 @@ use ferret_grammar::Diagnostic;
 pub(super) struct FilterCheck<'e, 'd> {
     pub env: &'e CheckEnv<'e>,
     pub diags: &'d mut Vec<Diagnostic>,
-    pub has_drop: bool,
+    /// The rule listens on `drop` or on functions (drop functions carry
+    /// their reason), so `reason` can be set.
+    pub carries_reason: bool,
 }
 
 pub(super) fn field(name: &str) -> &'static FieldDef {
@@ -35,14 +37,17 @@ impl FilterCheck<'_, '_> {
             super::known_field(&c.field, self.diags);
             return Filter::False;
         };
-        if def.drop_only && !self.has_drop {
+        if def.drop_only && !self.carries_reason {
             self.diags.push(
                 Diagnostic::error(
                     format!("`{}` is only set on `drop` events", def.name),
                     c.field.span,
                 )
                 .with_label("this rule does not listen on `drop`, so it can never match")
-                .with_note("add the trigger: `on drop where ...`"),
+                .with_note(
+                    "add the trigger: `on drop where ...`, or a drop function: \
+                     `on func kfree_skb_reason where ...`",
+                ),
             );
             return Filter::False;
         }

@@ -99,15 +99,19 @@ fn check_rule(
     diags: &mut Vec<Diagnostic>,
 ) -> CheckedRule {
     let triggers = triggers(rule);
-    let has_drop = triggers
-        .iter()
-        .any(|t| matches!(t, TriggerIr::Hook { hook, .. } if *hook == crate::abi::hook::DROP));
+    // Calls of drop functions (kfree_skb_reason, sk_skb_reason_drop) carry
+    // their reason too; on other functions it is absent and compares false.
+    let carries_reason = triggers.iter().any(|t| match t {
+        TriggerIr::Hook { hook, .. } => *hook == crate::abi::hook::DROP,
+        TriggerIr::Func { .. } => true,
+        TriggerIr::Tracepoint { .. } => false,
+    });
     let filter = match &rule.filter {
         Some(expr) => {
             let mut fc = filter::FilterCheck {
                 env,
                 diags,
-                has_drop,
+                carries_reason,
             };
             let f = fc.expr(expr);
             if !diags.iter().any(Diagnostic::is_error) {

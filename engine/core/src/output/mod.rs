@@ -28,14 +28,23 @@ pub struct Names {
 }
 
 impl Names {
-    /// The event's function as pwru shows it; drops carry their reason.
+    /// The event's function as pwru shows it; drops carry their reason:
+    /// `kfree_skb_reason(SKB_DROP_REASON_..)` for the `drop` trigger, and
+    /// the function's own name for a drop function's call
+    /// (`sk_skb_reason_drop(SKB_DROP_REASON_..)`).
     pub fn func_text(&self, ev: &Event) -> String {
         let name = self.funcs.name(ev.meta.func_id).unwrap_or("?");
-        if ev.is_drop() {
-            format!(
-                "kfree_skb_reason(SKB_DROP_REASON_{})",
-                self.reason_name(ev.meta.reason)
-            )
+        let reason = self.reason_name(ev.meta.reason);
+        if ev.is_drop_function() {
+            // The enum's own name: drop functions also see the values
+            // outside the SKB_DROP_REASON_ prefix (SKB_CONSUMED).
+            if reason.starts_with("SKB_") {
+                format!("{name}({reason})")
+            } else {
+                format!("{name}(SKB_DROP_REASON_{reason})")
+            }
+        } else if ev.is_drop() {
+            format!("kfree_skb_reason(SKB_DROP_REASON_{reason})")
         } else {
             name.to_string()
         }
@@ -108,6 +117,56 @@ mod tests {
         assert!(lines[1].contains(" fb0:2 "), "{text}");
         assert!(lines[1].contains("4026532000 0 "), "{text}");
         assert_eq!(lines[2], "    nf_hook_slow+0x10");
+    }
+
+    /// A call of a drop function, as the function programs report it.
+    fn func_drop(func_id: u32, with_reason: bool) -> Event {
+        let mut ev = tcp_drop(vec![1]);
+        ev.hook = crate::abi::hook::FUNC;
+        ev.meta.func_id = func_id;
+        ev.meta.location = 0;
+        if with_reason {
+            ev.meta.present |= 1 << crate::abi::field::REASON;
+        }
+        ev
+    }
+
+    #[test]
+    fn drop_functions_print_their_own_name_with_the_reason() {
+        let mut names = context();
+        names.funcs.insert(1024, "sk_skb_reason_drop");
+        names.funcs.insert(1025, "kfree_skb");
+        let ev = func_drop(1024, true);
+        assert!(ev.is_drop());
+        assert_eq!(
+            names.func_text(&ev),
+            "sk_skb_reason_drop(SKB_DROP_REASON_NETFILTER_DROP)"
+        );
+        let v = json::event_json(&ev, None, &names);
+        assert_eq!(
+            (&v["func"], &v["reason"], &v["reason_code"], &v["location"]),
+            (
+                &serde_json::json!("sk_skb_reason_drop"),
+                &serde_json::json!("NETFILTER_DROP"),
+                &serde_json::json!(12),
+                &serde_json::Value::Null
+            )
+        );
+        assert_eq!(
+            pcap::comment(&ev, &names),
+            "func=sk_skb_reason_drop reason=NETFILTER_DROP rules=1"
+        );
+        let mut consumed = names.clone();
+        consumed.reasons = Some(DropReasons::from_pairs([("SKB_CONSUMED", 12)]));
+        assert_eq!(consumed.func_text(&ev), "sk_skb_reason_drop(SKB_CONSUMED)");
+        // kfree_skb before 5.17 has no reason argument: a plain call.
+        let plain = func_drop(1025, false);
+        assert!(!plain.is_drop());
+        assert_eq!(names.func_text(&plain), "kfree_skb");
+        assert_eq!(
+            json::event_json(&plain, None, &names)["reason"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl Kernel {
                         source: Arc::new(e),
                     })
                     .and_then(|prog| {
-                        funclink::attach_fentry(prog.as_fd(), t.id as u64)
+                        funclink::attach_fentry(prog.as_fd(), t.cookie())
                             .map_err(FuncRefusal::from_attach)
                     }),
             }
@@ -132,7 +132,7 @@ impl Kernel {
         let workers = worker_count(targets.len());
         let results = run_parallel(targets.len(), workers, self.funcs.progress.as_ref(), |i| {
             let t = &targets[i];
-            funclink::attach_kprobe(progs[&t.position].as_fd(), pmu, &t.name, t.id as u64)
+            funclink::attach_kprobe(progs[&t.position].as_fd(), pmu, &t.name, t.cookie())
                 .map_err(FuncRefusal::from_attach)
         });
         Ok(self.keep_links(targets, results))
@@ -148,7 +148,7 @@ fn bisect_multi(
     skipped: &mut Vec<(String, String)>,
 ) {
     let names: Vec<&str> = group.iter().map(|t| t.name.as_str()).collect();
-    let cookies: Vec<u64> = group.iter().map(|t| t.id as u64).collect();
+    let cookies: Vec<u64> = group.iter().map(|t| t.cookie()).collect();
     match funclink::attach_kprobe_multi(prog, &names, &cookies) {
         Ok(fd) => links.push((fd, group.iter().map(|t| t.id).collect())),
         Err(e) if group.len() == 1 => skipped.push((

@@ -13,6 +13,10 @@
 //!   trampoline program is verified for one target function, so one is
 //!   loaded per function (from as many threads as CPUs), each linked with
 //!   its id as cookie.
+//!
+//! Every cookie is [`FuncEntry::cookie`]: the function id, and for drop
+//! functions the position of their reason argument, which the program reads
+//! into the event's `reason`.
 
 mod attach;
 mod backend;

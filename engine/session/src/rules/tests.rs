@@ -13,6 +13,7 @@ fn catalog() -> Arc<FuncCatalog> {
         .map(|n| SkbFunc {
             name: n.to_string(),
             position: 1,
+            reason_position: 0,
         })
         .collect();
     Arc::new(FuncCatalog::build(
