@@ -15,10 +15,12 @@ pub fn run(globs: &[String]) -> anyhow::Result<Exit> {
         if f.is_drop() {
             println!(
                 "{:<48} arg {}, drop reason arg {}",
-                f.name, f.position, f.reason_position
+                f.display_name(),
+                f.position,
+                f.reason_position
             );
         } else {
-            println!("{:<48} arg {}", f.name, f.position);
+            println!("{:<48} arg {}", f.display_name(), f.position);
         }
         n += 1;
     }

@@ -56,7 +56,7 @@ impl Vocabulary {
     }
 
     /// Functions with a `struct sk_buff *` parameter, sorted, from the
-    /// kernel's BTF on first call.
+    /// kernel's BTF and its loaded modules' on first call.
     pub fn functions(&self) -> Result<&[String], &str> {
         self.functions
             .get_or_init(|| match &self.source {
@@ -64,6 +64,9 @@ impl Vocabulary {
                 FunctionSource::Kernel(btf) => {
                     let funcs = btf.skb_functions().map_err(|e| e.to_string())?;
                     let mut names: Vec<String> = funcs.iter().map(|f| f.name.clone()).collect();
+                    if let Ok(modules) = btf.modules() {
+                        names.extend(modules.skb_functions().into_iter().map(|f| f.name));
+                    }
                     names.sort();
                     names.dedup();
                     Ok(names)

@@ -58,6 +58,23 @@ nc_to() { echo "$IP netns exec a nc -w 1 198.18.0.2 $1 </dev/null"; }
 
 # funcs: discovery lists ip_rcv with its argument.
 if ferret funcs 'ip_rcv' 2>/dev/null | grep -q "ip_rcv .*arg 1"; then pass funcs; else fail funcs "$(ferret funcs ip_rcv 2>&1 | tail -1)"; fi
+# Module functions: nf_tables is a module here; its inet chain hook takes
+# the skb second (nft_do_chain itself takes a struct nft_pktinfo, no skb).
+# The other modules loaded at boot show up too.
+echo "VMINFO modules with BTF: $(ls /sys/kernel/btf | grep -vx vmlinux | tr '\n' ' ')"
+line=$(ferret funcs 'nft_do_chain*' 2>/tmp/err)
+echo "VMINFO $(tail -1 /tmp/err)"
+if echo "$line" | grep -q "^nft_do_chain_inet \[nf_tables\] .*arg 2"; then
+  pass module_funcs "$(echo "$line" | tr -s ' ' | tr '\n' '|')"
+else
+  fail module_funcs "$(echo "$line" | tr '\n' '|'); $(tail -1 /tmp/err)"
+fi
+mods=$(ferret funcs 2>/dev/null | grep -o '\[[a-z_0-9]*\]' | sort -u | tr '\n' ' ')
+for m in nf_tables nf_conntrack veth bridge vxlan openvswitch; do
+  [ -e /sys/kernel/btf/$m ] || continue
+  echo "$mods" | grep -q "\[$m\]" || missing="${missing:-} $m"
+done
+[ -z "${missing:-}" ] && pass module_funcs_all "$mods" || fail module_funcs_all "missing:$missing; listed: $mods"
 
 # Drop functions, as the catalog finds them in BTF (an `enum
 # skb_drop_reason` argument): kfree_skb_reason (5.17-6.10),
@@ -82,7 +99,7 @@ echo "VMINFO drop functions: ${dropfns:-none}"
 # kprobe-only kernels with FUNCS=path: the functions of this path only.
 case ${FUNCS:-any} in
   any) every=any ;;
-  *) every='func ip_*, nf_hook_slow, kfree_skb*, sk_skb_reason_drop, __netif_receive_skb*, tcp_v4_*' ;;
+  *) every='func ip_*, nf_hook_slow, nft_do_chain*, kfree_skb*, sk_skb_reason_drop, __netif_receive_skb*, tcp_v4_*' ;;
 esac
 echo "VMINFO functions: $every"
 trace "$(nc_to 443); $(nc_to 80)" --json "
@@ -111,6 +128,9 @@ ok=1
 for f in ip_rcv nf_hook_slow; do echo "$funcs" | grep -q "\"$f\"" || ok=0; done
 echo "$funcs" | grep -qE '"(kfree_skb_reason|sk_skb_reason_drop|kfree_skb)"' || ok=0
 [ $ok = 1 ] && pass any-path "$(echo "$funcs" | wc -w) functions" || fail any-path "$funcs"
+# The nftables drop passes nf_tables' chain hook, a module function.
+echo "$funcs" | grep -q '"func":"nft_do_chain_inet"' && pass module_path "nft_do_chain_inet" ||
+  fail module_path "$funcs"
 grep -q "ready:.*functions ($EXPECT_BACKEND," /tmp/err && pass backend "$EXPECT_BACKEND" || fail backend "$(grep ready: /tmp/err)"
 funcs=$(funcs_of 3)
 if echo "$funcs" | grep -q '"ip_rcv"' && ! echo "$funcs" | grep -q '"func":"[^i]'; then
@@ -175,6 +195,14 @@ if grep -q '"func":"ip_rcv"' /tmp/out && grep -q "functions (fentry," /tmp/err; 
   pass fentry
 else
   fail fentry "$(grep -c . /tmp/out) events"
+fi
+
+# fentry on a module function: loaded against the module's BTF object.
+trace "$(nc_to 443)" --json --backend fentry 'on func nft_do_chain_inet where port 443'
+if grep -q '"func":"nft_do_chain_inet"' /tmp/out && grep -q "functions (fentry," /tmp/err; then
+  pass module_fentry
+else
+  fail module_fentry "$(grep -c . /tmp/out) events; $(grep -E 'skipped|ready|error' /tmp/err | head -3 | tr '\n' '|')"
 fi
 
 # ferret features: the whole answer goes to the log (it is what a bug

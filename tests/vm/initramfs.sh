@@ -62,7 +62,11 @@ add_mod() {
   esac
   order+=("$m")
 }
-for m in veth nf_tables nft_chain_nat nft_nat nft_ct nf_nat nf_conntrack nft_reject_inet nft_reject; do add_mod "$m"; done
+# bridge, vxlan and openvswitch are not used by the lab: they are there
+# so that the function catalog meets the modules container and VM
+# networking runs on (module BTF, `name [module]` in ferret funcs).
+for m in veth nf_tables nft_chain_nat nft_nat nft_ct nf_nat nf_conntrack nft_reject_inet nft_reject \
+  bridge vxlan openvswitch; do add_mod "$m"; done
 printf '%s\n' "${order[@]}" >"$root/mods/order"
 rm -f "$root/tmp/all"
 

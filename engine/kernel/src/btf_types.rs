@@ -44,4 +44,6 @@ pub struct SkbFunc {
     /// 0 when it has none: such a function frees the skb as a drop
     /// (`kfree_skb_reason`, `sk_skb_reason_drop`).
     pub reason_position: usize,
+    /// The module it is in, `None` for the kernel's own (vmlinux).
+    pub module: Option<String>,
 }

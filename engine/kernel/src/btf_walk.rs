@@ -37,8 +37,13 @@ pub(crate) fn tracepoint_skb_arg(btf: &Btf, name: &str) -> Result<u32, KbtfError
 /// with the first such position (1-based), and where its `enum
 /// skb_drop_reason` parameter is, if it has one.
 pub(crate) fn skb_functions(btf: &Btf) -> Vec<SkbFunc> {
+    skb_functions_in(btf, btf.type_iter())
+}
+
+/// [`skb_functions`] over some of `btf`'s types: a module's own, whose
+/// prototypes refer to the kernel's types through `btf`.
+pub(crate) fn skb_functions_in(btf: &Btf, mut types: btf_rs::TypeIter<'_>) -> Vec<SkbFunc> {
     let mut out = Vec::new();
-    let mut types = btf.type_iter();
     while let Ok(Some(t)) = types.next() {
         let Type::Func(func) = &t else { continue };
         let Ok(Type::FuncProto(proto)) = btf.resolve_chained_type(func) else {
@@ -51,6 +56,7 @@ pub(crate) fn skb_functions(btf: &Btf) -> Vec<SkbFunc> {
                     name,
                     position: i + 1,
                     reason_position: reason.map_or(0, |r| r + 1),
+                    module: None,
                 });
             }
         }

@@ -1,21 +1,21 @@
 //! Which kernel functions `func GLOB` and `any` can trace: every function
 //! whose BTF prototype has a `struct sk_buff *` among its first five
-//! parameters (the registers a probe reads), that the kernel can also
-//! probe. "Can probe" is `available_filter_functions` from tracefs when it
-//! is readable (what kprobe.multi and fentry need), else the text symbols
-//! of /proc/kallsyms (a function inlined everywhere has no symbol).
+//! parameters (the registers a probe reads), the kernel's own (vmlinux
+//! BTF) and those of loaded modules (their split BTF beside it), that the
+//! kernel can also probe (probe_list.rs).
 //!
-//! Functions get ids `FUNC_ID0 + i` in name order, so a glob with a fixed
-//! prefix names a run of neighbouring ids (see check/filter.rs).
+//! Functions get ids `FUNC_ID0 + i` in name order (the kernel's before a
+//! module's of the same name, modules in name order), so a glob with a
+//! fixed prefix names a run of neighbouring ids (see check/filter.rs).
+//!
+//! A module function may share its name with a function of the kernel or
+//! of another module. Each keeps its own entry and id; probes by name
+//! then need care (see [`FuncEntry::shared_name`]).
 
 use crate::btf_types::{KbtfError, SkbFunc};
-use crate::error::Joined;
 use crate::kernel_btf::KernelBtf;
+pub use crate::probe_list::{FilterListMiss, KallsymsMiss, NoFilterList, ProbeList, Traceable};
 use ferret_core::hooks::{glob_match, HookNames};
-use std::collections::HashSet;
-use std::io;
-use std::path::Path;
-use std::sync::Arc;
 
 /// First id of kernel functions (`FERRET_FUNC_ID0`); lower ids name hooks.
 pub const FUNC_ID0: u32 = 1024;
@@ -23,9 +23,6 @@ pub const FUNC_ID0: u32 = 1024;
 pub const MAX_POSITION: usize = 5;
 /// Entries of the kernel's `func_rules` map (`FERRET_MAX_FUNCS`).
 pub const MAX_FUNCS: usize = 65536;
-
-const TRACEFS: &str = "/sys/kernel/tracing";
-const DEBUGFS_TRACING: &str = "/sys/kernel/debug/tracing";
 
 /// One traceable function.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +34,12 @@ pub struct FuncEntry {
     /// 1-based argument position of its drop reason (`enum
     /// skb_drop_reason`), 0 when it has none; see [`FuncEntry::cookie`].
     pub reason_position: usize,
+    /// Its module, `None` for the kernel's own.
+    pub module: Option<String>,
+    /// A module function whose name is also a function elsewhere (the
+    /// kernel, another module): a kprobe must name it `module:name`, and
+    /// kprobe.multi, which takes bare names, cannot tell them apart.
+    pub shared_name: bool,
 }
 
 impl FuncEntry {
@@ -54,59 +57,23 @@ impl FuncEntry {
     pub fn is_drop(&self) -> bool {
         self.reason_position != 0
     }
-}
 
-/// Where the list of probe-able functions came from.
-#[derive(Debug, Clone)]
-pub enum Traceable {
-    /// `available_filter_functions` at this path.
-    FilterFunctions { path: String },
-    /// /proc/kallsyms text symbols, because the tracefs list was not
-    /// readable (the reason is kept for `ferret funcs`).
-    Kallsyms { why: NoFilterList },
-    /// Neither could be read: every BTF function is tried.
-    Unchecked {
-        why: NoFilterList,
-        kallsyms: KallsymsMiss,
-    },
-}
+    /// The symbol a single kprobe is created on: the bare name, or
+    /// `module:name` for a module function whose name is not unique.
+    pub fn kprobe_symbol(&self) -> String {
+        match &self.module {
+            Some(m) if self.shared_name => format!("{m}:{}", self.name),
+            _ => self.name.clone(),
+        }
+    }
 
-/// Why `available_filter_functions` was not read: what each place said.
-/// (Clone, as the catalog is; hence the shared io errors.)
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{}", Joined(&self.misses))]
-pub struct NoFilterList {
-    pub misses: Vec<FilterListMiss>,
-}
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum FilterListMiss {
-    #[error("cannot mount tracefs at {dir}: {source}")]
-    Mount {
-        dir: &'static str,
-        #[source]
-        source: Arc<io::Error>,
-    },
-    #[error("{path} is not readable: {source}")]
-    Unreadable {
-        path: String,
-        #[source]
-        source: Arc<io::Error>,
-    },
-    #[error("tracefs is not mounted at {dir}")]
-    NotMounted { dir: &'static str },
-}
-
-/// Why /proc/kallsyms could not stand in for the tracefs list.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum KallsymsMiss {
-    #[error("/proc/kallsyms hides addresses")]
-    HidesAddresses,
-    #[error("/proc/kallsyms: {source}")]
-    Unreadable {
-        #[source]
-        source: Arc<io::Error>,
-    },
+    /// `name`, or `name [module]` as `available_filter_functions` writes it.
+    pub fn display_name(&self) -> String {
+        match &self.module {
+            Some(m) => format!("{} [{m}]", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -116,35 +83,47 @@ pub struct FuncCatalog {
     pub beyond: usize,
     /// BTF skb functions the kernel cannot probe (not in the list).
     pub not_traceable: usize,
+    /// Modules with functions in the catalog.
+    pub modules: usize,
+    /// Modules whose BTF could not be read (their functions are missing).
+    pub unreadable_modules: Vec<String>,
     pub source: Traceable,
 }
 
 impl FuncCatalog {
-    /// The functions of `btf` (the running kernel's) that the kernel can
-    /// trace now. Build it once per session: the checker (for `func ==
-    /// GLOB`) and the session (for attaching) must agree on ids.
+    /// The functions of `btf` (the running kernel's) and of its loaded
+    /// modules that the kernel can trace now. Build it once per session:
+    /// the checker (for `func == GLOB`) and the session (for attaching)
+    /// must agree on ids.
     pub fn discover(btf: &KernelBtf) -> Result<FuncCatalog, KbtfError> {
-        let skb_funcs = btf.skb_functions()?.to_vec();
-        let (names, source) = traceable_names();
-        Ok(FuncCatalog::build(skb_funcs, names.as_ref(), source))
+        let mut skb_funcs = btf.skb_functions()?.to_vec();
+        let modules = btf.modules()?;
+        skb_funcs.extend(modules.skb_functions());
+        let (names, source) = crate::probe_list::traceable_names();
+        let mut catalog = FuncCatalog::build(skb_funcs, names.as_ref(), source);
+        catalog.unreadable_modules = modules.unreadable.iter().map(|(m, _)| m.clone()).collect();
+        Ok(catalog)
     }
 
     /// The pure part of [`discover`](Self::discover): sort, drop what cannot
     /// be probed, number.
     pub fn build(
         mut skb_funcs: Vec<SkbFunc>,
-        traceable: Option<&HashSet<String>>,
+        traceable: Option<&ProbeList>,
         source: Traceable,
     ) -> FuncCatalog {
-        skb_funcs.sort_by(|a, b| a.name.cmp(&b.name));
-        skb_funcs.dedup_by(|a, b| a.name == b.name);
+        // `None` (the kernel) sorts before every module.
+        skb_funcs.sort_by(|a, b| (&a.name, &a.module).cmp(&(&b.name, &b.module)));
+        skb_funcs.dedup_by(|a, b| a.name == b.name && a.module == b.module);
         let mut beyond = 0;
         let mut not_traceable = 0;
         let mut funcs = Vec::new();
+        let mut modules = std::collections::BTreeSet::new();
         for f in skb_funcs {
+            let module = f.module.as_deref();
             if f.position > MAX_POSITION {
                 beyond += 1;
-            } else if traceable.is_some_and(|t| !t.contains(&f.name)) {
+            } else if traceable.is_some_and(|t| !t.contains(&f.name, module)) {
                 not_traceable += 1;
             } else if funcs.len() < MAX_FUNCS - FUNC_ID0 as usize {
                 // The programs read arguments 1..=MAX_POSITION only.
@@ -153,11 +132,20 @@ impl FuncCatalog {
                 } else {
                     0
                 };
+                let shared_name = match (module, traceable) {
+                    (Some(m), Some(t)) => t.shared(&f.name, m),
+                    _ => false,
+                };
+                if let Some(m) = module {
+                    modules.insert(m.to_owned());
+                }
                 funcs.push(FuncEntry {
                     id: FUNC_ID0 + funcs.len() as u32,
                     name: f.name,
                     position: f.position,
                     reason_position,
+                    module: f.module,
+                    shared_name,
                 });
             }
         }
@@ -165,6 +153,8 @@ impl FuncCatalog {
             funcs,
             beyond,
             not_traceable,
+            modules: modules.len(),
+            unreadable_modules: Vec::new(),
             source,
         }
     }
@@ -203,101 +193,47 @@ impl FuncCatalog {
                 format!("not checked for probe-ability ({why}; {kallsyms})")
             }
         };
-        format!(
-            "{} functions take an skb in their first {MAX_POSITION} arguments, {list}; \
-             {} are not probe-able; {} have the skb after argument {MAX_POSITION} and are \
-             left out",
+        let in_modules = self.funcs.iter().filter(|f| f.module.is_some()).count();
+        let of_modules = match self.modules {
+            0 => String::new(),
+            1 => format!(" ({in_modules} of them in 1 module)"),
+            n => format!(" ({in_modules} of them in {n} modules)"),
+        };
+        let mut text = format!(
+            "{} functions{of_modules} take an skb in their first {MAX_POSITION} arguments, \
+             {list}; {} are not probe-able; {} have the skb after argument {MAX_POSITION} \
+             and are left out",
             self.funcs.len(),
             self.not_traceable,
             self.beyond
-        )
-    }
-}
-
-/// Names the kernel can probe, and where they came from.
-fn traceable_names() -> (Option<HashSet<String>>, Traceable) {
-    let why = match read_filter_functions() {
-        Ok((names, path)) => return (Some(names), Traceable::FilterFunctions { path }),
-        Err(why) => why,
-    };
-    match ferret_core::kallsyms::Kallsyms::load() {
-        Ok(k) if !k.is_empty() => (Some(k.names().collect()), Traceable::Kallsyms { why }),
-        Ok(_) => (
-            None,
-            Traceable::Unchecked {
-                why,
-                kallsyms: KallsymsMiss::HidesAddresses,
-            },
-        ),
-        Err(e) => (
-            None,
-            Traceable::Unchecked {
-                why,
-                kallsyms: KallsymsMiss::Unreadable {
-                    source: Arc::new(e),
-                },
-            },
-        ),
-    }
-}
-
-/// `available_filter_functions`, mounting tracefs first when it is not
-/// mounted and we may (root). Errors say what happened, for the caveats.
-fn read_filter_functions() -> Result<(HashSet<String>, String), NoFilterList> {
-    let mut misses = Vec::new();
-    for dir in [TRACEFS, DEBUGFS_TRACING] {
-        let path = Path::new(dir).join("available_filter_functions");
-        if !path.exists() && dir == TRACEFS && Path::new(dir).is_dir() {
-            mount_tracefs(dir, &mut misses);
+        );
+        if !self.unreadable_modules.is_empty() {
+            text.push_str(&format!(
+                "; the BTF of {} could not be read: their functions are left out",
+                self.unreadable_modules.join(", ")
+            ));
         }
-        match std::fs::read_to_string(&path) {
-            Ok(text) => return Ok((parse_filter_functions(&text), path.display().to_string())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => misses.push(FilterListMiss::Unreadable {
-                path: path.display().to_string(),
-                source: Arc::new(e),
-            }),
-        }
+        text
     }
-    if misses.is_empty() {
-        misses.push(FilterListMiss::NotMounted { dir: TRACEFS });
-    }
-    Err(NoFilterList { misses })
-}
-
-fn mount_tracefs(dir: &'static str, misses: &mut Vec<FilterListMiss>) {
-    if let Err(e) = crate::sys::mount_tracefs(dir) {
-        misses.push(FilterListMiss::Mount {
-            dir,
-            source: Arc::new(e),
-        });
-    }
-}
-
-/// Lines are `name` or `name [module]`; some kernels append `.cold` parts
-/// and duplicates, which the set absorbs.
-pub fn parse_filter_functions(text: &str) -> HashSet<String> {
-    text.lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_owned)
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn f(name: &str, position: usize) -> SkbFunc {
         SkbFunc {
             name: name.into(),
             position,
             reason_position: usize::from(name == "kfree_skb_reason") * 2,
+            module: None,
         }
     }
 
     fn sample() -> FuncCatalog {
-        let traceable = parse_filter_functions(
-            "ip_rcv\nip_local_out\ntcp_v4_rcv [tcp]\nkfree_skb_reason\nip_rcv_core\n",
+        let traceable = ProbeList::from_filter_functions(
+            "ip_rcv\nip_local_out\ntcp_v4_rcv\nkfree_skb_reason\nip_rcv_core\n",
         );
         FuncCatalog::build(
             vec![
@@ -336,6 +272,64 @@ mod tests {
         assert_eq!(c.get(7), None);
         assert_eq!((c.beyond, c.not_traceable), (1, 1));
         assert!(c.caveats().contains("1 have the skb after argument 5"));
+    }
+
+    fn in_module(name: &str, module: &str) -> SkbFunc {
+        SkbFunc {
+            module: Some(module.into()),
+            ..f(name, 1)
+        }
+    }
+
+    #[test]
+    fn module_functions_are_numbered_among_the_kernels_by_name() {
+        let traceable = ProbeList::from_filter_functions(
+            "ip_rcv\nnft_do_chain [nf_tables]\nxmit\nxmit [veth]\nxmit [vxlan]\n\
+             br_handle_frame [bridge]\n",
+        );
+        let c = FuncCatalog::build(
+            vec![
+                in_module("xmit", "vxlan"),
+                in_module("nft_do_chain", "nf_tables"),
+                f("ip_rcv", 1),
+                in_module("xmit", "veth"),
+                f("xmit", 1),
+                in_module("not_listed", "veth"),
+                in_module("br_handle_frame", "bridge"),
+            ],
+            Some(&traceable),
+            Traceable::FilterFunctions {
+                path: "test".into(),
+            },
+        );
+        let got: Vec<_> = c
+            .all()
+            .iter()
+            .map(|f| (f.id, f.display_name(), f.kprobe_symbol()))
+            .collect();
+        let want = [
+            (1024, "br_handle_frame [bridge]", "br_handle_frame"),
+            (1025, "ip_rcv", "ip_rcv"),
+            (1026, "nft_do_chain [nf_tables]", "nft_do_chain"),
+            (1027, "xmit", "xmit"),
+            (1028, "xmit [veth]", "veth:xmit"),
+            (1029, "xmit [vxlan]", "vxlan:xmit"),
+        ];
+        let want: Vec<_> = want
+            .iter()
+            .map(|(i, d, k)| (*i, d.to_string(), k.to_string()))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!((c.modules, c.not_traceable), (4, 1));
+        assert!(
+            c.caveats()
+                .starts_with("6 functions (4 of them in 4 modules) take an skb"),
+            "{}",
+            c.caveats()
+        );
+        // `func xmit` names the kernel's and both modules'.
+        let globs = ["xmit".to_string()];
+        assert_eq!(c.select(&globs).count(), 3);
     }
 
     #[test]
@@ -380,7 +374,9 @@ mod tests {
             None,
             Traceable::Unchecked {
                 why: NoFilterList {
-                    misses: vec![FilterListMiss::NotMounted { dir: TRACEFS }],
+                    misses: vec![FilterListMiss::NotMounted {
+                        dir: "/sys/kernel/tracing",
+                    }],
                 },
                 kallsyms: KallsymsMiss::HidesAddresses,
             },

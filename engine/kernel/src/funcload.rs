@@ -19,7 +19,7 @@ use aya_obj::generated::{bpf_attach_type, bpf_cmd, bpf_prog_type};
 use aya_obj::Object;
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// The function-trigger object (8-aligned, as the ELF parser wants).
 static FUNC_OBJECT: &[u8] =
@@ -113,17 +113,23 @@ impl FuncObject {
         name: &str,
         attach: Option<bpf_attach_type>,
     ) -> Result<OwnedFd, KernelError> {
-        self.load(name, bpf_prog_type::BPF_PROG_TYPE_KPROBE, attach, 0)
+        self.load(name, bpf_prog_type::BPF_PROG_TYPE_KPROBE, attach, (0, None))
     }
 
-    /// Loads fentry program `name` for the vmlinux function whose BTF id is
-    /// `btf_id` (a trampoline program is verified for one function).
-    pub(super) fn load_fentry(&self, name: &str, btf_id: u32) -> Result<OwnedFd, KernelError> {
+    /// Loads fentry program `name` for the function whose BTF id is
+    /// `btf_id` (a trampoline program is verified for one function): an id
+    /// of the kernel's BTF, or of the module BTF object `module_btf`.
+    pub(super) fn load_fentry(
+        &self,
+        name: &str,
+        btf_id: u32,
+        module_btf: Option<BorrowedFd<'_>>,
+    ) -> Result<OwnedFd, KernelError> {
         self.load(
             name,
             bpf_prog_type::BPF_PROG_TYPE_TRACING,
             Some(bpf_attach_type::BPF_TRACE_FENTRY),
-            btf_id,
+            (btf_id, module_btf),
         )
     }
 
@@ -132,7 +138,7 @@ impl FuncObject {
         name: &str,
         prog_type: bpf_prog_type,
         attach: Option<bpf_attach_type>,
-        attach_btf_id: u32,
+        (attach_btf_id, attach_btf_obj): (u32, Option<BorrowedFd<'_>>),
     ) -> Result<OwnedFd, KernelError> {
         let missing = || KernelError::MissingObject {
             kind: "program",
@@ -154,6 +160,9 @@ impl FuncObject {
             let u = unsafe { &mut attr.__bindgen_anon_3 };
             u.prog_type = prog_type as u32;
             u.attach_btf_id = attach_btf_id;
+            if let Some(obj) = attach_btf_obj {
+                u.__bindgen_anon_1.attach_btf_obj_fd = obj.as_raw_fd() as u32;
+            }
             if let Some(a) = attach {
                 u.expected_attach_type = a as u32;
             }

@@ -11,6 +11,7 @@
 use crate::btf_scan::{self, KIND_FUNC};
 use crate::btf_walk;
 use crate::drop_reasons::{self, ReasonsError};
+use crate::module_btf::ModuleBtfs;
 use ferret_core::reasons::DropReasons;
 use std::collections::HashMap;
 use std::io;
@@ -28,6 +29,7 @@ pub struct KernelBtf {
     bytes: OnceLock<Result<Vec<u8>, io::Error>>,
     parsed: OnceLock<Result<btf_rs::Btf, KbtfError>>,
     skb_functions: OnceLock<Result<Vec<SkbFunc>, KbtfError>>,
+    modules: OnceLock<Result<ModuleBtfs, KbtfError>>,
 }
 
 impl std::fmt::Debug for KernelBtf {
@@ -59,6 +61,7 @@ impl KernelBtf {
             bytes: OnceLock::new(),
             parsed: OnceLock::new(),
             skb_functions: OnceLock::new(),
+            modules: OnceLock::new(),
         }
     }
 
@@ -125,6 +128,20 @@ impl KernelBtf {
         self.skb_functions
             .get_or_init(|| Ok(btf_walk::skb_functions(self.parsed()?)))
             .as_deref()
+            .map_err(Clone::clone)
+    }
+
+    /// The BTF of the loaded modules (the other files beside this one, as
+    /// in /sys/kernel/btf), each parsed against this one; read on first
+    /// call. Errors only when this BTF itself cannot be parsed.
+    pub fn modules(&self) -> Result<&ModuleBtfs, KbtfError> {
+        self.modules
+            .get_or_init(|| {
+                let base = self.parsed()?;
+                let dir = self.path.parent().unwrap_or(Path::new("/"));
+                Ok(ModuleBtfs::read(dir, base))
+            })
+            .as_ref()
             .map_err(Clone::clone)
     }
 

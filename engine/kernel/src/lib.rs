@@ -36,6 +36,7 @@
 mod agg;
 mod attach;
 mod attach_kind;
+mod btf_objects;
 pub mod btf_scan;
 mod btf_types;
 mod btf_walk;
@@ -53,7 +54,9 @@ mod guard_skips;
 pub mod kernel_btf;
 mod kfunc;
 mod maps;
+pub mod module_btf;
 mod percpu;
+mod probe_list;
 mod sys;
 mod tables;
 mod testrun;

@@ -19,6 +19,13 @@ pub(crate) fn zeroed_attr() -> bpf_attr {
 
 /// `bpf(cmd, attr)` for the commands that return a new descriptor.
 pub(crate) fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<OwnedFd> {
+    let rc = bpf_call(cmd, attr)?;
+    Ok(owned(rc))
+}
+
+/// `bpf(cmd, attr)` for the commands that return 0 (or a count) and write
+/// their answer into `attr` or a buffer it points to.
+pub(crate) fn bpf_call(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<i32> {
     // SAFETY: attr is a valid, initialised bpf_attr of the size passed;
     // every pointer inside it is kept alive by the caller for the call.
     let rc = unsafe {
@@ -32,7 +39,7 @@ pub(crate) fn bpf(cmd: bpf_cmd, attr: &mut bpf_attr) -> io::Result<OwnedFd> {
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(owned(rc as i32))
+    Ok(rc as i32)
 }
 
 /// A perf event (here, a kprobe) for every task, opened on CPU 0: for a

@@ -15,10 +15,8 @@ use std::sync::Arc;
 
 impl Kernel {
     pub(super) fn attach_fentry(&mut self, targets: &[FuncEntry]) -> Result<Attached, KernelError> {
-        let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
         let ids = self
-            .btf
-            .func_ids(&names)
+            .fentry_targets(targets)
             .map_err(|source| KernelError::TracepointArgs { source })?;
         let object = self.funcs.object.as_ref().expect("prepared before");
         // Verifying is CPU work: one thread per CPU.
@@ -27,18 +25,20 @@ impl Kernel {
             .min(targets.len().max(1));
         let results = run_parallel(targets.len(), workers, self.funcs.progress.as_ref(), |i| {
             let t = &targets[i];
-            match ids.get(&t.name) {
-                None => Err(FuncRefusal::NotInBtf),
-                Some(btf_id) => object
-                    .load_fentry(&format!("ferret_fentry_arg{}", t.position), *btf_id)
-                    .map_err(|e| FuncRefusal::Load {
-                        source: Arc::new(e),
-                    })
-                    .and_then(|prog| {
-                        funclink::attach_fentry(prog.as_fd(), t.cookie())
-                            .map_err(FuncRefusal::from_attach)
-                    }),
-            }
+            let (btf_id, module_btf) = ids.of(t)?;
+            object
+                .load_fentry(
+                    &format!("ferret_fentry_arg{}", t.position),
+                    btf_id,
+                    module_btf,
+                )
+                .map_err(|e| FuncRefusal::Load {
+                    source: Arc::new(e),
+                })
+                .and_then(|prog| {
+                    funclink::attach_fentry(prog.as_fd(), t.cookie())
+                        .map_err(FuncRefusal::from_attach)
+                })
         });
         Ok(self.keep_links(targets, results))
     }
@@ -58,7 +58,7 @@ impl Kernel {
                     self.funcs.single.insert(t.id, fd);
                     attached.push(t.id);
                 }
-                Err(why) => skipped.push((t.name.clone(), why.to_string())),
+                Err(why) => skipped.push((t.display_name(), why.to_string())),
             }
         }
         attached.sort_unstable();
@@ -86,8 +86,17 @@ impl Kernel {
         let mut skipped = Vec::new();
         let total = targets.len();
         for position in 1..=crate::func_catalog::MAX_POSITION {
-            let group: Vec<&FuncEntry> =
-                targets.iter().filter(|t| t.position == position).collect();
+            let (group, shared): (Vec<&FuncEntry>, Vec<&FuncEntry>) = targets
+                .iter()
+                .filter(|t| t.position == position)
+                .partition(|t| !(t.module.is_some() && t.shared_name));
+            for t in shared {
+                let module = t.module.clone().unwrap_or_default();
+                skipped.push((
+                    t.display_name(),
+                    FuncRefusal::SharedName { module }.to_string(),
+                ));
+            }
             if group.is_empty() {
                 continue;
             }
@@ -132,7 +141,8 @@ impl Kernel {
         let workers = worker_count(targets.len());
         let results = run_parallel(targets.len(), workers, self.funcs.progress.as_ref(), |i| {
             let t = &targets[i];
-            funclink::attach_kprobe(progs[&t.position].as_fd(), pmu, &t.name, t.cookie())
+            let symbol = t.kprobe_symbol();
+            funclink::attach_kprobe(progs[&t.position].as_fd(), pmu, &symbol, t.cookie())
                 .map_err(FuncRefusal::from_attach)
         });
         Ok(self.keep_links(targets, results))
@@ -152,7 +162,7 @@ fn bisect_multi(
     match funclink::attach_kprobe_multi(prog, &names, &cookies) {
         Ok(fd) => links.push((fd, group.iter().map(|t| t.id).collect())),
         Err(e) if group.len() == 1 => skipped.push((
-            group[0].name.clone(),
+            group[0].display_name(),
             FuncRefusal::from_attach(e).to_string(),
         )),
         Err(_) => {

@@ -125,18 +125,15 @@ impl Kernel {
         let Some(t) = targets.first() else {
             return Err(FentryRefusal::NothingToAttach);
         };
-        let id = self
-            .btf
-            .func_ids(&[t.name.as_str()])
-            .map_err(|source| FentryRefusal::Btf { source })?
-            .get(&t.name)
-            .copied()
-            .ok_or_else(|| FentryRefusal::NotInBtf {
-                function: t.name.clone(),
-            })?;
+        let found = self
+            .fentry_targets(std::slice::from_ref(t))
+            .map_err(|source| FentryRefusal::Btf { source })?;
+        let (id, module_btf) = found.of(t).map_err(|_| FentryRefusal::NotInBtf {
+            function: t.display_name(),
+        })?;
         let object = self.funcs.object.as_ref().expect("prepared before");
         let prog = object
-            .load_fentry(&format!("ferret_fentry_arg{}", t.position), id)
+            .load_fentry(&format!("ferret_fentry_arg{}", t.position), id, module_btf)
             .map_err(|e| match e {
                 // Root and still EPERM: the kernel (lockdown, a sandbox)
                 // refuses trampolines; "run as root" would mislead.

@@ -20,6 +20,7 @@
 
 mod attach;
 mod backend;
+mod fentry_target;
 mod parallel;
 pub(crate) mod refusal;
 

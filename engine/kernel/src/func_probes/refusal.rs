@@ -109,6 +109,13 @@ pub enum FuncRefusal {
     TooManyFiles,
     #[error("already probed exclusively by someone else")]
     Busy,
+    /// kprobe.multi takes bare names: a module function whose name is
+    /// also a function elsewhere cannot be told apart.
+    #[error("its name is also a function outside module {module}; kprobe.multi attaches by name only (try --backend kprobe)")]
+    SharedName { module: String },
+    /// fentry on a module function needs the module's BTF object.
+    #[error("no BTF object of module {module} is loaded")]
+    NoModuleBtf { module: String },
     /// Any other errno of the attach call.
     #[error("{source}")]
     Attach {

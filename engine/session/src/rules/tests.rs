@@ -14,6 +14,7 @@ fn catalog() -> Arc<FuncCatalog> {
             name: n.to_string(),
             position: 1,
             reason_position: 0,
+            module: None,
         })
         .collect();
     Arc::new(FuncCatalog::build(
