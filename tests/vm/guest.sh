@@ -178,6 +178,22 @@ else
   fail drop_reason_func_text "$(head -3 /tmp/out | tr '\n' '|')"
 fi
 
+# The README's scenario in function mode: pwru's `pwru port https`, as a
+# user types it, in the table; its lines go to the console as VMOUT (the
+# README shows a real run), and the path must end in the drop with its
+# reason.
+trace "$(nc_to 443)" "on $every where port https"
+grep -E '198\.18\.0\.1:[0-9]+->198\.18\.0\.2:443' /tmp/out | head -1 >/tmp/first
+skb=$(cut -d' ' -f1 /tmp/first)
+{ head -1 /tmp/out; grep "^$skb " /tmp/out | head -3; echo "..."; grep "^$skb " /tmp/out | tail -12; } | sed 's/^/VMOUT /'
+# One drop per packet: helpers the reason is passed on to are no drops.
+drops=$(grep "^$skb " /tmp/out | grep -cE '\(SKB_[A-Z_]+\)$')
+if [ -n "$skb" ] && [ "$drops" = 1 ] && grep "^$skb " /tmp/out | grep -qE '(kfree_skb_reason|_reason_drop)\(SKB_DROP_REASON_NETFILTER_DROP\)$'; then
+  pass seed_table "$(grep -c "^$skb " /tmp/out) lines for skb $skb"
+else
+  fail seed_table "$drops drop lines; $(grep "^$skb " /tmp/out | grep -E '\(SKB_' | tr '\n' '|')"
+fi
+
 # Where kprobe.multi is the default, single kprobes are tested too.
 if [ "$EXPECT_BACKEND" = kprobe.multi ]; then
   trace "$(nc_to 443)" --json --backend kprobe 'on func ip_rcv*, nf_hook_slow where port 443'

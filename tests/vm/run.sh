@@ -45,7 +45,7 @@ for k in "${kernels[@]}"; do
     -kernel "$kdir"/boot/vmlinuz-* -initrd "$work/initrd-$k.gz" \
     -append "console=ttyS0 quiet panic=-1 EXPECT_BACKEND=$backend FUNCS=$funcs" >"$log" 2>&1 || true
   secs=$(echo "$(date +%s.%N) - $start" | bc)
-  tr -d '\r' <"$log" | grep -E '^(VMTEST|VMINFO|VMLOG)' | sed "s/^/[$k] /"
+  tr -d '\r' <"$log" | grep -E '^(VMTEST|VMINFO|VMLOG|VMOUT)' | sed "s/^/[$k] /"
   p=$(tr -d '\r' <"$log" | grep -c '^VMTEST .* PASS' || true)
   f=$(tr -d '\r' <"$log" | grep -c '^VMTEST .* FAIL' || true)
   # grep -c reads to the end: with pipefail, grep -q's early exit could

@@ -42,6 +42,25 @@ pub struct FuncEntry {
     pub shared_name: bool,
 }
 
+/// Whether a function that takes a drop reason is where a drop happens.
+/// The reason is also handed down to the freeing helpers
+/// (`skb_release_data`, `skb_release_all`), to the tracepoint's own stubs
+/// and to senders of ICMP errors; naming those drops would print one drop
+/// several times, some with a reason they merely pass along. The kernel's
+/// drop entry points say so in their names (`kfree_skb_reason`,
+/// `sk_skb_reason_drop`, `tcp_drop_reason`, `dev_kfree_skb_any_reason`).
+pub fn is_drop_entry(name: &str) -> bool {
+    const STUBS: [&str; 5] = [
+        "__bpf_trace_",
+        "__traceiter_",
+        "__probestub_",
+        "perf_trace_",
+        "trace_event_raw_event_",
+    ];
+    !STUBS.iter().any(|p| name.starts_with(p))
+        && (name.contains("kfree_skb") || name.contains("drop"))
+}
+
 impl FuncEntry {
     /// The probe's BPF cookie: the function id in the low half, the drop
     /// reason's argument position in the high half (0: not a drop
@@ -51,7 +70,8 @@ impl FuncEntry {
     }
 
     /// Whether its calls are drops with a reason (`kfree_skb_reason`,
-    /// `sk_skb_reason_drop`). The `kfree_skb` family of kernels before
+    /// `sk_skb_reason_drop`: a drop entry point, see [`is_drop_entry`],
+    /// with an `enum skb_drop_reason` argument). The `kfree_skb` family of kernels before
     /// 5.17 has no reason argument: its calls stay plain function events,
     /// as pwru shows them.
     pub fn is_drop(&self) -> bool {
@@ -127,7 +147,8 @@ impl FuncCatalog {
                 not_traceable += 1;
             } else if funcs.len() < MAX_FUNCS - FUNC_ID0 as usize {
                 // The programs read arguments 1..=MAX_POSITION only.
-                let reason_position = if f.reason_position <= MAX_POSITION {
+                let reason_position = if f.reason_position <= MAX_POSITION && is_drop_entry(&f.name)
+                {
                     f.reason_position
                 } else {
                     0
@@ -220,6 +241,32 @@ impl FuncCatalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drop_entry_points_are_told_from_helpers_that_pass_the_reason_on() {
+        for f in [
+            "kfree_skb_reason",
+            "sk_skb_reason_drop",
+            "kfree_skb_list_reason",
+            "tcp_drop_reason",
+            "dev_kfree_skb_any_reason",
+            "__napi_kfree_skb",
+        ] {
+            assert!(is_drop_entry(f), "{f}");
+        }
+        for f in [
+            "skb_release_data",
+            "skb_release_all",
+            "icmpv6_param_prob_reason",
+            "__bpf_trace_kfree_skb",
+            "__traceiter_kfree_skb",
+            "__probestub_kfree_skb",
+            "trace_event_raw_event_kfree_skb",
+            "perf_trace_kfree_skb",
+        ] {
+            assert!(!is_drop_entry(f), "{f}");
+        }
+    }
     use std::path::Path;
 
     fn f(name: &str, position: usize) -> SkbFunc {
