@@ -3,7 +3,7 @@
 //! slots, and — with the function backends — kernel functions.
 
 use crate::abi::hook;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A built-in trigger: a kernel tracepoint with an skb as its first
 /// argument, served by a tp_btf program and its raw_tp twin.
@@ -93,6 +93,12 @@ pub fn trigger(hook: u32) -> Option<&'static Trigger> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HookNames {
     names: BTreeMap<u32, String>,
+    /// The kernel functions whose calls are drops with a reason; only
+    /// meaningful once `functions_known`.
+    drops: BTreeSet<u32>,
+    /// Whether the kernel's functions were added (a session or a check
+    /// that has function triggers); until then nothing is known of them.
+    functions_known: bool,
 }
 
 impl HookNames {
@@ -108,6 +114,22 @@ impl HookNames {
 
     pub fn insert(&mut self, id: u32, name: &str) {
         self.names.insert(id, name.to_string());
+    }
+
+    /// A kernel function of the catalog; `drop` when its calls are drops
+    /// that carry a reason (`kfree_skb_reason`, `sk_skb_reason_drop`).
+    pub fn insert_function(&mut self, id: u32, name: &str, drop: bool) {
+        self.insert(id, name);
+        if drop {
+            self.drops.insert(id);
+        }
+        self.functions_known = true;
+    }
+
+    /// Whether a function matching `glob` may carry a drop reason: true
+    /// when one is a drop function, or when the functions are not known.
+    pub fn may_carry_reason(&self, glob: &str) -> bool {
+        !self.functions_known || self.matching(glob).any(|id| self.drops.contains(&id))
     }
 
     pub fn name(&self, id: u32) -> Option<&str> {
@@ -149,6 +171,18 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reason_is_possible_until_the_functions_are_known() {
+        let mut t = HookNames::tracepoints();
+        assert!(t.may_carry_reason("ip_rcv"));
+        t.insert_function(1024, "ip_rcv", false);
+        t.insert_function(1025, "sk_skb_reason_drop", true);
+        assert!(!t.may_carry_reason("ip_rcv"));
+        assert!(!t.may_carry_reason("nothing_matches"));
+        assert!(t.may_carry_reason("*"));
+        assert!(t.may_carry_reason("sk_skb_*"));
+    }
 
     #[test]
     fn globs_match_like_a_shell() {

@@ -521,6 +521,41 @@ fn reason_filters_and_counts_on_function_triggers() {
     );
 }
 
+/// Once the kernel's functions are known, `reason` on a function trigger
+/// that names no drop function can never match, and says so.
+#[test]
+fn reason_needs_a_drop_function_among_the_known_functions() {
+    let reasons = DropReasons::from_pairs([("NETFILTER_DROP", NETFILTER_DROP)]);
+    let mut funcs = HookNames::tracepoints();
+    funcs.insert_function(1024, "ip_rcv", false);
+    funcs.insert_function(1025, "kfree_skb_reason", true);
+    let env = CheckEnv {
+        reasons: Ok(&reasons),
+        funcs: &funcs,
+        netns: &FakeNetns,
+    };
+    let errors = |text: &str| {
+        let (_, diags) = ferret_core::compile(text, &env);
+        diags
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.message.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        errors("on func ip_rcv where reason == NETFILTER_DROP"),
+        ["`reason` is only set on `drop` events"]
+    );
+    for ok in [
+        "on func ip_rcv, kfree_skb_reason where reason == NETFILTER_DROP",
+        "on func kfree_* where reason == NETFILTER_DROP",
+        "on any where reason == NETFILTER_DROP",
+        "on func ip_rcv or drop where reason == NETFILTER_DROP",
+    ] {
+        assert_eq!(errors(ok), Vec::<String>::new(), "{ok}");
+    }
+}
+
 #[test]
 fn func_field_is_a_glob_over_names() {
     filter_case(

@@ -199,7 +199,7 @@ impl FuncCatalog {
     /// Adds every function to the names events and the `func` field use.
     pub fn add_to(&self, table: &mut HookNames) {
         for f in &self.funcs {
-            table.insert(f.id, &f.name);
+            table.insert_function(f.id, &f.name, f.is_drop());
         }
     }
 

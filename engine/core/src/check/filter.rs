@@ -43,7 +43,9 @@ impl FilterCheck<'_, '_> {
                     format!("`{}` is only set on `drop` events", def.name),
                     c.field.span,
                 )
-                .with_label("this rule does not listen on `drop`, so it can never match")
+                .with_label(
+                    "this rule listens on neither `drop` nor a drop function, so it can never match",
+                )
                 .with_note(
                     "add the trigger: `on drop where ...`, or a drop function: \
                      `on func kfree_skb_reason where ...`",

@@ -100,10 +100,12 @@ fn check_rule(
 ) -> CheckedRule {
     let triggers = triggers(rule);
     // Calls of drop functions (kfree_skb_reason, sk_skb_reason_drop) carry
-    // their reason too; on other functions it is absent and compares false.
+    // their reason too; on other functions it is absent and compares false,
+    // so a function trigger naming none of them cannot match on `reason`
+    // (known only when the kernel's functions were looked up).
     let carries_reason = triggers.iter().any(|t| match t {
         TriggerIr::Hook { hook, .. } => *hook == crate::abi::hook::DROP,
-        TriggerIr::Func { .. } => true,
+        TriggerIr::Func { globs } => globs.iter().any(|g| env.funcs.may_carry_reason(g)),
         TriggerIr::Tracepoint { .. } => false,
     });
     let filter = match &rule.filter {
