@@ -99,6 +99,9 @@ static __always_inline int load_field(const struct ferret_meta *m, __u32 field, 
 	case FERRET_F_CPU:
 		*lo = m->cpu;
 		return 1;
+	case FERRET_F_PCAP:
+		*lo = m->pcap;
+		return 1;
 	default:
 		/* A presence bit for a field with no storage: nothing to compare. */
 		return 0;

@@ -14,6 +14,7 @@
 #include "agg.bpf.h"
 #include "interp.bpf.h"
 #include "maps.bpf.h"
+#include "pcap.bpf.h"
 #include "run.bpf.h"
 
 #define NSEC_PER_SEC 1000000000ull
@@ -97,6 +98,8 @@ __noinline int eval_rule(struct run *r, __u32 idx)
 	 * in this slot cannot make an unrelated rule match. */
 	if (actions & FERRET_ACT_TRACK)
 		hit = is_tracked(r, bit);
+	if (!hit && rule->pcap_units)
+		run_pcap(r, idx, rule->pcap_units);
 	if (!hit)
 		hit = run_filter(rule, &r->meta);
 	if (!hit)

@@ -42,6 +42,9 @@ struct run {
 	__u32 actions;   /* union of the actions of the delivering rules */
 	__u32 snaplen;   /* largest snaplen among delivering CAPTURE rules */
 	__u32 tail;      /* skb->tail, an offset from head */
+	__u32 data_off;  /* skb->data, an offset from head */
+	__u16 dev_type;  /* skb->dev->type (ARPHRD_*), 0xffff if not read */
+	__u16 pad16;
 	__u16 protocol;  /* skb->protocol, host order */
 	__u16 skb_nh;    /* skb->network_header as read */
 	__u16 net_off;   /* effective network header offset, HDR_UNSET if none */

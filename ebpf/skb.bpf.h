@@ -20,7 +20,7 @@
 #include "kernel_types.bpf.h"
 #include "run.bpf.h"
 
-#define SKB_SPAN 128 /* bytes copied; 6.18 needs 104 (len .. head) */
+#define SKB_SPAN 128 /* bytes copied; 6.18 needs 112 (len .. data) */
 
 #define SKB_OFF(f) ((__u32)bpf_core_field_offset(struct sk_buff, f))
 
@@ -53,7 +53,7 @@ __noinline int read_skb(struct run *r)
 		return 0;
 	skb = (struct sk_buff *)r->meta.skb;
 	base = SKB_OFF(len) & ~7u;
-	span = SKB_OFF(head) + sizeof(void *) - base;
+	span = SKB_OFF(data) + sizeof(void *) - base;
 	if (span > SKB_SPAN)
 		span = SKB_SPAN;
 	if (bpf_probe_read_kernel(chunk, span, (__u8 *)skb + base))
@@ -65,6 +65,8 @@ __noinline int read_skb(struct run *r)
 	r->mac_off = SKB_GET(__u16, mac_header);
 	r->tail = SKB_GET(unsigned int, tail);
 	r->head = (__u64)SKB_GET(unsigned char *, head);
+	r->data_off = (__u64)SKB_GET(unsigned char *, data) - r->head;
+	r->dev_type = 0xffff; /* read only when a pcap-filter part needs it */
 	r->meta.present |= FIELD_BIT(FERRET_F_LEN) | FIELD_BIT(FERRET_F_MARK);
 	return 0;
 }
@@ -82,6 +84,8 @@ static __always_inline void read_skb_direct(struct run *r, struct sk_buff *skb)
 	r->mac_off = skb->mac_header;
 	r->tail = skb->tail;
 	r->head = (__u64)skb->head;
+	r->data_off = (__u64)skb->data - r->head;
+	r->dev_type = skb->dev ? skb->dev->type : 0;
 	r->meta.present |= FIELD_BIT(FERRET_F_LEN) | FIELD_BIT(FERRET_F_MARK);
 }
 

@@ -52,6 +52,8 @@ enum ferret_field {
 	FERRET_F_FUNC = 17,
 	FERRET_F_CPU = 18,
 	FERRET_F_COUNT = 19,
+	/* Not a field of the language: Meta's `pcap` bits (see ferret_rule). */
+	FERRET_F_PCAP = 20,
 };
 
 /*
@@ -146,6 +148,8 @@ struct ferret_rule {
 	__u64 count_fields;  /* bitmask of fields in a `count by` key */
 	__u32 hist_field;
 	__u32 snaplen; /* capture: bytes to keep; 0 means FERRET_MAX_SNAPLEN */
+	__u32 pcap_units; /* pcap-filter parts, <= FERRET_PCAP_UNITS (programs in pcap_progs) */
+	__u32 pad;
 	struct ferret_insn insns[FERRET_MAX_INSNS];
 };
 
@@ -202,7 +206,7 @@ struct ferret_meta {
 	__u8 proto;
 	__u8 tcpflags;
 	__u8 ttl;
-	__u8 pad1;
+	__u8 pcap; /* bit i: pcap-filter part i of the rule being evaluated accepted */
 	__u16 sport; /* host order */
 	__u16 dport;
 	__u16 pad2;
@@ -354,8 +358,8 @@ struct ferret_limit {
  */
 #define FERRET_ABI_OFFSET(type, member) __builtin_offsetof(struct type, member)
 _Static_assert(sizeof(struct ferret_insn) == 40, "ferret_insn layout");
-_Static_assert(sizeof(struct ferret_rule) == 40 + 40 * FERRET_MAX_INSNS, "ferret_rule layout");
-_Static_assert(FERRET_ABI_OFFSET(ferret_rule, insns) == 40, "ferret_rule layout");
+_Static_assert(sizeof(struct ferret_rule) == 48 + 40 * FERRET_MAX_INSNS, "ferret_rule layout");
+_Static_assert(FERRET_ABI_OFFSET(ferret_rule, insns) == 48, "ferret_rule layout");
 _Static_assert(sizeof(struct ferret_guard) == 8 + 16 * FERRET_GUARD_RANGES, "ferret_guard layout");
 _Static_assert(FERRET_ABI_OFFSET(ferret_config, guards) == 16, "ferret_config layout");
 _Static_assert(sizeof(struct ferret_config) == 16 + FERRET_GUARD_HOOKS * sizeof(struct ferret_guard),

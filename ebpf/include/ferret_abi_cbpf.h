@@ -14,14 +14,18 @@
  * in-kernel interpreter (cbpf.bpf.h): the `pcap_progs` array holds
  * FERRET_CBPF_PROGS of them, written by userspace after
  * engine/core/src/pcap/validate.rs accepted them with Limits::KERNEL
- * (at most FERRET_CBPF_MAX_INSNS, forward jumps only). An instruction is
+ * (at most FERRET_CBPF_MAX_INSNS; backward jumps only within a step budget). An instruction is
  * libpcap's `struct bpf_insn`. FERRET_CBPF_WINDOW is how many leading
  * packet bytes the interpreter copies once and loads from; loads past it
  * read the packet itself. FERRET_CBPF_TEST_BYTES bounds the frame of the
  * test entry point (`cbpf_test_frame`).
  */
 enum ferret_cbpf_limits {
-	FERRET_CBPF_PROGS = 64,
+	/* pcap-filter parts per rule; slot of part U of rule slot S for link
+	 * layer L (0 Ethernet, 1 raw IP): (S * FERRET_PCAP_UNITS + U) * 2 + L */
+	FERRET_PCAP_UNITS = 4,
+	FERRET_CBPF_PROGS = (FERRET_MAX_RULES + 1) * FERRET_PCAP_UNITS * 2,
+	FERRET_CBPF_MAX_STEPS = 4096,
 	FERRET_CBPF_MAX_INSNS = 512,
 	FERRET_CBPF_MEM_WORDS = 16,
 	FERRET_CBPF_WINDOW = 256,
@@ -36,8 +40,8 @@ struct ferret_cbpf_insn {
 };
 
 struct ferret_cbpf_prog {
-	__u32 len; /* instructions in use; 0: an empty slot, which rejects */
-	__u32 pad;
+	__u32 len;   /* instructions in use; 0: an empty slot, which rejects */
+	__u32 steps; /* steps a run may take, <= FERRET_CBPF_MAX_STEPS; then it rejects */
 	struct ferret_cbpf_insn insns[FERRET_CBPF_MAX_INSNS];
 };
 

@@ -76,7 +76,8 @@ pub enum ExprKind {
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
     Compare(Comparison),
-    Primitive(Primitive),
+    /// pcap-filter(7) text, handed to libpcap whole.
+    Pcap(PcapText),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -154,62 +155,15 @@ pub enum ValueKind {
     Word,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    Src,
-    Dst,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProtoName {
-    Tcp,
-    Udp,
-    Icmp,
-    Icmp6,
-    Sctp,
-    Ip,
-    Ip6,
-    Arp,
-}
-
-impl ProtoName {
-    pub fn parse(word: &str) -> Option<ProtoName> {
-        Some(match word.to_ascii_lowercase().as_str() {
-            "tcp" => ProtoName::Tcp,
-            "udp" => ProtoName::Udp,
-            "icmp" => ProtoName::Icmp,
-            "icmp6" => ProtoName::Icmp6,
-            "sctp" => ProtoName::Sctp,
-            "ip" => ProtoName::Ip,
-            "ip6" => ProtoName::Ip6,
-            "arp" => ProtoName::Arp,
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Primitive {
-    /// `tcp`, `ip6`, ... on its own.
-    Proto { proto: ProtoName },
-    /// `[PROTO] [src|dst] host|net|port|portrange ...`
-    Qualified {
-        proto: Option<(ProtoName, Span)>,
-        direction: Option<Direction>,
-        test: PrimTest,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PrimTest {
-    Host(Value),
-    Net(Value),
-    Port(Value),
-    PortRange { low: Ident, high: Ident },
+/// A run of pcap-filter words (`tcp[tcpflags] & tcp-syn != 0`, `host A or
+/// B`), as libpcap will read it: its tokens joined by single spaces, with
+/// comments and line continuations left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PcapText {
+    pub text: String,
+    /// Each token's span, in order: libpcap reports no positions, so a
+    /// later stage that blames a word finds it here.
+    pub tokens: Vec<(String, Span)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

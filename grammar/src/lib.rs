@@ -8,6 +8,7 @@
 
 pub mod ast;
 mod diagnostic;
+mod filter;
 pub mod limits;
 mod parse;
 mod pest_parser;

@@ -2,6 +2,7 @@
 //! Spans are shifted by the statement's offset so they index the whole input.
 
 use crate::ast::*;
+use crate::filter::{BoolOp, Op, Operand, Seq, Unary};
 use crate::pest_parser::{FerretParser, R};
 use crate::syntax_error::from_pest;
 use crate::Diagnostic;
@@ -20,7 +21,7 @@ pub(crate) fn parse_statement(text: &str, offset: usize) -> Result<crate::ast::R
         .into_inner()
         .next()
         .expect("statement holds a rule");
-    let rule = Builder { offset }.rule(rule);
+    let rule = Builder { offset }.rule(rule)?;
     if let Some(filter) = &rule.filter {
         crate::limits::check_nodes(count_nodes(filter), filter.span)?;
     }
@@ -39,7 +40,7 @@ fn count_nodes(root: &Expr) -> usize {
                 stack.push(r);
             }
             ExprKind::Not(inner) => stack.push(inner),
-            ExprKind::Compare(_) | ExprKind::Primitive(_) => {}
+            ExprKind::Compare(_) | ExprKind::Pcap(_) => {}
         }
     }
     n
@@ -62,7 +63,7 @@ impl Builder {
         }
     }
 
-    fn rule(&self, p: P<'_>) -> crate::ast::Rule {
+    fn rule(&self, p: P<'_>) -> Result<crate::ast::Rule, Diagnostic> {
         let span = self.span(&p);
         let text = p.as_str().trim_end().to_string();
         let mut triggers = Vec::new();
@@ -77,18 +78,18 @@ impl Builder {
                         .map(|t| self.trigger(t))
                         .collect()
                 }
-                R::filter => filter = Some(self.or_expr(inner1(part))),
+                R::filter => filter = Some(self.seq(inner1(part)).build()?),
                 R::actions => actions = part.into_inner().flat_map(|a| self.action(a)).collect(),
                 _ => {}
             }
         }
-        crate::ast::Rule {
+        Ok(crate::ast::Rule {
             text,
             span,
             triggers,
             filter,
             actions,
-        }
+        })
     }
 
     fn trigger(&self, p: P<'_>) -> Trigger {
@@ -124,92 +125,74 @@ impl Builder {
         Trigger { kind, span }
     }
 
-    fn or_expr(&self, p: P<'_>) -> Expr {
-        let mut items = p
-            .into_inner()
-            .filter(|a| a.as_rule() == R::and_expr)
-            .map(|a| self.and_expr(a));
-        let first = items.next().expect("or_expr has an operand");
-        items.fold(first, |l, r| binary(l, r, ExprKind::Or))
-    }
-
-    fn and_expr(&self, p: P<'_>) -> Expr {
-        let mut items = p
-            .into_inner()
-            .filter(|a| a.as_rule() == R::not_expr)
-            .map(|a| self.not_expr(a));
-        let first = items.next().expect("and_expr has an operand");
-        items.fold(first, |l, r| binary(l, r, ExprKind::And))
-    }
-
-    fn not_expr(&self, p: P<'_>) -> Expr {
-        let mut nots = Vec::new();
-        let mut atom = None;
+    /// A filter read flat; [`Seq::build`] groups it.
+    fn seq(&self, p: P<'_>) -> Seq {
+        let mut items = Vec::new();
+        let mut ops = Vec::new();
         for part in p.into_inner() {
             match part.as_rule() {
-                R::not_op => nots.push(self.span(&part)),
-                R::close_paren => {}
-                R::or_expr => atom = Some(self.or_expr(part)),
-                R::primitive => atom = Some(self.primitive(part)),
-                _ => atom = Some(self.comparison(part)),
-            }
-        }
-        let mut e = atom.expect("not_expr has an atom");
-        for not_span in nots.into_iter().rev() {
-            let span = not_span.join(e.span);
-            e = Expr {
-                kind: ExprKind::Not(Box::new(e)),
-                span,
-            };
-        }
-        e
-    }
-
-    fn primitive(&self, p: P<'_>) -> Expr {
-        let span = self.span(&p);
-        let mut proto = None;
-        let mut direction = None;
-        let mut test = None;
-        for part in p.into_inner() {
-            match part.as_rule() {
-                R::proto_prim => {
-                    let proto = ProtoName::parse(part.as_str())
-                        .expect("grammar admits only protocol names");
-                    return Expr {
-                        kind: ExprKind::Primitive(Primitive::Proto { proto }),
-                        span,
-                    };
-                }
-                R::proto_qual => {
-                    proto = ProtoName::parse(part.as_str()).map(|n| (n, self.span(&part)));
-                }
-                R::direction => {
-                    direction = Some(if part.as_str().eq_ignore_ascii_case("src") {
-                        Direction::Src
-                    } else {
-                        Direction::Dst
-                    })
-                }
-                R::host_prim => test = Some(PrimTest::Host(self.value(last(part)))),
-                R::net_prim => test = Some(PrimTest::Net(self.value(last(part)))),
-                R::port_prim => test = Some(PrimTest::Port(self.value(last(part)))),
+                R::unary => items.push(self.unary(part)),
                 _ => {
-                    let range = last(part);
-                    let mut ends = range.into_inner();
-                    let low = self.ident(&ends.next().expect("low end"));
-                    let high = self.ident(&ends.next().expect("high end"));
-                    test = Some(PrimTest::PortRange { low, high });
+                    let text = part.as_str().to_string();
+                    let op = if text == "&&" || text.eq_ignore_ascii_case("and") {
+                        BoolOp::And
+                    } else {
+                        BoolOp::Or
+                    };
+                    ops.push(Op {
+                        op,
+                        text,
+                        span: self.span(&part),
+                    });
                 }
             }
         }
-        let test = test.expect("qualified primitive has a test");
-        Expr {
-            kind: ExprKind::Primitive(Primitive::Qualified {
-                proto,
-                direction,
-                test,
-            }),
-            span,
+        Seq { items, ops }
+    }
+
+    fn unary(&self, p: P<'_>) -> Unary {
+        let mut nots = Vec::new();
+        let mut operand = None;
+        for part in p.into_inner() {
+            match part.as_rule() {
+                R::not_op => nots.push((part.as_str().to_string(), self.span(&part))),
+                R::group => {
+                    let open = self.span(&part);
+                    let mut inner = part.into_inner();
+                    let seq = self.seq(inner.next().expect("group holds a sequence"));
+                    let close = self.span(&inner.next().expect("group closes"));
+                    operand = Some(Operand::Group {
+                        seq,
+                        open: Span::new(open.start, open.start + 1),
+                        close,
+                    });
+                }
+                R::pcap | R::pcap_arith => {
+                    let mut tokens = Vec::new();
+                    self.pcap_tokens(part, &mut tokens);
+                    operand = Some(Operand::Pcap(tokens));
+                }
+                _ => operand = Some(Operand::Compare(self.comparison(part))),
+            }
+        }
+        Unary {
+            nots,
+            operand: operand.expect("unary has an operand"),
+        }
+    }
+
+    /// The tokens of pcap-filter text, parentheses included, in order.
+    fn pcap_tokens(&self, p: P<'_>, out: &mut Vec<(String, Span)>) {
+        for part in p.into_inner() {
+            match part.as_rule() {
+                R::pcap_group => {
+                    let span = self.span(&part);
+                    out.push(("(".into(), Span::new(span.start, span.start + 1)));
+                    self.pcap_tokens(part, out);
+                }
+                R::close_paren => out.push((")".into(), self.span(&part))),
+                _ => out.push((part.as_str().to_string(), self.span(&part))),
+            }
         }
     }
 
@@ -364,14 +347,6 @@ impl Builder {
             text: p.as_str().to_string(),
             span: self.span(p),
         }
-    }
-}
-
-fn binary(l: Expr, r: Expr, make: fn(Box<Expr>, Box<Expr>) -> ExprKind) -> Expr {
-    let span = l.span.join(r.span);
-    Expr {
-        kind: make(Box::new(l), Box::new(r)),
-        span,
     }
 }
 

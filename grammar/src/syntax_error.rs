@@ -9,6 +9,11 @@ pub(crate) const TRIGGER_WORDS: &[&str] =
     &["drop", "free", "recv", "xmit", "queue", "any", "func", "tp"];
 pub(crate) const PRIMITIVE_WORDS: &[&str] = &[
     "not",
+    "ether",
+    "vlan",
+    "proto",
+    "less",
+    "greater",
     "host",
     "net",
     "port",
@@ -40,16 +45,11 @@ fn describe(grammar_rule: R) -> Option<(&'static str, &'static [&'static str])> 
             TRIGGER_WORDS,
         ),
         kw_where => ("`where`", &["where"]),
-        filter | or_expr | and_expr | not_expr | not_op | kw_not | primitive | comparison
-        | proto_prim | proto_qual | direction => (
-            "a filter (a comparison like `dport == 443`, or a primitive like `host 10.0.0.1`)",
+        filter | seq | unary | group | not_op | kw_not | pcap | pcap_arith | comparison => (
+            "a filter (a comparison like `dport == 443`, or pcap-filter like `host 10.0.0.1`)",
             PRIMITIVE_WORDS,
         ),
-        kw_host | kw_net | kw_port | kw_portrange | host_prim | net_prim | port_prim
-        | portrange_prim => (
-            "`host`, `net`, `port` or `portrange`",
-            &["host", "net", "port", "portrange"],
-        ),
+        bool_op | pcap_group | pcap_bool | pcap_token => ("pcap-filter text", &[]),
         op_rhs | in_rhs | cmp_op | kw_in | field_mask => (
             "a comparison operator (==, !=, <, <=, >, >=, in, has)",
             &["in", "has"],
@@ -63,7 +63,6 @@ fn describe(grammar_rule: R) -> Option<(&'static str, &'static [&'static str])> 
         count_value => ("a whole number", &[]),
         close_paren => ("`)`", &[]),
         rate_sep => ("`/s` (as in `limit 10/s`)", &[]),
-        port_range | range_end => ("a port range like `1000-2000`", &[]),
         // Separately: after the triggers only `or` may follow, not `and`.
         kw_and => ("`and`", &["and"]),
         kw_or | trigger_sep => ("`or`", &["or"]),

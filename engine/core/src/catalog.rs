@@ -187,8 +187,22 @@ pub fn lookup(name: &str) -> Option<&'static FieldDef> {
 }
 
 pub fn by_id(id: u8) -> Option<&'static FieldDef> {
+    if id == field::PCAP {
+        return Some(&PCAP_FIELD);
+    }
     FIELDS.iter().find(|f| f.id == id)
 }
+
+/// Not a field a rule names: the bits of the rule's pcap-filter parts
+/// that accepted the packet (`Meta::pcap`), which the checker's atoms for
+/// pcap-filter text test.
+pub const PCAP_FIELD: FieldDef = def(
+    "pcap-filter",
+    field::PCAP,
+    FieldKind::Uint,
+    8,
+    "the rule's pcap-filter parts that accept the packet, one bit each",
+);
 
 pub fn names() -> impl Iterator<Item = &'static str> {
     FIELDS.iter().map(|f| f.name)

@@ -160,7 +160,28 @@ pub struct CheckedRule {
     pub span: Span,
     pub triggers: Vec<TriggerIr>,
     pub filter: Filter,
+    /// The pcap-filter parts of the filter; part `i` is bit `i` of
+    /// `Meta::pcap` (the atoms on field `PCAP`).
+    pub pcap: Vec<PcapUnit>,
     pub actions: ActionsIr,
+}
+
+/// One pcap-filter part of a filter, compiled by libpcap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PcapUnit {
+    /// The text libpcap compiled.
+    pub text: String,
+    #[serde(skip)]
+    pub span: Span,
+    /// For packets seen from an Ethernet header.
+    #[serde(skip)]
+    pub ether: Vec<crate::pcap::Insn>,
+    /// For packets seen from the IP header; `None` when libpcap refuses the
+    /// text without a link layer (`ether host`, `vlan`): false there.
+    #[serde(skip)]
+    pub raw: Option<Vec<crate::pcap::Insn>>,
+    /// libpcap's reason when `raw` is `None`.
+    pub raw_refused: Option<String>,
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ impl Meta {
             field::REASON => self.reason.into(),
             field::FUNC => self.func_id.into(),
             field::CPU => self.cpu.into(),
+            field::PCAP => self.pcap.into(),
             _ => return None,
         })
     }

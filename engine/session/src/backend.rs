@@ -12,6 +12,8 @@ pub trait Backend {
     type Error: std::error::Error + Send + Sync + 'static;
     fn set_rule(&mut self, slot: usize, rule: &abi::Rule) -> Result<(), Self::Error>;
     fn clear_rule(&mut self, slot: usize) -> Result<(), Self::Error>;
+    /// Writes `pcap_progs` entry `index` (`abi::pcap_prog_index`).
+    fn set_pcap_prog(&mut self, index: usize, prog: &abi::CbpfProg) -> Result<(), Self::Error>;
     fn set_config(&mut self, cfg: &abi::Config) -> Result<(), Self::Error>;
     fn attach(&mut self, hook: u32) -> Result<AttachKind, Self::Error>;
     fn detach(&mut self, hook: u32) -> Result<(), Self::Error>;
@@ -35,6 +37,9 @@ impl Backend for Kernel {
     }
     fn clear_rule(&mut self, slot: usize) -> Result<(), KernelError> {
         Kernel::clear_rule(self, slot)
+    }
+    fn set_pcap_prog(&mut self, index: usize, prog: &abi::CbpfProg) -> Result<(), KernelError> {
+        Kernel::set_pcap_prog(self, index, prog)
     }
     fn set_config(&mut self, cfg: &abi::Config) -> Result<(), KernelError> {
         Kernel::set_config(self, cfg)

@@ -63,6 +63,11 @@ pub enum RuleTableError {
     NoTracepointSlot { max: usize },
     #[error("no traceable kernel function matches `{globs}`; `ferret funcs GLOB` lists them")]
     NoFunctions { globs: String },
+    #[error("pcap-filter `{text}`: {source}")]
+    PcapProgram {
+        text: String,
+        source: ferret_core::pcap::InvalidProgram,
+    },
 }
 
 /// A change the table refused, or one the backend failed.
@@ -132,6 +137,7 @@ impl RuleTable {
             paused: false,
             tp_hooks,
         };
+        write_pcap_programs(backend, slot, &rule.plan.pcap)?;
         backend.set_rule(slot, &rule.entry())?;
         self.slots[slot] = Some(rule);
         if let Err(e) = self.sync(backend) {
@@ -233,3 +239,34 @@ impl RuleTable {
 
 #[cfg(test)]
 mod tests;
+
+/// The programs of a rule's pcap-filter parts, beside its slot; a part
+/// libpcap could not compile without a link layer gets an empty program,
+/// which rejects.
+fn write_pcap_programs<B: Backend>(
+    backend: &mut B,
+    slot: usize,
+    units: &[ferret_core::ir::PcapUnit],
+) -> Result<(), RulesError<B::Error>> {
+    use ferret_core::pcap::{Limits, Program};
+    let kernel_prog = |u: &ferret_core::ir::PcapUnit, insns: &[ferret_core::pcap::Insn]| {
+        Program::new(insns.to_vec(), &Limits::KERNEL)
+            .and_then(|p| abi::CbpfProg::new(&p))
+            .map_err(|source| {
+                RulesError::Table(RuleTableError::PcapProgram {
+                    text: u.text.clone(),
+                    source,
+                })
+            })
+    };
+    for (i, u) in units.iter().enumerate() {
+        let ether = kernel_prog(u, &u.ether)?;
+        let raw = match &u.raw {
+            Some(insns) => kernel_prog(u, insns)?,
+            None => abi::CbpfProg::default(),
+        };
+        backend.set_pcap_prog(abi::pcap_prog_index(slot, i, false), &ether)?;
+        backend.set_pcap_prog(abi::pcap_prog_index(slot, i, true), &raw)?;
+    }
+    Ok(())
+}

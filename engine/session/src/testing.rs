@@ -32,6 +32,8 @@ pub struct FakeKernel {
     pub funcs: Vec<u32>,
     /// The rule mask written for each function.
     pub func_rules: BTreeMap<u32, u64>,
+    /// `pcap_progs` entries written: index → program length.
+    pub pcap_progs: BTreeMap<usize, u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,10 @@ impl Backend for FakeKernel {
     type Error = FakeError;
     fn set_rule(&mut self, slot: usize, rule: &abi::Rule) -> Result<(), FakeError> {
         self.rules.insert(slot, *rule);
+        Ok(())
+    }
+    fn set_pcap_prog(&mut self, index: usize, prog: &abi::CbpfProg) -> Result<(), FakeError> {
+        self.pcap_progs.insert(index, prog.len);
         Ok(())
     }
     fn clear_rule(&mut self, slot: usize) -> Result<(), FakeError> {

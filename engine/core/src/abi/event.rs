@@ -31,7 +31,9 @@ pub struct Meta {
     pub proto: u8,
     pub tcpflags: u8,
     pub ttl: u8,
-    pub pad1: u8,
+    /// Bit i: pcap-filter part i of the rule last evaluated accepted the
+    /// packet (field `PCAP`).
+    pub pcap: u8,
     pub sport: u16,
     pub dport: u16,
     pub pad2: u16,

@@ -33,6 +33,9 @@ pub mod field {
     pub const FUNC: u8 = 17;
     pub const CPU: u8 = 18;
     pub const COUNT: u8 = 19;
+    /// Not in the catalog: bit i is set when pcap-filter part i of the
+    /// rule being evaluated accepts the packet (`Meta::pcap`).
+    pub const PCAP: u8 = 20;
 }
 
 /// Comparison operators (`enum ferret_op`).
@@ -86,6 +89,10 @@ pub struct Rule {
     pub count_fields: u64,
     pub hist_field: u32,
     pub snaplen: u32,
+    /// pcap-filter parts, at most [`super::PCAP_UNITS`]; their programs
+    /// are in `pcap_progs` at [`super::pcap_prog_index`].
+    pub pcap_units: u32,
+    pub pad: u32,
     pub insns: [Insn; MAX_INSNS],
 }
 
@@ -100,6 +107,8 @@ impl Default for Rule {
             count_fields: 0,
             hist_field: 0,
             snaplen: 0,
+            pcap_units: 0,
+            pad: 0,
             insns: [Insn::default(); MAX_INSNS],
         }
     }

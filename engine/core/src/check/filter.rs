@@ -1,5 +1,5 @@
-//! Filter expressions: comparisons become IR atoms (tcpdump primitives
-//! are in [`super::primitive`]).
+//! Filter expressions: comparisons become IR atoms (pcap-filter text is
+//! in [`super::pcap`]).
 
 use super::values::{self, Operand};
 use super::CheckEnv;
@@ -15,10 +15,8 @@ pub(super) struct FilterCheck<'e, 'd> {
     /// The rule listens on `drop` or on functions (drop functions carry
     /// their reason), so `reason` can be set.
     pub carries_reason: bool,
-}
-
-pub(super) fn field(name: &str) -> &'static FieldDef {
-    catalog::lookup(name).expect("primitives use catalog fields")
+    /// The rule's pcap-filter parts so far.
+    pub pcap_units: Vec<crate::ir::PcapUnit>,
 }
 
 impl FilterCheck<'_, '_> {
@@ -28,7 +26,7 @@ impl FilterCheck<'_, '_> {
             ExprKind::Or(l, r) => Filter::Or(vec![self.expr(l), self.expr(r)]),
             ExprKind::Not(inner) => Filter::Not(Box::new(self.expr(inner))),
             ExprKind::Compare(c) => self.comparison(c, e.span),
-            ExprKind::Primitive(p) => self.primitive(p, e.span),
+            ExprKind::Pcap(p) => self.pcap(p, e.span),
         }
     }
 

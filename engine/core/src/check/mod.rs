@@ -5,7 +5,7 @@
 
 mod filter;
 mod never;
-mod primitive;
+mod pcap;
 mod values;
 
 use crate::catalog;
@@ -108,14 +108,17 @@ fn check_rule(
         TriggerIr::Func { globs } => globs.iter().any(|g| env.funcs.may_carry_reason(g)),
         TriggerIr::Tracepoint { .. } => false,
     });
+    let mut pcap = Vec::new();
     let filter = match &rule.filter {
         Some(expr) => {
             let mut fc = filter::FilterCheck {
                 env,
                 diags,
                 carries_reason,
+                pcap_units: Vec::new(),
             };
             let f = fc.expr(expr);
+            pcap = fc.pcap_units;
             if !diags.iter().any(Diagnostic::is_error) {
                 if let Some(why) = never::never_matches(&f, &rule.text, rule.span.start) {
                     diags.push(
@@ -136,6 +139,7 @@ fn check_rule(
         span: rule.span,
         triggers,
         filter,
+        pcap,
         actions,
     }
 }

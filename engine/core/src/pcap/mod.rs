@@ -13,6 +13,7 @@ pub mod interp;
 #[cfg(feature = "libpcap")]
 pub mod libpcap;
 pub mod validate;
+pub mod words;
 
 pub use insn::Insn;
 pub use interp::{run, Run};

@@ -28,8 +28,8 @@ impl Limits {
     /// The bounds the in-kernel interpreter is built for.
     pub const KERNEL: Limits = Limits {
         max_insns: 512,
-        backward_jumps: false,
-        max_steps: 512,
+        backward_jumps: true,
+        max_steps: 4096,
     };
 }
 
@@ -88,12 +88,18 @@ impl Program {
             return Err(InvalidProgram::NoFinalRet);
         }
         // Forward jumps only: a run is at most one pass over the program.
-        let max_steps = if limits.backward_jumps {
-            limits.max_steps
-        } else {
-            insns.len() as u32
+        let straight = Program {
+            max_steps: insns.len() as u32,
+            insns,
         };
-        Ok(Program { insns, max_steps })
+        Ok(if straight.loops() {
+            Program {
+                max_steps: limits.max_steps,
+                ..straight
+            }
+        } else {
+            straight
+        })
     }
 
     pub fn insns(&self) -> &[Insn] {

@@ -43,8 +43,15 @@ fn refuses_what_an_unchecked_interpreter_would_trip_on() {
         check(&[i(0x05, 1), i(0x06, 0)]),
         Err(JumpOutOfRange { pc: 0, target: 2 })
     );
+    let forward_only = Limits {
+        backward_jumps: false,
+        ..Limits::KERNEL
+    };
     assert_eq!(
-        check(&[i(0x06, 0), i(0x05, u32::MAX - 1)]),
+        Program::new(
+            vec![i(0x06, 0), i(0x05, u32::MAX - 1), i(0x06, 0)],
+            &forward_only
+        ),
         Err(BackwardJump { pc: 1 })
     );
     assert_eq!(

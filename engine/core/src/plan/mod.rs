@@ -5,6 +5,7 @@ pub mod eval;
 pub mod guard;
 mod lower;
 mod render;
+mod render_pcap;
 
 pub use lower::{join, lower_filter, split, LowerError};
 
@@ -37,6 +38,9 @@ pub struct RulePlan {
     pub needs: u32,
     #[serde(skip)]
     pub filter: ir::Filter,
+    /// pcap-filter parts: their programs go to `pcap_progs` beside the
+    /// rule's slot.
+    pub pcap: Vec<ir::PcapUnit>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,6 +86,7 @@ pub fn plan_rule(rule: &CheckedRule) -> Result<RulePlan, PlanError> {
         insns,
         needs: rule.filter.fields() | aggregated_fields(&rule.actions),
         filter: rule.filter.clone(),
+        pcap: rule.pcap.clone(),
     })
 }
 
@@ -118,6 +123,7 @@ impl RulePlan {
                 .and_then(catalog::lookup)
                 .map_or(0, |f| f.id.into()),
             snaplen: self.actions.capture.unwrap_or(0),
+            pcap_units: self.pcap.len() as u32,
             ..abi::Rule::default()
         };
         r.insns[..self.insns.len()].copy_from_slice(&self.insns);

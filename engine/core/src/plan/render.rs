@@ -51,6 +51,7 @@ pub(super) fn plan_text(plan: &Plan) -> String {
                 );
             }
         }
+        super::render_pcap::units_text(&r.pcap, &mut out);
     }
     prechecks_text(plan, &mut out);
     out
@@ -173,6 +174,15 @@ pub fn insn_text(insn: &Insn) -> String {
     };
     if insn.mask_hi == 0 && insn.mask_lo == 0 {
         return "always".into();
+    }
+    if insn.field == abi::field::PCAP && insn.mask_lo.is_power_of_two() {
+        let part = insn.mask_lo.trailing_zeros();
+        let not = if (insn.op == abi::op::EQ) == (insn.value_lo != 0) {
+            ""
+        } else {
+            "not "
+        };
+        return format!("{not}pcap-filter #{part}");
     }
     let (value, mask) = (
         super::join(def, insn.value_hi, insn.value_lo),

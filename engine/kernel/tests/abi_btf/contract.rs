@@ -42,13 +42,13 @@ pub fn structs() -> Vec<RustStruct> {
         }),
         layout!(Rule => "ferret_rule" {
             state, hooks, actions, ninsns, limit_per_sec, count_fields, hist_field, snaplen,
-            insns,
+            pcap_units, pad, insns,
         }),
         layout!(Guard => "ferret_guard" { field, nranges, lo, hi }),
         layout!(Config => "ferret_config" { nrules, needs, hooks, wakeup_bytes, guards }),
         layout!(Meta => "ferret_meta" {
             skb, ts_ns, location, cpu, pid, tid, netns, ifindex, mark, len, mtu, reason,
-            func_id, present, family, proto, tcpflags, ttl, pad1, sport, dport, pad2, saddr,
+            func_id, present, family, proto, tcpflags, ttl, pcap, sport, dport, pad2, saddr,
             daddr, ifname, comm,
         }),
         layout!(EventHeader => "ferret_event" {
@@ -66,7 +66,7 @@ pub fn structs() -> Vec<RustStruct> {
         layout!(Dense => "ferret_dense" { counts }),
         layout!(Hist => "ferret_hist" { missing, buckets }),
         layout!(ferret_core::pcap::Insn => "ferret_cbpf_insn" { code, jt, jf, k }),
-        layout!(CbpfProg => "ferret_cbpf_prog" { len, pad, insns }),
+        layout!(CbpfProg => "ferret_cbpf_prog" { len, steps, insns }),
         layout!(CbpfFrame => "ferret_cbpf_frame" { caplen, wirelen, data }),
     ]
 }
@@ -107,6 +107,7 @@ pub fn numbers() -> Vec<(&'static str, u64)> {
         FERRET_F_FUNC => field::FUNC,
         FERRET_F_CPU => field::CPU,
         FERRET_F_COUNT => field::COUNT,
+        FERRET_F_PCAP => field::PCAP,
         // enum ferret_op
         FERRET_OP_EQ => op::EQ,
         FERRET_OP_NE => op::NE,
@@ -170,7 +171,9 @@ pub fn numbers() -> Vec<(&'static str, u64)> {
         FERRET_COMPACT_BYTES => abi::COMPACT_BYTES,
         FERRET_COMPACT_ENTRIES => abi::COMPACT_ENTRIES,
         // enum ferret_cbpf_limits
+        FERRET_PCAP_UNITS => abi::PCAP_UNITS,
         FERRET_CBPF_PROGS => abi::CBPF_PROGS,
+        FERRET_CBPF_MAX_STEPS => abi::CBPF_MAX_STEPS,
         FERRET_CBPF_MAX_INSNS => abi::CBPF_MAX_INSNS,
         FERRET_CBPF_MEM_WORDS => abi::CBPF_MEM_WORDS,
         FERRET_CBPF_WINDOW => abi::CBPF_WINDOW,
