@@ -67,7 +67,8 @@ impl Unary {
 
     /// Its tokens as libpcap reads them (only for pcap-only operands).
     fn tokens(&self, out: &mut Vec<(String, Span)>) {
-        out.extend(self.nots.iter().cloned());
+        // ferret's own keywords are case-insensitive, libpcap's are not.
+        out.extend(self.nots.iter().map(|(t, s)| (t.to_ascii_lowercase(), *s)));
         match &self.operand {
             Operand::Pcap(tokens) => out.extend(tokens.iter().cloned()),
             Operand::Group { seq, open, close } => {
@@ -86,7 +87,7 @@ impl Seq {
         for i in from..to {
             if i > from {
                 let op = &self.ops[i - 1];
-                out.push((op.text.clone(), op.span));
+                out.push((op.text.to_ascii_lowercase(), op.span));
             }
             self.items[i].tokens(out);
         }

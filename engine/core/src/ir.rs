@@ -173,13 +173,13 @@ pub struct PcapUnit {
     pub text: String,
     #[serde(skip)]
     pub span: Span,
-    /// For packets seen from an Ethernet header.
+    /// For packets seen from an Ethernet header; validated for the kernel.
     #[serde(skip)]
-    pub ether: Vec<crate::pcap::Insn>,
+    pub ether: crate::pcap::Program,
     /// For packets seen from the IP header; `None` when libpcap refuses the
     /// text without a link layer (`ether host`, `vlan`): false there.
     #[serde(skip)]
-    pub raw: Option<Vec<crate::pcap::Insn>>,
+    pub raw: Option<crate::pcap::Program>,
     /// libpcap's reason when `raw` is `None`.
     pub raw_refused: Option<String>,
 }

@@ -248,16 +248,13 @@ fn write_pcap_programs<B: Backend>(
     slot: usize,
     units: &[ferret_core::ir::PcapUnit],
 ) -> Result<(), RulesError<B::Error>> {
-    use ferret_core::pcap::{Limits, Program};
-    let kernel_prog = |u: &ferret_core::ir::PcapUnit, insns: &[ferret_core::pcap::Insn]| {
-        Program::new(insns.to_vec(), &Limits::KERNEL)
-            .and_then(|p| abi::CbpfProg::new(&p))
-            .map_err(|source| {
-                RulesError::Table(RuleTableError::PcapProgram {
-                    text: u.text.clone(),
-                    source,
-                })
+    let kernel_prog = |u: &ferret_core::ir::PcapUnit, prog: &ferret_core::pcap::Program| {
+        abi::CbpfProg::new(prog).map_err(|source| {
+            RulesError::Table(RuleTableError::PcapProgram {
+                text: u.text.clone(),
+                source,
             })
+        })
     };
     for (i, u) in units.iter().enumerate() {
         let ether = kernel_prog(u, &u.ether)?;

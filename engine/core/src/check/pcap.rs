@@ -67,6 +67,9 @@ fn lookup_diagnostic(lookup: &Lookup, span: Span) -> Diagnostic {
         Lookup::Net { .. } => d
             .with_label("network names come from /etc/networks, which ferret does not read")
             .with_note("write the network, like `net 192.0.2.0/24`"),
+        Lookup::Case { word, .. } => d
+            .with_label("libpcap, like tcpdump, knows its keywords in lower case only")
+            .with_note(format!("write `{}`", word.to_ascii_lowercase())),
         Lookup::Gateway { .. } => d
             .with_label("`gateway H` looks H up as a host and in /etc/ethers")
             .with_note("write what it means: `ether host MAC and not host ADDR`"),
@@ -75,11 +78,14 @@ fn lookup_diagnostic(lookup: &Lookup, span: Span) -> Diagnostic {
 
 #[cfg(feature = "libpcap")]
 fn compile_unit(text: &str, span: Span) -> Result<PcapUnit, Box<Diagnostic>> {
-    use crate::pcap::libpcap::{compile, CompileError, LinkType, NETMASK_UNKNOWN};
+    use crate::pcap::libpcap::{compile, CompileError, LinkType};
+    // What tcpdump -r compiles with (it knows no interface): `ip broadcast`
+    // then means 255.255.255.255 (and 0.0.0.0) rather than being refused.
+    const TCPDUMP_NETMASK: u32 = 0;
     use crate::pcap::Limits;
 
     let build = |link| {
-        let compiled = compile(text, link, true, NETMASK_UNKNOWN).map_err(|e| match e {
+        let compiled = compile(text, link, true, TCPDUMP_NETMASK).map_err(|e| match e {
             CompileError::Refused { message } => message,
             other => other.to_string(),
         })?;
@@ -98,9 +104,9 @@ fn compile_unit(text: &str, span: Span) -> Result<PcapUnit, Box<Diagnostic>> {
     Ok(PcapUnit {
         text: text.to_string(),
         span,
-        ether: ether.insns().to_vec(),
-        raw: raw.as_ref().ok().map(|p| p.insns().to_vec()),
-        raw_refused: raw.err(),
+        raw_refused: raw.as_ref().err().cloned(),
+        raw: raw.ok(),
+        ether,
     })
 }
 

@@ -32,15 +32,18 @@ pub enum Lookup {
     Net { word: String, index: usize },
     #[error("`gateway` needs host names looked up")]
     Gateway { index: usize },
+    #[error("pcap-filter keywords are lower case: `{word}` is read as a host name")]
+    Case { word: String, index: usize },
 }
 
 impl Lookup {
     /// The token (index into the checked tokens) to blame.
     pub fn index(&self) -> usize {
         match self {
-            Lookup::Host { index, .. } | Lookup::Net { index, .. } | Lookup::Gateway { index } => {
-                *index
-            }
+            Lookup::Host { index, .. }
+            | Lookup::Net { index, .. }
+            | Lookup::Case { index, .. }
+            | Lookup::Gateway { index } => *index,
         }
     }
 }
@@ -218,6 +221,12 @@ pub fn check_lookups<S: AsRef<str>>(tokens: &[S]) -> Result<(), Lookup> {
             if is_literal(word) {
                 continue;
             }
+            if KEYWORDS.contains(&word.to_ascii_lowercase().as_str()) {
+                return Err(Lookup::Case {
+                    word: word.into(),
+                    index,
+                });
+            }
             match reading {
                 // Services and protocols come from local files.
                 Reading::Port | Reading::Proto | Reading::Llc => {}
@@ -244,6 +253,13 @@ pub fn check_lookups<S: AsRef<str>>(tokens: &[S]) -> Result<(), Lookup> {
 fn words(token: &str) -> impl Iterator<Item = &str> {
     token
         .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-' | '/')))
+        // libpcap's names start with a letter or digit and do not end in
+        // `-` or `_`: a minus written without spaces (`-ip[0]`, `len-1`)
+        // is an operator, not part of a name.
+        .map(|w| {
+            w.trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
+                .trim_end_matches(['-', '_'])
+        })
         .filter(|w| !w.is_empty())
 }
 

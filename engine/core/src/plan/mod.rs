@@ -2,6 +2,7 @@
 //! branch program — pure data, what the kernel stage writes into maps.
 
 pub mod eval;
+mod frame_eval;
 pub mod guard;
 mod lower;
 mod render;

@@ -9,9 +9,9 @@ use std::fmt::Write;
 pub(super) fn units_text(units: &[PcapUnit], out: &mut String) {
     for (i, u) in units.iter().enumerate() {
         let _ = writeln!(out, "  pcap-filter #{i}: {}", u.text);
-        listing("from the Ethernet header", &u.ether, out);
+        listing("from the Ethernet header", u.ether.insns(), out);
         match (&u.raw, &u.raw_refused) {
-            (Some(raw), _) => listing("from the IP header (no link header)", raw, out),
+            (Some(raw), _) => listing("from the IP header (no link header)", raw.insns(), out),
             (None, why) => {
                 let _ = writeln!(
                     out,
