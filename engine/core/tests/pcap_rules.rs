@@ -165,11 +165,10 @@ fn ferret_fields_and_pcap_filter_parts_mix_in_one_filter() {
         r.pcap[0].text,
         "tcp[tcpflags] & tcp-syn != 0 and not src net 10.0.0.0/8"
     );
-    let meta = |v: u32| {
-        let mut m = Meta::default();
-        m.mark = v;
-        m.present = 1 << field::MARK;
-        m
+    let meta = |v: u32| Meta {
+        mark: v,
+        present: 1 << field::MARK,
+        ..Meta::default()
     };
     let syn_out = tcp4([198, 18, 0, 1], 443, 0x02);
     let syn_in = tcp4([10, 1, 2, 3], 443, 0x02);
@@ -187,9 +186,11 @@ fn ferret_fields_and_pcap_filter_parts_mix_in_one_filter() {
 fn implicit_repetition_and_precedence_are_libpcaps_inside_a_run() {
     let r = rule("dport == 443 or tcp dst port 80 or 8080").unwrap();
     let f = |p| tcp4([198, 18, 0, 1], p, 0x02);
-    let mut m = Meta::default();
-    m.dport = 1;
-    m.present = 1 << field::DPORT;
+    let m = Meta {
+        dport: 1,
+        present: 1 << field::DPORT,
+        ..Meta::default()
+    };
     for (port, want) in [(80, true), (8080, true), (81, false)] {
         let frame = f(port);
         assert_eq!(
