@@ -83,6 +83,22 @@ pub struct OutputArgs {
     #[arg(long, value_name = "FILE", global = true)]
     pub pcap: Option<PathBuf>,
 
+    /// Record the session to FILE (pcap-ng, created 0600) instead of
+    /// printing it: every match of every rule with all its fields, stacks,
+    /// the packets of `capture` rules, and what reading it elsewhere needs.
+    #[arg(short = 'w', long = "write", value_name = "FILE", global = true, conflicts_with = "read")]
+    pub write: Option<PathBuf>,
+
+    /// Read a recording made with -w instead of tracing: print it as the
+    /// session did, or apply the rules given to it offline.
+    #[arg(short = 'r', long = "read", value_name = "FILE", global = true)]
+    pub read: Option<PathBuf>,
+
+    /// Group events per packet (skb) into paths: each packet's functions or
+    /// hooks in order, the time between them, the drop or free at the end.
+    #[arg(long, global = true)]
+    pub by_skb: bool,
+
     /// Run COMMAND with sh -c once the probes are ready; the trace ends when
     /// it exits, and ferret exits with its status.
     #[arg(long = "cmd", value_name = "COMMAND", global = true)]

@@ -1,17 +1,18 @@
 //! The pcap-ng blocks a recording is made of, written and cut apart by
 //! hand (little-endian sections only): the section header, interface
-//! descriptions, enhanced packets with a comment, and custom blocks that
-//! carry ferret's own records. Wireshark and tshark skip custom blocks of a
-//! private enterprise number they do not know.
+//! descriptions, enhanced packets with a comment, and ferret's own blocks.
 
 use super::ReadError;
 
 pub(crate) const SHB: u32 = 0x0A0D_0D0A;
 pub(crate) const IDB: u32 = 1;
 pub(crate) const EPB: u32 = 6;
-/// A custom block that must not be copied on its own: its records refer
-/// to the packets that follow them, which an editing tool may drop.
-pub(crate) const CUSTOM: u32 = 0x4000_0BAD;
+/// ferret's records: a block type of the range pcap-ng leaves to local
+/// use (high bit set), laid out as a custom block (enterprise number
+/// first). Readers skip block types they do not know; Wireshark 4.0 lists
+/// true custom blocks (0x40000BAD) as records among the packets, which
+/// would number ferret's records as frames, so they are not used.
+pub(crate) const CUSTOM: u32 = 0x8000_0BAD;
 const BYTE_ORDER: u32 = 0x1A2B_3C4D;
 const OPT_END: u16 = 0;
 pub(crate) const OPT_COMMENT: u16 = 1;

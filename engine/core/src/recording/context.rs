@@ -120,3 +120,19 @@ fn read_trim(path: &str) -> String {
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
 }
+
+/// Namespace names as the recording machine knew them, for the offline
+/// checker: `netns == "lab-b"` means the inode `lab-b` had there.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordedNetns<'a>(pub &'a Context);
+
+impl crate::check::NetnsResolver for RecordedNetns<'_> {
+    fn resolve(&self, name: &str) -> Result<u32, crate::check::NetnsError> {
+        self.0
+            .netns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, ino)| *ino)
+            .ok_or_else(|| crate::check::NetnsError::Unknown { name: name.to_string() })
+    }
+}

@@ -3,10 +3,10 @@
 //! enhanced packet blocks with a comment, so Wireshark and tshark open the
 //! file; everything else (the context, function and symbol names, stacks,
 //! every event with all its fields, the `count`/`hist` tables and the
-//! summary) travels in custom blocks (type 0x40000BAD) under ferret's
-//! enterprise number, which other readers skip.
+//! summary) travels in blocks of a local-use type (0x80000BAD) laid out as
+//! custom blocks, under an enterprise number; other readers skip them.
 //!
-//! Each custom block holds one record: enterprise number, kind, payload
+//! Each such block holds one record: enterprise number, kind, payload
 //! length, payload. The first record is the [`Context`]; its `format`
 //! field is the version of everything below. Names, symbols and stacks are
 //! written once, the first time an event needs them; an event with packet
@@ -20,7 +20,7 @@ pub mod paths;
 mod reader;
 mod writer;
 
-pub use context::{Context, RecordedRule};
+pub use context::{Context, RecordedNetns, RecordedRule};
 pub use reader::{read, read_file, Recorded, Recording};
 pub use writer::RecordingWriter;
 
