@@ -86,7 +86,13 @@ pub struct OutputArgs {
     /// Record the session to FILE (pcap-ng, created 0600) instead of
     /// printing it: every match of every rule with all its fields, stacks,
     /// the packets of `capture` rules, and what reading it elsewhere needs.
-    #[arg(short = 'w', long = "write", value_name = "FILE", global = true, conflicts_with = "read")]
+    #[arg(
+        short = 'w',
+        long = "write",
+        value_name = "FILE",
+        global = true,
+        conflicts_with = "read"
+    )]
     pub write: Option<PathBuf>,
 
     /// Read a recording made with -w instead of tracing: print it as the

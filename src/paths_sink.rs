@@ -16,7 +16,12 @@ pub struct PathSink<W: Write> {
 
 impl<W: Write> PathSink<W> {
     pub fn new(out: W, json: bool) -> PathSink<W> {
-        PathSink { out, json, events: Vec::new(), names: Names::default() }
+        PathSink {
+            out,
+            json,
+            events: Vec::new(),
+            names: Names::default(),
+        }
     }
 
     fn write_paths(&mut self) -> io::Result<()> {
@@ -29,7 +34,8 @@ impl<W: Write> PathSink<W> {
                 self.out.write_all(b"\n")?;
             }
         } else {
-            self.out.write_all(paths::render_text(&groups, &refs, &self.names).as_bytes())?;
+            self.out
+                .write_all(paths::render_text(&groups, &refs, &self.names).as_bytes())?;
         }
         self.events.clear();
         Ok(())
@@ -61,6 +67,8 @@ impl<W: Write> Sink for PathSink<W> {
     }
 
     fn aggregates(&mut self, aggs: &Aggregates, ctx: &Names) -> io::Result<()> {
+        // The paths come first, as events come before tables elsewhere.
+        self.write_paths()?;
         if self.json {
             for obj in aggs.to_json(ctx) {
                 serde_json::to_writer(&mut self.out, &obj)?;

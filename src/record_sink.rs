@@ -26,7 +26,10 @@ impl RecordSink {
         let context = Context::for_plan(plan, facts.reasons.as_ref().ok(), netns_names());
         let writer = RecordingWriter::new(BufWriter::with_capacity(64 * 1024, file), &context)
             .with_context(|| format!("cannot write the recording {}", path.display()))?;
-        Ok(RecordSink { writer, path: path.to_path_buf() })
+        Ok(RecordSink {
+            writer,
+            path: path.to_path_buf(),
+        })
     }
 }
 

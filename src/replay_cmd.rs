@@ -38,7 +38,10 @@ pub fn run(path: &Path, rules: Option<&RuleSource>, args: &OutputArgs) -> anyhow
         c.rules_text().replace('\n', "; ")
     );
     if let Some(d) = &damage {
-        eprintln!("ferret: warning: {}: {d}; what comes before it follows", path.display());
+        eprintln!(
+            "ferret: warning: {}: {d}; what comes before it follows",
+            path.display()
+        );
     }
     let mut sink: Box<dyn Sink> = {
         let out = BufWriter::with_capacity(64 * 1024, open_output(args)?);
@@ -57,13 +60,23 @@ pub fn run(path: &Path, rules: Option<&RuleSource>, args: &OutputArgs) -> anyhow
             None => return Ok(Exit::RuleError),
         },
     };
-    Ok(if damage.is_some() && exit == Exit::Ok { Exit::Lost } else { exit })
+    Ok(if damage.is_some() && exit == Exit::Ok {
+        Exit::Lost
+    } else {
+        exit
+    })
 }
 
 /// As the session printed it: the events of rules that printed, the last
 /// tables, the account.
 fn replay(rec: &Recording, sink: &mut dyn Sink) -> anyhow::Result<Exit> {
-    let shown: Vec<usize> = rec.context.rules.iter().filter(|r| r.shown).map(|r| r.number).collect();
+    let shown: Vec<usize> = rec
+        .context
+        .rules
+        .iter()
+        .filter(|r| r.shown)
+        .map(|r| r.number)
+        .collect();
     for r in &rec.events {
         let ev = &r.event;
         if ev.rules.is_empty() || ev.rules.iter().any(|n| shown.contains(n)) {
@@ -90,7 +103,10 @@ fn compile(source: &RuleSource, rec: &Recording) -> Option<Plan> {
     let (plan, diags) = ferret_core::compile(&source.text, &env);
     if !diags.is_empty() {
         let color = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        eprint!("{}", ferret_core::diag::render(&source.name, &source.text, &diags, color));
+        eprint!(
+            "{}",
+            ferret_core::diag::render(&source.name, &source.text, &diags, color)
+        );
     }
     let plan = plan?;
     let errors = offline::check(&plan, &rec.context);
@@ -100,7 +116,12 @@ fn compile(source: &RuleSource, rec: &Recording) -> Option<Plan> {
     errors.is_empty().then_some(plan)
 }
 
-fn refilter(rec: &Recording, plan: &Plan, args: &OutputArgs, sink: &mut dyn Sink) -> anyhow::Result<Exit> {
+fn refilter(
+    rec: &Recording,
+    plan: &Plan,
+    args: &OutputArgs,
+    sink: &mut dyn Sink,
+) -> anyhow::Result<Exit> {
     let mut pcap = match &args.pcap {
         Some(p) => Some(PcapWriter::create(p, &rule_texts(plan))?),
         None => None,
@@ -116,14 +137,24 @@ fn refilter(rec: &Recording, plan: &Plan, args: &OutputArgs, sink: &mut dyn Sink
             continue;
         }
         let wants = |f: fn(&ferret_core::plan::RulePlan) -> bool| {
-            plan.rules.iter().any(|p| deliver.contains(&p.number) && f(p))
+            plan.rules
+                .iter()
+                .any(|p| deliver.contains(&p.number) && f(p))
         };
         let ev = Event {
             rules: deliver.clone(),
-            capture: if wants(|p| p.captures()) { r.event.capture.clone() } else { Vec::new() },
+            capture: if wants(|p| p.captures()) {
+                r.event.capture.clone()
+            } else {
+                Vec::new()
+            },
             ..r.event.clone()
         };
-        let stack = if wants(|p| p.actions.stack) { rec.stack(r) } else { None };
+        let stack = if wants(|p| p.actions.stack) {
+            rec.stack(r)
+        } else {
+            None
+        };
         if let Some(w) = record.as_mut() {
             w.event(&ev, stack, &rec.names)?;
         }
@@ -135,7 +166,10 @@ fn refilter(rec: &Recording, plan: &Plan, args: &OutputArgs, sink: &mut dyn Sink
         let to_file_only = |p: &ferret_core::plan::RulePlan| {
             pcap.is_some() && p.captures() && !p.actions.print && !p.actions.stack
         };
-        let shown = plan.rules.iter().any(|p| deliver.contains(&p.number) && !to_file_only(p));
+        let shown = plan
+            .rules
+            .iter()
+            .any(|p| deliver.contains(&p.number) && !to_file_only(p));
         if record.is_none() && shown {
             sink.event(&ev, stack, &rec.names)?;
         }
@@ -164,7 +198,11 @@ fn rule_texts(plan: &Plan) -> Vec<String> {
 }
 
 /// A recording of the offline session, with the original machine's facts.
-fn new_recording(path: &Path, plan: &Plan, from: &Context) -> anyhow::Result<RecordingWriter<BufWriter<std::fs::File>>> {
+fn new_recording(
+    path: &Path,
+    plan: &Plan,
+    from: &Context,
+) -> anyhow::Result<RecordingWriter<BufWriter<std::fs::File>>> {
     let context = Context {
         ferret: from.ferret.clone(),
         kernel: from.kernel.clone(),
@@ -174,5 +212,8 @@ fn new_recording(path: &Path, plan: &Plan, from: &Context) -> anyhow::Result<Rec
         ..Context::for_plan(plan, Some(&from.drop_reasons()), from.netns.clone())
     };
     let file = ferret_core::outfile::create(path).context("the recording (-w)")?;
-    Ok(RecordingWriter::new(BufWriter::with_capacity(64 * 1024, file), &context)?)
+    Ok(RecordingWriter::new(
+        BufWriter::with_capacity(64 * 1024, file),
+        &context,
+    )?)
 }

@@ -3,8 +3,8 @@
 use crate::cli::OutputArgs;
 use crate::exit::Exit;
 use crate::paths_sink::PathSink;
-use crate::record_sink::{self, RecordSink};
 use crate::privdrop::Needs;
+use crate::record_sink::{self, RecordSink};
 use crate::source::RuleSource;
 use crate::stderr_listener::StderrListener;
 use anyhow::Context;

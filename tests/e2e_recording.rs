@@ -16,10 +16,20 @@ use std::time::Duration;
 
 /// `ferret ARGS..`: (stdout JSON lines, stderr, exit code).
 fn ferret(args: &[&str]) -> (Vec<Value>, String, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferret")).args(args).output().expect("ferret runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_ferret"))
+        .args(args)
+        .output()
+        .expect("ferret runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    (lines, String::from_utf8_lossy(&out.stderr).into_owned(), out.status.code().unwrap_or(-1))
+    let lines = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
 }
 
 fn of_type<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
@@ -28,16 +38,42 @@ fn of_type<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
 
 /// An event's identity across outputs: time and skb.
 fn ids<'a>(events: impl IntoIterator<Item = &'a Value>) -> BTreeSet<(u64, String)> {
-    events.into_iter().map(|e| (e["ts"].as_u64().unwrap(), e["skb"].as_str().unwrap().to_string())).collect()
+    events
+        .into_iter()
+        .map(|e| {
+            (
+                e["ts"].as_u64().unwrap(),
+                e["skb"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
 
 fn tshark_packets(path: &Path) -> Option<Vec<String>> {
     let out = Command::new("tshark")
-        .args(["-r", path.to_str()?, "-T", "fields", "-e", "frame.comment", "-e", "tcp.dstport"])
+        .args([
+            "-r",
+            path.to_str()?,
+            "-T",
+            "fields",
+            "-e",
+            "frame.comment",
+            "-e",
+            "tcp.dstport",
+        ])
         .output()
         .ok()?;
-    assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
-    Some(String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect())
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 #[test]
@@ -63,7 +99,8 @@ fn a_recorded_lab_reads_back_and_offline_rules_agree_with_the_kernel() {
     rules.push(format!("on drop where {ns} count by reason"));
     let text = rules.join("\n");
     let trace = Trace::start(&["-w", file.to_str().unwrap(), &text]);
-    lab.tcp_attempts(ADDR_B.into(), 443, 3, Duration::from_millis(500)).unwrap();
+    lab.tcp_attempts(ADDR_B.into(), 443, 3, Duration::from_millis(500))
+        .unwrap();
     assert_eq!(lab.udp_send(ADDR_B.into(), 9, 5, 100).unwrap(), 5);
     let live = trace.stop();
     assert_eq!(live.code, Some(0), "{}", live.stderr);
@@ -77,25 +114,49 @@ fn a_recorded_lab_reads_back_and_offline_rules_agree_with_the_kernel() {
     assert_eq!(code, 0, "{err}");
     let events = of_type(&lines, "event");
     let summary = of_type(&lines, "summary");
-    assert_eq!(Some(events.len() as u64), summary[0]["rules"][0]["matched"].as_u64(), "{err}");
+    assert_eq!(
+        Some(events.len() as u64),
+        summary[0]["rules"][0]["matched"].as_u64(),
+        "{err}"
+    );
     assert!(events.len() >= 8, "{err}");
-    assert!(events.iter().all(|e| e["stack"].as_array().is_some_and(|s| !s.is_empty())), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["stack"].as_array().is_some_and(|s| !s.is_empty())),
+        "{events:?}"
+    );
     let table = of_type(&lines, "count");
     assert_eq!(table.len(), 1, "{lines:?}");
     assert!(err.contains("format 1"), "{err}");
 
     // The differential: rule k's kernel verdicts against the evaluator's.
     for (k, rule) in filters.iter().enumerate() {
-        let kernel = ids(events.iter().copied().filter(|e| e["rules"].as_array().unwrap().contains(&(k as u64 + 2).into())));
+        let kernel = ids(events.iter().copied().filter(|e| {
+            e["rules"]
+                .as_array()
+                .unwrap()
+                .contains(&(k as u64 + 2).into())
+        }));
         let (off, err, code) = ferret(&["-r", path, "--json", rule]);
         assert_eq!(code, 0, "{rule}: {err}");
         assert_eq!(ids(of_type(&off, "event")), kernel, "{rule}");
     }
-    let by_kernel = |r: usize| events.iter().filter(|e| e["rules"].as_array().unwrap().contains(&r.into())).count();
+    let by_kernel = |r: usize| {
+        events
+            .iter()
+            .filter(|e| e["rules"].as_array().unwrap().contains(&r.into()))
+            .count()
+    };
     assert_eq!((by_kernel(2), by_kernel(3)), (3, 5));
 
     // count by offline gives the kernel's table.
-    let (off, err, _) = ferret(&["-r", path, "--json", &format!("on drop where {ns} count by reason")]);
+    let (off, err, _) = ferret(&[
+        "-r",
+        path,
+        "--json",
+        &format!("on drop where {ns} count by reason"),
+    ]);
     let rows = |t: &Value| t["rows"].clone();
     assert_eq!(rows(of_type(&off, "count")[0]), rows(table[0]), "{err}");
 
@@ -112,21 +173,39 @@ fn a_recorded_lab_reads_back_and_offline_rules_agree_with_the_kernel() {
     let (paths, err, _) = ferret(&["-r", path, "--json", "--by-skb"]);
     let paths = of_type(&paths, "path");
     assert_eq!(paths.len(), events.len(), "{err}");
-    let reasons: BTreeSet<&str> = paths.iter().map(|p| p["reason"].as_str().unwrap()).collect();
-    assert!(reasons.contains("NETFILTER_DROP") && reasons.contains("NO_SOCKET"), "{reasons:?}");
+    let reasons: BTreeSet<&str> = paths
+        .iter()
+        .map(|p| p["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains("NETFILTER_DROP") && reasons.contains("NO_SOCKET"),
+        "{reasons:?}"
+    );
     assert!(paths.iter().all(|p| p["end"] == "drop"));
 
     // tshark opens the recording and the offline capture to a new file.
     let again = dir.join("again.pcapng");
-    let (_, err, code) = ferret(&["-r", path, "--pcap", again.to_str().unwrap(), "on drop where dport == 443 capture"]);
+    let (_, err, code) = ferret(&[
+        "-r",
+        path,
+        "--pcap",
+        again.to_str().unwrap(),
+        "on drop where dport == 443 capture",
+    ]);
     assert_eq!(code, 0, "{err}");
     match (tshark_packets(&file), tshark_packets(&again)) {
         (Some(rec), Some(cap)) => {
             assert_eq!(rec.len(), 3, "{rec:?}");
-            assert!(rec.iter().all(|l| l.contains("reason=NETFILTER_DROP") && l.ends_with("443")), "{rec:?}");
+            assert!(
+                rec.iter()
+                    .all(|l| l.contains("reason=NETFILTER_DROP") && l.ends_with("443")),
+                "{rec:?}"
+            );
             assert_eq!(cap.len(), 3, "{cap:?}");
         }
-        _ if std::env::var_os("CI").is_some() => panic!("tshark is missing (tools/deps.sh installs it)"),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("tshark is missing (tools/deps.sh installs it)")
+        }
         _ => eprintln!("tshark checks skipped: tshark is not installed"),
     }
     let _ = std::fs::remove_dir_all(&dir);

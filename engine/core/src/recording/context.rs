@@ -133,6 +133,8 @@ impl crate::check::NetnsResolver for RecordedNetns<'_> {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, ino)| *ino)
-            .ok_or_else(|| crate::check::NetnsError::Unknown { name: name.to_string() })
+            .ok_or_else(|| crate::check::NetnsError::Unknown {
+                name: name.to_string(),
+            })
     }
 }

@@ -90,10 +90,11 @@ pub fn render_text(paths: &[PacketPath], events: &[&Event], names: &Names) -> St
         };
         let _ = writeln!(
             out,
-            "skb {:#x} {} — {} events in {}, {end}",
+            "skb {:#x} {} — {} event{} in {}, {end}",
             p.skb,
             tuple_text(first),
             p.steps.len(),
+            if p.steps.len() == 1 { "" } else { "s" },
             span_text(total)
         );
         let mut prev: Option<&Event> = None;
