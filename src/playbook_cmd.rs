@@ -78,16 +78,25 @@ fn run_playbook(
             });
         }
     };
+    let limits = Limits {
+        operations: args.script_ops.unwrap_or(Limits::default().operations),
+        ..Limits::default()
+    };
+    let host = HostOptions {
+        args: args.args.clone(),
+        json: output.json,
+        allow_io: args.allow_script_io,
+        limits,
+    };
+    if let Some(file) = &output.read {
+        return on_recording(&playbook, file, host, output, color);
+    }
     if let Err(exit) = require_root() {
         return Ok(exit);
     }
     let facts = SystemFacts::load();
     let mut privileges = crate::privdrop::plan(output.user.as_deref(), Needs::LoadingRules)?;
     let out = BufWriter::with_capacity(64 * 1024, open_output(output)?);
-    let limits = Limits {
-        operations: args.script_ops.unwrap_or(Limits::default().operations),
-        ..Limits::default()
-    };
     let opts = RunOptions {
         session: Some(SessionOptions {
             ring_bytes: trace_cmd::ring_bytes(output.ring_mib)?,
@@ -95,12 +104,7 @@ fn run_playbook(
             verbose: output.verbose,
             ..SessionOptions::default()
         }),
-        host: HostOptions {
-            args: args.args.clone(),
-            json: output.json,
-            allow_io: args.allow_script_io,
-            limits,
-        },
+        host,
         cmd: output.cmd.clone(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -119,6 +123,10 @@ fn run_playbook(
         Ok(o) => o,
         Err(RunError::Session(e)) => return Ok(trace_cmd::report_error(&e, output.verbose)),
     };
+    finish(&playbook, &outcome, color)
+}
+
+fn finish(playbook: &Playbook, outcome: &run::Outcome, color: bool) -> anyhow::Result<Exit> {
     eprint!("{}", outcome.summary.render_text());
     if let Some(e) = &outcome.error {
         eprint!("{}", playbook.render_error(e, color));
@@ -128,4 +136,33 @@ fn run_playbook(
         });
     }
     Ok(Exit::after_playbook(outcome.exit, &outcome.summary))
+}
+
+/// The playbook over a recording (`-r FILE`): no root, no kernel.
+fn on_recording(
+    playbook: &Playbook,
+    file: &Path,
+    host: HostOptions,
+    output: &OutputArgs,
+    color: bool,
+) -> anyhow::Result<Exit> {
+    let (rec, damage) = match ferret_core::recording::read_file(file) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ferret: error: {}: {e}", file.display());
+            return Ok(Exit::System);
+        }
+    };
+    if let Some(d) = &damage {
+        eprintln!(
+            "ferret: warning: {}: {d}; the playbook reads what comes before it",
+            file.display()
+        );
+    }
+    let out = BufWriter::with_capacity(64 * 1024, open_output(output)?);
+    let outcome = ferret_script::replay::run(playbook, &rec, host, Box::new(out));
+    match finish(playbook, &outcome, color)? {
+        Exit::Ok if damage.is_some() => Ok(Exit::Lost),
+        exit => Ok(exit),
+    }
 }

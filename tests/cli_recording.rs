@@ -121,3 +121,35 @@ fn cut_and_damaged_recordings_show_what_comes_before_and_say_where() {
     assert!(err.contains("cannot read"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_playbook_reads_the_fixture_without_root() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferret"))
+        .args([
+            "run",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/why-dropped.rhai"),
+            "-r",
+            FIXTURE,
+            "--json",
+        ])
+        .output()
+        .expect("ferret runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "why-dropped exits 1 when it finds drops: {stderr}"
+    );
+    let report: Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["type"] == "report")
+        .expect("a report line");
+    assert_eq!(report["drops"], 4, "{report}");
+    assert_eq!(report["groups"].as_array().unwrap().len(), 2, "{report}");
+    assert!(
+        stderr.contains("end-of-recording") || stdout.contains("end-of-recording"),
+        "{stdout}{stderr}"
+    );
+}

@@ -210,3 +210,43 @@ fn a_recorded_lab_reads_back_and_offline_rules_agree_with_the_kernel() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The report of a playbook: its `"type": "report"` line.
+fn report_of(lines: &[Value]) -> Option<Value> {
+    lines.iter().find(|v| v["type"] == "report").cloned()
+}
+
+#[test]
+fn why_dropped_over_a_recording_reports_as_it_did_live() {
+    if !root_or_skip("why_dropped_over_a_recording") {
+        return;
+    }
+    let lab = Lab::create("recpb").expect("lab");
+    lab.nft(&lab.b, lab::DROP_HTTPS).expect("nft rule");
+    let file = std::env::temp_dir().join(format!("ferret-recpb-{}.pcapng", std::process::id()));
+    // IPv4 only: the lab's own IPv6 chatter comes at moments the two
+    // sessions, started one after the other, may not both see.
+    let filter = format!("netns == \"{}\" and family == ip4", lab.b);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/why-dropped.rhai");
+    // The same drops, seen by the playbook live and by a recording at once.
+    let live = Trace::start_exact(&["run", "--json", script, "--", &filter], &[]);
+    let recording = Trace::start(&[
+        "-w",
+        file.to_str().unwrap(),
+        &format!("on drop where {filter} print stack"),
+    ]);
+    lab.tcp_attempts(ADDR_B.into(), 443, 3, Duration::from_millis(500))
+        .unwrap();
+    assert_eq!(lab.udp_send(ADDR_B.into(), 9, 4, 64).unwrap(), 4);
+    let recorded = recording.stop();
+    let live = live.stop();
+    assert_eq!(recorded.code, Some(0), "{}", recorded.stderr);
+    let live_report =
+        report_of(&live.events).unwrap_or_else(|| panic!("no live report: {}", live.stderr));
+    let (lines, err, code) = ferret(&["run", script, "-r", file.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1, "{err}");
+    let offline_report = report_of(&lines).unwrap_or_else(|| panic!("no report: {err}"));
+    assert_eq!(live_report["drops"], 7, "{live_report}");
+    assert_eq!(offline_report, live_report);
+    let _ = std::fs::remove_file(&file);
+}

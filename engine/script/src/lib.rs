@@ -14,6 +14,7 @@ pub mod event;
 pub mod facts;
 pub mod host;
 mod io;
+pub mod replay;
 pub mod run;
 pub mod setup;
 mod state;

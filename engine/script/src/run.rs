@@ -240,8 +240,8 @@ fn write_aggregates(host: &Host<Session>, json: bool) -> Result<(), SessionError
 
 /// The report (text, or a `"type": "report"` line), then with --json the
 /// summary object; the text summary goes to stderr separately.
-fn write_end(
-    host: &Host<Session>,
+pub(crate) fn write_end<T: ferret_session::control::RuleControl>(
+    host: &Host<T>,
     name: &str,
     report: Option<&serde_json::Value>,
     summary: &Summary,

@@ -16,6 +16,7 @@ mod aggs;
 mod blocks;
 mod context;
 pub mod offline;
+mod offline_check;
 pub mod paths;
 mod reader;
 mod writer;

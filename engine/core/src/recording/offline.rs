@@ -6,7 +6,7 @@
 //! by the first event past the last window, as in ebpf/rules.bpf.h), and
 //! ends after `stop after N` delivered events.
 
-use super::Context;
+pub use super::offline_check::{check, OfflineError};
 use crate::abi::{self, hook, AggKey, Hist};
 use crate::agg_compact::big_key;
 use crate::catalog;
@@ -19,63 +19,6 @@ use crate::plan::{eval, Plan, RulePlan};
 use crate::summary::{RuleSummary, Summary};
 use std::collections::HashMap;
 
-/// A rule asks for something the recording does not hold.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OfflineError {
-    #[error(
-        "rule {rule}: the recording holds no `{trigger}` events; it was made with: {recorded}"
-    )]
-    Trigger {
-        rule: usize,
-        trigger: String,
-        recorded: String,
-    },
-    #[error("rule {rule}: the recording does not hold the field `{field}`")]
-    Field { rule: usize, field: &'static str },
-    #[error("rule {rule}: `stack` asks for stacks, but the recording kept none (no recorded rule had `stack`)")]
-    Stack { rule: usize },
-    #[error("rule {rule}: `capture` asks for packet bytes, but the recording holds none (no recorded rule had `capture`)")]
-    Capture { rule: usize },
-}
-
-/// Every reason `plan` cannot be answered from a recording made in `ctx`.
-pub fn check(plan: &Plan, ctx: &Context) -> Vec<OfflineError> {
-    let recorded = || ctx.rules_text().replace('\n', "; ");
-    let mut errors = Vec::new();
-    for r in &plan.rules {
-        for t in &r.triggers {
-            let (bit, name) = match t {
-                TriggerIr::Hook { hook, name, .. } => (1 << hook, name.to_string()),
-                TriggerIr::Func { globs } => {
-                    (1 << hook::FUNC, format!("func {}", globs.join(", ")))
-                }
-                TriggerIr::Tracepoint { .. } => continue,
-            };
-            if ctx.hooks() & bit == 0 {
-                errors.push(OfflineError::Trigger {
-                    rule: r.number,
-                    trigger: name,
-                    recorded: recorded(),
-                });
-            }
-        }
-        let missing = r.needs & !ctx.fields;
-        if let Some(f) = catalog::FIELDS.iter().find(|f| missing & (1 << f.id) != 0) {
-            errors.push(OfflineError::Field {
-                rule: r.number,
-                field: f.name,
-            });
-        }
-        if r.actions.stack && !ctx.rules.iter().any(|x| x.stack) {
-            errors.push(OfflineError::Stack { rule: r.number });
-        }
-        if r.captures() && !ctx.rules.iter().any(|x| x.capture) {
-            errors.push(OfflineError::Capture { rule: r.number });
-        }
-    }
-    errors
-}
-
 #[derive(Debug, Default)]
 struct RuleState {
     counts: RuleSummary,
@@ -85,41 +28,81 @@ struct RuleState {
     hist: Hist,
 }
 
-/// The offline session: feed it events in order.
+/// A rule of the offline session and what it has counted.
 #[derive(Debug)]
-pub struct Offline<'a> {
-    plan: &'a Plan,
-    names: &'a Names,
-    rules: Vec<RuleState>,
+struct OfflineRule {
+    plan: RulePlan,
+    state: RuleState,
+    paused: bool,
+}
+
+/// The offline session: feed it events in order. Rules may be added,
+/// removed and paused between events, as a playbook does live.
+#[derive(Debug)]
+pub struct Offline {
+    rules: Vec<OfflineRule>,
+    names: Names,
     tracked: HashMap<u64, u64>,
     stopped: bool,
     first_ts: Option<u64>,
     last_ts: u64,
 }
 
-impl<'a> Offline<'a> {
-    pub fn new(plan: &'a Plan, names: &'a Names) -> Offline<'a> {
-        let rules = plan
-            .rules
-            .iter()
-            .map(|r| RuleState {
-                counts: RuleSummary {
-                    rule: r.number,
-                    text: r.text.clone(),
-                    ..RuleSummary::default()
-                },
-                ..RuleState::default()
-            })
-            .collect();
-        Offline {
-            plan,
-            names,
-            rules,
+impl Offline {
+    pub fn new(plan: &Plan, names: &Names) -> Offline {
+        let mut off = Offline {
+            rules: Vec::new(),
+            names: names.clone(),
             tracked: HashMap::new(),
             stopped: false,
             first_ts: None,
             last_ts: 0,
+        };
+        for r in &plan.rules {
+            off.add(r.clone());
         }
+        off
+    }
+
+    /// Adds a rule; events name it by its `number`.
+    pub fn add(&mut self, plan: RulePlan) {
+        let counts = RuleSummary {
+            rule: plan.number,
+            text: plan.text.clone(),
+            ..RuleSummary::default()
+        };
+        let state = RuleState {
+            counts,
+            ..RuleState::default()
+        };
+        self.rules.push(OfflineRule {
+            plan,
+            state,
+            paused: false,
+        });
+    }
+
+    /// Removes rule `number`; false when there is none.
+    pub fn remove(&mut self, number: usize) -> bool {
+        let before = self.rules.len();
+        self.rules.retain(|r| r.plan.number != number);
+        self.rules.len() != before
+    }
+
+    /// Pauses or resumes rule `number`; false when there is none.
+    pub fn set_paused(&mut self, number: usize, paused: bool) -> bool {
+        let rule = self.rules.iter_mut().find(|r| r.plan.number == number);
+        rule.map(|r| r.paused = paused).is_some()
+    }
+
+    /// The rules, with whether each is paused.
+    pub fn rules(&self) -> impl Iterator<Item = (&RulePlan, bool)> {
+        self.rules.iter().map(|r| (&r.plan, r.paused))
+    }
+
+    /// The names events are read with (functions, reasons, symbols).
+    pub fn names(&self) -> &Names {
+        &self.names
     }
 
     /// The numbers of the rules that deliver this event (print, stack,
@@ -134,12 +117,12 @@ impl<'a> Offline<'a> {
         let mut deliver = Vec::new();
         let mut new_track = 0u64;
         let tracked = self.tracked.get(&ev.meta.skb).copied().unwrap_or(0);
-        for (i, rule) in self.plan.rules.iter().enumerate() {
-            let bit = 1u64 << (i % abi::MAX_RULES);
-            if !listens(rule, ev, self.names) {
+        for r in self.rules.iter_mut().filter(|r| !r.paused) {
+            let (rule, st) = (&r.plan, &mut r.state);
+            let bit = 1u64 << ((rule.number - 1) % abi::MAX_RULES);
+            if !listens(rule, ev, &self.names) {
                 continue;
             }
-            let st = &mut self.rules[i];
             st.counts.seen += 1;
             let hit =
                 (rule.tracks() && tracked & bit != 0) || eval::eval_insns(&rule.insns, &ev.meta);
@@ -150,7 +133,7 @@ impl<'a> Offline<'a> {
             if rule.tracks() {
                 new_track |= bit;
             }
-            aggregate(st, rule, i as u32, ev);
+            aggregate(st, rule, (rule.number - 1) as u32, ev);
             if !rule.delivers() {
                 continue;
             }
@@ -189,7 +172,12 @@ impl<'a> Offline<'a> {
             last: true,
             ..Aggregates::default()
         };
-        for (rule, st) in self.plan.rules.iter().zip(&self.rules) {
+        for OfflineRule {
+            plan: rule,
+            state: st,
+            ..
+        } in &self.rules
+        {
             if let Some(by) = &rule.actions.count_by {
                 let mut rows: Vec<(AggKey, u64)> = st.rows.iter().map(|(k, n)| (*k, *n)).collect();
                 sort_rows(&mut rows);
@@ -217,7 +205,7 @@ impl<'a> Offline<'a> {
     /// recorded events of the rule's triggers).
     pub fn summary(&self) -> Summary {
         Summary {
-            rules: self.rules.iter().map(|r| r.counts.clone()).collect(),
+            rules: self.rules.iter().map(|r| r.state.counts.clone()).collect(),
             duration_ms: self.elapsed_ms(),
             ended_by: if self.stopped {
                 "stop-after"
