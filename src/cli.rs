@@ -105,6 +105,12 @@ pub struct OutputArgs {
     #[arg(long, global = true)]
     pub by_skb: bool,
 
+    /// Write the packets' paths (as --by-skb groups them) to FILE as one
+    /// self-contained HTML page: a timeline per packet, the drop marked,
+    /// its reason and stack on hover.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub html: Option<PathBuf>,
+
     /// Run COMMAND with sh -c once the probes are ready; the trace ends when
     /// it exits, and ferret exits with its status.
     #[arg(long = "cmd", value_name = "COMMAND", global = true)]

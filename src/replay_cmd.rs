@@ -45,7 +45,10 @@ pub fn run(path: &Path, rules: Option<&RuleSource>, args: &OutputArgs) -> anyhow
     }
     let mut sink: Box<dyn Sink> = {
         let out = BufWriter::with_capacity(64 * 1024, open_output(args)?);
-        if args.by_skb {
+        if let Some(page) = &args.html {
+            let title = format!("ferret: {}", path.display());
+            Box::new(PathSink::new(out, args.json).html(page, &title)?)
+        } else if args.by_skb {
             Box::new(PathSink::new(out, args.json))
         } else if args.json {
             Box::new(JsonSink::new(out))

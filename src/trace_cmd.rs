@@ -45,6 +45,9 @@ pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
         let sink = RecordSink::create(path, &plan, &facts)?;
         record_sink::deliver_everything(&mut plan);
         Box::new(sink)
+    } else if let Some(page) = &args.html {
+        let out = BufWriter::with_capacity(64 * 1024, open_output(args)?);
+        Box::new(PathSink::new(out, args.json).html(page, "ferret: packet paths")?)
     } else if args.by_skb {
         let out = BufWriter::with_capacity(64 * 1024, open_output(args)?);
         Box::new(PathSink::new(out, args.json))

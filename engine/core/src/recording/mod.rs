@@ -15,6 +15,7 @@
 mod aggs;
 mod blocks;
 mod context;
+pub mod html;
 pub mod offline;
 mod offline_check;
 pub mod paths;
