@@ -153,3 +153,45 @@ fn a_playbook_reads_the_fixture_without_root() {
         "{stdout}{stderr}"
     );
 }
+
+#[test]
+fn a_playbook_reads_count_and_hist_tables_from_tables() {
+    let dir = std::env::temp_dir().join(format!("ferret-tables-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("tables.rhai");
+    std::fs::write(
+        &script,
+        r#"rule("on drop count by reason");
+rule("on drop where udp hist len");
+fn on_end() {
+    let t = tables();
+    report(#{ tables: t.len(), reason: t[0].rows[0].key.reason, count: t[0].rows[0].count, values: t[1].total });
+}
+"#,
+    )
+    .unwrap();
+    let (lines, err, code) = ferret(&[
+        "run",
+        script.to_str().unwrap(),
+        "-r",
+        FIXTURE,
+        "--json",
+        "--allow-unsafe-files",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let report = lines
+        .iter()
+        .find(|v| v["type"] == "report")
+        .unwrap_or_else(|| panic!("no report: {err}"));
+    assert_eq!(
+        (report["tables"].as_i64(), report["reason"].as_str()),
+        (Some(2), Some("NO_SOCKET")),
+        "{report}"
+    );
+    assert_eq!(
+        (report["count"].as_i64(), report["values"].as_i64()),
+        (Some(4), Some(2)),
+        "{report}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

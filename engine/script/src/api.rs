@@ -74,6 +74,15 @@ fn rules<T: RuleControl + 'static>(engine: &mut Engine, state: &Shared<T>) {
         },
     );
     let s = state.clone();
+    engine.register_fn("tables", move |ctx: NativeCallContext| -> Res<Array> {
+        let tables = s
+            .borrow()
+            .tracer
+            .tables_json()
+            .map_err(|e| fail(&ctx, e.to_string()))?;
+        Ok(tables.iter().map(super::value::from_json).collect())
+    });
+    let s = state.clone();
     engine.register_fn("rules", move || -> Array {
         s.borrow()
             .tracer

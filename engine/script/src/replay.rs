@@ -110,6 +110,10 @@ impl RuleControl for RecordingTracer {
         }
         Ok(aggs.render_text(self.offline.names()))
     }
+
+    fn tables_json(&self) -> Result<Vec<serde_json::Value>, ReplayError> {
+        Ok(self.offline.aggregates().to_json(self.offline.names()))
+    }
 }
 
 /// The system facts a playbook's rules are checked with: the recording's
