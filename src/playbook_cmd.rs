@@ -146,21 +146,25 @@ fn on_recording(
     output: &OutputArgs,
     color: bool,
 ) -> anyhow::Result<Exit> {
-    let (rec, damage) = match ferret_core::recording::read_file(file) {
+    let open = |file| ferret_core::recording::open(file);
+    // Two passes: every name first, for checking the playbook's rules.
+    let opened = open(file).and_then(|first| Ok((first.into_names(), open(file)?)));
+    let (names, reader) = match opened {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ferret: error: {}: {e}", file.display());
             return Ok(Exit::System);
         }
     };
+    let out = BufWriter::with_capacity(64 * 1024, open_output(output)?);
+    let (outcome, damage) =
+        ferret_script::replay::run(playbook, reader, &names, host, Box::new(out));
     if let Some(d) = &damage {
         eprintln!(
-            "ferret: warning: {}: {d}; the playbook reads what comes before it",
+            "ferret: warning: {}: {d}; the playbook read what comes before it",
             file.display()
         );
     }
-    let out = BufWriter::with_capacity(64 * 1024, open_output(output)?);
-    let outcome = ferret_script::replay::run(playbook, &rec, host, Box::new(out));
     match finish(playbook, &outcome, color)? {
         Exit::Ok if damage.is_some() => Ok(Exit::Lost),
         exit => Ok(exit),

@@ -12,10 +12,11 @@ use super::run::{write_end, Outcome};
 use super::{Playbook, ScriptError};
 use ferret_core::event::Event;
 use ferret_core::output::JsonSink;
+use ferret_core::output::Names;
 use ferret_core::output::Sink;
 use ferret_core::plan::{Plan, RulePlan};
 use ferret_core::recording::offline::{self, Offline, OfflineError};
-use ferret_core::recording::Recording;
+use ferret_core::recording::{Context, Item, ReadError, RecordingReader};
 use ferret_core::summary::RuleSummary;
 use ferret_session::control::{RuleControl, RuleView};
 use ferret_session::system::SystemFacts;
@@ -33,20 +34,20 @@ pub enum ReplayError {
 /// `rules()` and `stats()` act on when a playbook reads a recording.
 #[derive(Debug)]
 pub struct RecordingTracer {
-    context: ferret_core::recording::Context,
+    context: Context,
     offline: Offline,
     next_id: usize,
 }
 
 impl RecordingTracer {
-    pub fn new(rec: &Recording) -> RecordingTracer {
+    pub fn new(context: &Context, names: &Names) -> RecordingTracer {
         let empty = Plan {
             rules: vec![],
             needs: 0,
         };
         RecordingTracer {
-            context: rec.context.clone(),
-            offline: Offline::new(&empty, &rec.names),
+            context: context.clone(),
+            offline: Offline::new(&empty, names),
             next_id: 1,
         }
     }
@@ -118,37 +119,43 @@ impl RuleControl for RecordingTracer {
 
 /// The system facts a playbook's rules are checked with: the recording's
 /// drop reasons and functions, not this machine's.
-fn recorded_facts(rec: &Recording) -> SystemFacts {
+fn recorded_facts(context: &Context, names: &Names) -> SystemFacts {
     SystemFacts {
-        reasons: Ok(rec.context.drop_reasons()),
-        funcs: rec.names.funcs.clone(),
+        reasons: Ok(context.drop_reasons()),
+        funcs: names.funcs.clone(),
         kernel: Default::default(),
     }
 }
 
 /// Runs the playbook over the recording: top level and `on_start()`, each
 /// recorded event through the rules it added, then `on_end()`, the
-/// tables, the report and, with `--json`, the summary.
-pub fn run(
+/// tables, the report and, with `--json`, the summary. `names` are all the
+/// recording's names (`RecordingReader::into_names` of a first pass), for
+/// checking the rules; the damage that ended reading early comes back
+/// beside the outcome.
+pub fn run<R: std::io::Read>(
     playbook: &Playbook,
-    rec: &Recording,
+    mut reader: RecordingReader<R>,
+    names: &Names,
     opts: HostOptions,
     out: Box<dyn Write>,
-) -> Outcome {
-    let kernel = KernelInfo::new(rec.context.kernel.clone(), None, rec.context.reasons.len());
+) -> (Outcome, Option<ReadError>) {
+    let context = reader.context().clone();
+    let kernel = KernelInfo::new(context.kernel.clone(), None, context.reasons.len());
     let json = opts.json;
     let mut host = Host::new(
         playbook.clone(),
-        RecordingTracer::new(rec),
-        recorded_facts(rec),
+        RecordingTracer::new(&context, reader.names()),
+        recorded_facts(&context, names),
         kernel,
         out,
         opts,
     );
     let mut error = host.start().err();
     let mut stopped = false;
+    let mut damage = None;
     if error.is_none() {
-        error = feed(&mut host, rec, &mut stopped).err();
+        error = feed(&mut host, &mut reader, &mut stopped, &mut damage).err();
     }
     // How the events ended, before on_end() (which may call stop()).
     let ended_by = if host.stop_requested() {
@@ -179,25 +186,36 @@ pub fn run(
     if let Err(e) = host.flush() {
         error = error.or(Some(e));
     }
-    Outcome {
+    let outcome = Outcome {
         summary,
         error,
         exit: host.exit_code(),
         report,
-    }
+    };
+    (outcome, damage)
 }
 
-fn feed(
+fn feed<R: std::io::Read>(
     host: &mut Host<RecordingTracer>,
-    rec: &Recording,
+    reader: &mut RecordingReader<R>,
     stopped: &mut bool,
+    damage: &mut Option<ReadError>,
 ) -> Result<(), ScriptError> {
-    for r in &rec.events {
-        if host.stop_requested() {
-            break;
-        }
+    while !host.stop_requested() && !*stopped {
+        let r = match reader.next_item() {
+            None => break,
+            Some(Err(e)) => {
+                *damage = Some(e);
+                break;
+            }
+            Some(Ok(Item::Event(r))) => r,
+            Some(Ok(_)) => continue,
+        };
         let (deliver, with_stack) = {
             let mut t = host.tracer();
+            if reader.take_names_changed() {
+                t.offline.set_names(reader.names());
+            }
             let deliver = t.offline.event(&r.event);
             let with_stack = t
                 .offline
@@ -206,23 +224,21 @@ fn feed(
             *stopped = t.offline.stopped();
             (deliver, with_stack)
         };
-        if !deliver.is_empty() {
-            let ev = Event {
-                rules: deliver,
-                ..r.event.clone()
-            };
-            let stack = if with_stack { rec.stack(r) } else { None };
-            let netns = rec
-                .context
-                .netns
-                .iter()
-                .find(|(_, ino)| *ino == ev.meta.netns)
-                .map_or("", |(n, _)| n.as_str());
-            host.deliver(&ScriptEvent::new(&ev, stack, &rec.names, netns))?;
+        if deliver.is_empty() {
+            continue;
         }
-        if *stopped {
-            break;
-        }
+        let ev = Event {
+            rules: deliver,
+            ..r.event.clone()
+        };
+        let stack = if with_stack { reader.stack(&r) } else { None };
+        let context = reader.context();
+        let netns = context
+            .netns
+            .iter()
+            .find(|(_, ino)| *ino == ev.meta.netns)
+            .map_or("", |(n, _)| n.as_str());
+        host.deliver(&ScriptEvent::new(&ev, stack, reader.names(), netns))?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! descriptions, enhanced packets with a comment, and ferret's own blocks.
 
 use super::ReadError;
+use std::io::Read;
 
 pub(crate) const SHB: u32 = 0x0A0D_0D0A;
 pub(crate) const IDB: u32 = 1;
@@ -110,29 +111,23 @@ pub(crate) fn custom(out: &mut Vec<u8>, kind: u32, payload: &[u8]) {
     out.extend_from_slice(&total.to_le_bytes());
 }
 
+/// Blocks longer than this are damage, not data: ferret's largest record
+/// (the context) is tens of kilobytes, a packet at most a snaplen.
+const MAX_BLOCK: usize = 64 << 20;
+
 /// One block as found in the file: where it starts, its type, its body.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RawBlock<'a> {
+#[derive(Debug, Clone)]
+pub(crate) struct RawBlock {
     pub offset: usize,
     pub kind: u32,
-    pub body: &'a [u8],
+    pub body: Vec<u8>,
 }
 
-/// Cuts a file into blocks; the first error ends the walk.
-pub(crate) struct Blocks<'a> {
-    data: &'a [u8],
-    pos: usize,
+/// Reads a file block by block; the first error ends the walk.
+pub(crate) struct BlockReader<R> {
+    src: R,
+    offset: usize,
     failed: bool,
-}
-
-impl<'a> Blocks<'a> {
-    pub fn new(data: &'a [u8]) -> Blocks<'a> {
-        Blocks {
-            data,
-            pos: 0,
-            failed: false,
-        }
-    }
 }
 
 pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
@@ -143,55 +138,74 @@ pub(crate) fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
-impl<'a> Iterator for Blocks<'a> {
-    type Item = Result<RawBlock<'a>, ReadError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed || self.pos >= self.data.len() {
-            return None;
+/// Reads until `buf` is full or the input ends; how many bytes came.
+fn fill(src: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match src.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        let offset = self.pos;
-        let rest = &self.data[offset..];
-        let result = cut(rest, offset);
-        match &result {
-            Ok(b) => self.pos += b.body.len() + 12,
-            Err(_) => self.failed = true,
-        }
-        Some(result)
     }
+    Ok(got)
 }
 
-fn cut(rest: &[u8], offset: usize) -> Result<RawBlock<'_>, ReadError> {
-    let truncated = |need: usize| ReadError::Truncated {
-        offset,
-        need,
-        have: rest.len(),
-    };
-    let (Some(kind), Some(total)) = (u32_at(rest, 0), u32_at(rest, 4)) else {
-        return Err(truncated(12));
-    };
-    if kind == SHB && u32_at(rest, 8) == Some(BYTE_ORDER.swap_bytes()) {
-        return Err(ReadError::BigEndian { offset });
+impl<R: Read> BlockReader<R> {
+    pub fn new(src: R) -> BlockReader<R> {
+        BlockReader {
+            src,
+            offset: 0,
+            failed: false,
+        }
     }
-    let total = total as usize;
-    if total < 12 || total % 4 != 0 {
-        return Err(ReadError::Corrupt {
-            offset,
-            what: format!("a block length of {total} bytes"),
-        });
+
+    /// The next block; `None` at the end of the input (or after an error).
+    pub fn next_block(&mut self) -> Option<Result<RawBlock, ReadError>> {
+        if self.failed {
+            return None;
+        }
+        let result = self.read_block().transpose()?;
+        self.failed = result.is_err();
+        Some(result)
     }
-    if rest.len() < total {
-        return Err(truncated(total));
+
+    fn read_block(&mut self) -> Result<Option<RawBlock>, ReadError> {
+        let offset = self.offset;
+        let io = |source| ReadError::Read { offset, source };
+        let mut head = [0u8; 12];
+        let got = fill(&mut self.src, &mut head).map_err(io)?;
+        if got == 0 {
+            return Ok(None);
+        }
+        let truncated = |need: usize, have: usize| ReadError::Truncated { offset, need, have };
+        if got < 12 {
+            return Err(truncated(12, got));
+        }
+        let (kind, total) = (u32_at(&head, 0).unwrap_or(0), u32_at(&head, 4).unwrap_or(0));
+        if kind == SHB && u32_at(&head, 8) == Some(BYTE_ORDER.swap_bytes()) {
+            return Err(ReadError::BigEndian { offset });
+        }
+        let total = total as usize;
+        if !(12..=MAX_BLOCK).contains(&total) || total % 4 != 0 {
+            let what = format!("a block length of {total} bytes");
+            return Err(ReadError::Corrupt { offset, what });
+        }
+        let mut body = vec![0u8; total - 8];
+        body[..4].copy_from_slice(&head[8..]);
+        let got = fill(&mut self.src, &mut body[4..]).map_err(io)?;
+        if got < total - 12 {
+            return Err(truncated(total, 12 + got));
+        }
+        if u32_at(&body, total - 12) != Some(total as u32) {
+            return Err(ReadError::Corrupt {
+                offset,
+                what: "a block whose trailing length differs from its leading one".into(),
+            });
+        }
+        body.truncate(total - 12);
+        self.offset += total;
+        Ok(Some(RawBlock { offset, kind, body }))
     }
-    if u32_at(rest, total - 4) != Some(total as u32) {
-        return Err(ReadError::Corrupt {
-            offset,
-            what: "a block whose trailing length differs from its leading one".into(),
-        });
-    }
-    Ok(RawBlock {
-        offset,
-        kind,
-        body: &rest[8..total - 4],
-    })
 }

@@ -14,6 +14,7 @@
 
 mod aggs;
 mod blocks;
+mod collect;
 mod context;
 pub mod html;
 pub mod offline;
@@ -22,8 +23,9 @@ pub mod paths;
 mod reader;
 mod writer;
 
+pub use collect::{read, read_file, Recording};
 pub use context::{Context, RecordedNetns, RecordedRule};
-pub use reader::{read, read_file, Recorded, Recording};
+pub use reader::{open, Item, Recorded, RecordingReader};
 pub use writer::RecordingWriter;
 
 /// The format this ferret writes; it reads this one and every earlier one.
@@ -51,6 +53,11 @@ pub enum ReadError {
     #[error("cannot read {path}: {source}")]
     Io {
         path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("reading the recording failed at byte {offset}: {source}")]
+    Read {
+        offset: usize,
         source: std::io::Error,
     },
     #[error("not a pcap-ng file (it does not start with a section header block)")]

@@ -100,6 +100,11 @@ impl Offline {
         self.rules.iter().map(|r| (&r.plan, r.paused))
     }
 
+    /// Names grow as a recording is read: the latest ones.
+    pub fn set_names(&mut self, names: &Names) {
+        self.names = names.clone();
+    }
+
     /// The names events are read with (functions, reasons, symbols).
     pub fn names(&self) -> &Names {
         &self.names
