@@ -86,17 +86,12 @@ pub struct OutputArgs {
     /// Record the session to FILE (pcap-ng, created 0600) instead of
     /// printing it: every match of every rule with all its fields, stacks,
     /// the packets of `capture` rules, and what reading it elsewhere needs.
-    #[arg(
-        short = 'w',
-        long = "write",
-        value_name = "FILE",
-        global = true,
-        conflicts_with = "read"
-    )]
+    #[arg(short = 'w', long = "write", value_name = "FILE", global = true)]
     pub write: Option<PathBuf>,
 
     /// Read a recording made with -w instead of tracing: print it as the
-    /// session did, or apply the rules given to it offline.
+    /// session did, or apply the rules given to it offline (then -w FILE
+    /// records what they select, --pcap FILE writes their captures).
     #[arg(short = 'r', long = "read", value_name = "FILE", global = true)]
     pub read: Option<PathBuf>,
 

@@ -25,6 +25,19 @@ use std::path::Path;
 type Reader = recording::RecordingReader<BufReader<File>>;
 
 pub fn run(path: &Path, rules: Option<&RuleSource>, args: &OutputArgs) -> anyhow::Result<Exit> {
+    let live_only = [
+        (args.cmd.is_some(), "--cmd"),
+        (args.interval.is_some(), "--interval"),
+        (args.duration.is_some(), "--duration"),
+        (
+            rules.is_none() && (args.write.is_some() || args.pcap.is_some()),
+            "-w/--pcap without rules",
+        ),
+    ];
+    if let Some((_, what)) = live_only.iter().find(|(used, _)| *used) {
+        eprintln!("ferret: {what}: not for reading a recording (-r)");
+        return Ok(Exit::Usage);
+    }
     let mut reader = match recording::open(path) {
         Ok(r) => r,
         Err(e) => {

@@ -85,6 +85,27 @@ fn the_fixture_filters_offline_with_the_recorded_names() {
     assert_eq!(count["rows"][0]["count"], 2, "{count} {err}");
     let (_, err, code) = ferret(&["-r", FIXTURE, "on drop where reason == NO_SUCH_REASON"]);
     assert_eq!(code, 1, "{err}");
+    // What offline rules select is recorded again, and reads back.
+    let again = std::env::temp_dir().join(format!("ferret-again-{}.pcapng", std::process::id()));
+    let (_, err, code) = ferret(&[
+        "-r",
+        FIXTURE,
+        "-w",
+        again.to_str().unwrap(),
+        "on drop where tcp capture",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (lines, err, _) = ferret(&["-r", again.to_str().unwrap(), "--json"]);
+    let evs = events(&lines);
+    assert_eq!(evs.len(), 2, "{err}");
+    assert!(
+        evs.iter()
+            .all(|e| e["capture"]["bytes"] == 74 && e["rules"] == serde_json::json!([1])),
+        "{evs:?}"
+    );
+    let _ = std::fs::remove_file(&again);
+    let (_, err, code) = ferret(&["-r", FIXTURE, "--duration", "1s"]);
+    assert_eq!(code, 2, "live-only options are refused: {err}");
 }
 
 #[test]
