@@ -269,3 +269,19 @@ fn paths_group_events_per_skb_and_end_at_the_drop() {
     assert_eq!(v["steps"][1]["dt_ns"], 500);
     assert_eq!(v["steps"][0]["func"], "ip_rcv");
 }
+
+#[test]
+fn no_damage_makes_the_reader_panic() {
+    let bytes = record(&context("on drop print stack"), &sample());
+    let whole = read(&bytes).unwrap().0.events.len();
+    for at in 0..bytes.len() {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut broken = bytes.clone();
+            broken[at] ^= flip;
+            // Any answer but a panic; never more events than were written.
+            if let Ok((rec, _)) = read(&broken) {
+                assert!(rec.events.len() <= whole);
+            }
+        }
+    }
+}
