@@ -28,15 +28,8 @@ pub fn dispatch(args: RunArgs, mut output: OutputArgs, allow_unsafe: bool) -> an
         output.duration = Some(d);
     }
     if path.extension().is_some_and(|e| e == "rhai") {
-        let rule_only = [
-            (output.pcap.is_some(), "--pcap"),
-            (
-                output.interval.is_some(),
-                "--interval (use every() in the script)",
-            ),
-        ];
-        if let Some((_, what)) = rule_only.iter().find(|(used, _)| *used) {
-            eprintln!("ferret run: {what}: not for playbooks yet");
+        if output.interval.is_some() {
+            eprintln!("ferret run: --interval: not for playbooks (use every() in the script)");
             return Ok(Exit::Usage);
         }
         return run_playbook(&path, &args, &output, allow_unsafe);
@@ -86,6 +79,7 @@ fn run_playbook(
         args: args.args.clone(),
         json: output.json,
         allow_io: args.allow_script_io,
+        capture_file: output.pcap.is_some(),
         limits,
     };
     if let Some(file) = &output.read {
@@ -106,6 +100,7 @@ fn run_playbook(
         }),
         host,
         cmd: output.cmd.clone(),
+        pcap: output.pcap.clone(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -122,6 +117,10 @@ fn run_playbook(
     let outcome = match result {
         Ok(o) => o,
         Err(RunError::Session(e)) => return Ok(trace_cmd::report_error(&e, output.verbose)),
+        Err(e @ RunError::Pcap(_)) => {
+            eprintln!("ferret: error: {e}");
+            return Ok(Exit::System);
+        }
     };
     finish(&playbook, &outcome, color)
 }
@@ -157,8 +156,15 @@ fn on_recording(
         }
     };
     let out = BufWriter::with_capacity(64 * 1024, open_output(output)?);
-    let (outcome, damage) =
-        ferret_script::replay::run(playbook, reader, &names, host, Box::new(out));
+    let pcap = output.pcap.as_deref();
+    let result = ferret_script::replay::run(playbook, reader, &names, host, Box::new(out), pcap);
+    let (outcome, damage) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ferret: error: {e}");
+            return Ok(Exit::System);
+        }
+    };
     if let Some(d) = &damage {
         eprintln!(
             "ferret: warning: {}: {d}; the playbook read what comes before it",

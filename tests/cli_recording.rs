@@ -216,3 +216,34 @@ fn on_end() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_playbook_captures_to_pcap_over_the_fixture_and_needs_the_file() {
+    let dir = std::env::temp_dir().join(format!("ferret-pbcap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("capture.rhai");
+    std::fs::write(&script, "rule(\"on drop where tcp capture\");\n").unwrap();
+    let pcap = dir.join("out.pcapng");
+    let (s, p) = (script.to_str().unwrap(), pcap.to_str().unwrap());
+    let (lines, err, code) = ferret(&[
+        "run",
+        s,
+        "-r",
+        FIXTURE,
+        "--pcap",
+        p,
+        "--json",
+        "--allow-unsafe-files",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let summary = lines
+        .iter()
+        .find(|v| v["type"] == "summary")
+        .expect("summary");
+    assert_eq!(summary["pcap"]["packets"], 2, "{summary}");
+    assert!(std::fs::metadata(&pcap).unwrap().len() > 100);
+    let (_, err, code) = ferret(&["run", s, "-r", FIXTURE, "--allow-unsafe-files"]);
+    assert_eq!(code, 5, "capture without --pcap is a script error: {err}");
+    assert!(err.contains("run the playbook with --pcap FILE"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -250,3 +250,36 @@ fn why_dropped_over_a_recording_reports_as_it_did_live() {
     assert_eq!(offline_report, live_report);
     let _ = std::fs::remove_file(&file);
 }
+
+#[test]
+fn a_live_playbook_captures_to_pcap() {
+    if !root_or_skip("a_live_playbook_captures_to_pcap") {
+        return;
+    }
+    let lab = Lab::create("pbcap").expect("lab");
+    lab.nft(&lab.b, lab::DROP_HTTPS).expect("nft rule");
+    let dir = std::env::temp_dir().join(format!("ferret-pbcap-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("capture.rhai");
+    let rule = format!("on drop where netns == \\\"{}\\\" and tcp capture", lab.b);
+    std::fs::write(&script, format!("rule(\"{rule}\");\n")).unwrap();
+    let pcap = dir.join("syn.pcapng");
+    let (s, p) = (script.to_str().unwrap(), pcap.to_str().unwrap());
+    let trace = Trace::start_exact(
+        &["run", "--json", s, "--pcap", p, "--allow-unsafe-files"],
+        &[],
+    );
+    lab.tcp_attempts(ADDR_B.into(), 443, 2, Duration::from_millis(500))
+        .unwrap();
+    let out = trace.stop();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let summary = out.summary.as_ref().expect("summary");
+    assert_eq!(summary["pcap"]["packets"], 2, "{summary}");
+    if let Some(packets) = tshark_packets(&pcap) {
+        assert!(
+            packets.len() == 2 && packets.iter().all(|l| l.ends_with("443")),
+            "{packets:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

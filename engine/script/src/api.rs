@@ -119,10 +119,10 @@ fn add_rule<T: RuleControl>(ctx: &NativeCallContext, st: &mut State<T>, text: &s
             ),
         )
     })?;
-    if rule.actions.capture.is_some() {
+    if rule.actions.capture.is_some() && !st.capture_file {
         return Err(fail(
             ctx,
-            "`capture` writes to --pcap, which playbooks do not have yet; trace the rule with `ferret 'RULE' --pcap FILE`",
+            "`capture` writes to a pcap-ng file: run the playbook with --pcap FILE",
         ));
     }
     if let Some(name) = &rule.actions.call {

@@ -8,9 +8,10 @@
 use super::event::ScriptEvent;
 use super::facts::KernelInfo;
 use super::host::{Host, HostOptions};
-use super::run::{write_end, Outcome};
+use super::run::{write_captures, write_end, Outcome, PcapFile, RunError};
 use super::{Playbook, ScriptError};
 use ferret_core::event::Event;
+use ferret_core::output::pcap::PcapWriter;
 use ferret_core::output::JsonSink;
 use ferret_core::output::Names;
 use ferret_core::output::Sink;
@@ -132,14 +133,18 @@ fn recorded_facts(context: &Context, names: &Names) -> SystemFacts {
 /// tables, the report and, with `--json`, the summary. `names` are all the
 /// recording's names (`RecordingReader::into_names` of a first pass), for
 /// checking the rules; the damage that ended reading early comes back
-/// beside the outcome.
+/// beside the outcome. `pcap` takes the packets of `capture` rules.
 pub fn run<R: std::io::Read>(
     playbook: &Playbook,
     mut reader: RecordingReader<R>,
     names: &Names,
     opts: HostOptions,
     out: Box<dyn Write>,
-) -> (Outcome, Option<ReadError>) {
+    pcap: Option<&std::path::Path>,
+) -> Result<(Outcome, Option<ReadError>), RunError> {
+    let rules = [playbook.name.clone()];
+    let mut pcap = pcap.map(|p| PcapWriter::create(p, &rules)).transpose()?;
+    let mut skipped = 0;
     let context = reader.context().clone();
     let kernel = KernelInfo::new(context.kernel.clone(), None, context.reasons.len());
     let json = opts.json;
@@ -155,7 +160,13 @@ pub fn run<R: std::io::Read>(
     let mut stopped = false;
     let mut damage = None;
     if error.is_none() {
-        error = feed(&mut host, &mut reader, &mut stopped, &mut damage).err();
+        let mut feed = Feed {
+            stopped: &mut stopped,
+            damage: &mut damage,
+            pcap: pcap.as_mut(),
+            skipped: &mut skipped,
+        };
+        error = feed.run(&mut host, &mut reader)?.err();
     }
     // How the events ended, before on_end() (which may call stop()).
     let ended_by = if host.stop_requested() {
@@ -170,6 +181,13 @@ pub fn run<R: std::io::Read>(
     }
     let mut summary = host.tracer().offline.summary();
     summary.ended_by = ended_by.into();
+    if let Some(w) = pcap.as_mut() {
+        w.flush()?;
+        summary.pcap = Some(ferret_core::summary::PcapSummary {
+            skipped,
+            ..w.summary()
+        });
+    }
     let aggs = host.tracer().offline.aggregates();
     let names = host.tracer().offline.names().clone();
     if !aggs.is_empty() {
@@ -192,53 +210,82 @@ pub fn run<R: std::io::Read>(
         exit: host.exit_code(),
         report,
     };
-    (outcome, damage)
+    Ok((outcome, damage))
 }
 
-fn feed<R: std::io::Read>(
-    host: &mut Host<RecordingTracer>,
-    reader: &mut RecordingReader<R>,
-    stopped: &mut bool,
-    damage: &mut Option<ReadError>,
-) -> Result<(), ScriptError> {
-    while !host.stop_requested() && !*stopped {
-        let r = match reader.next_item() {
-            None => break,
-            Some(Err(e)) => {
-                *damage = Some(e);
-                break;
+/// Hands the recorded events to the playbook's rules and hooks.
+struct Feed<'a> {
+    stopped: &'a mut bool,
+    damage: &'a mut Option<ReadError>,
+    pcap: Option<&'a mut PcapFile>,
+    skipped: &'a mut u64,
+}
+
+impl Feed<'_> {
+    /// The script error that ended the run, inside; a pcap write error
+    /// outside.
+    fn run<R: std::io::Read>(
+        &mut self,
+        host: &mut Host<RecordingTracer>,
+        reader: &mut RecordingReader<R>,
+    ) -> Result<Result<(), ScriptError>, RunError> {
+        while !host.stop_requested() && !*self.stopped {
+            let r = match reader.next_item() {
+                None => break,
+                Some(Err(e)) => {
+                    *self.damage = Some(e);
+                    break;
+                }
+                Some(Ok(Item::Event(r))) => r,
+                Some(Ok(_)) => continue,
+            };
+            let (deliver, with_stack, captures) = {
+                let mut t = host.tracer();
+                if reader.take_names_changed() {
+                    t.offline.set_names(reader.names());
+                }
+                let deliver = t.offline.event(&r.event);
+                let mine = |f: fn(&RulePlan) -> bool| -> Vec<usize> {
+                    let rules = t.offline.rules();
+                    rules
+                        .filter(|(p, _)| deliver.contains(&p.number) && f(p))
+                        .map(|(p, _)| p.number)
+                        .collect()
+                };
+                let (with_stack, captures) = (
+                    !mine(|p| p.actions.stack).is_empty(),
+                    mine(RulePlan::captures),
+                );
+                *self.stopped = t.offline.stopped();
+                (deliver, with_stack, captures)
+            };
+            if deliver.is_empty() {
+                continue;
             }
-            Some(Ok(Item::Event(r))) => r,
-            Some(Ok(_)) => continue,
-        };
-        let (deliver, with_stack) = {
-            let mut t = host.tracer();
-            if reader.take_names_changed() {
-                t.offline.set_names(reader.names());
+            let ev = Event {
+                rules: deliver,
+                ..r.event.clone()
+            };
+            if let Some(w) = self.pcap.as_deref_mut() {
+                write_captures(
+                    w,
+                    self.skipped,
+                    std::iter::once(&ev),
+                    &captures,
+                    reader.names(),
+                )?;
             }
-            let deliver = t.offline.event(&r.event);
-            let with_stack = t
-                .offline
-                .rules()
-                .any(|(p, _)| deliver.contains(&p.number) && p.actions.stack);
-            *stopped = t.offline.stopped();
-            (deliver, with_stack)
-        };
-        if deliver.is_empty() {
-            continue;
+            let stack = if with_stack { reader.stack(&r) } else { None };
+            let context = reader.context();
+            let netns = context
+                .netns
+                .iter()
+                .find(|(_, ino)| *ino == ev.meta.netns)
+                .map_or("", |(n, _)| n.as_str());
+            if let Err(e) = host.deliver(&ScriptEvent::new(&ev, stack, reader.names(), netns)) {
+                return Ok(Err(e));
+            }
         }
-        let ev = Event {
-            rules: deliver,
-            ..r.event.clone()
-        };
-        let stack = if with_stack { reader.stack(&r) } else { None };
-        let context = reader.context();
-        let netns = context
-            .netns
-            .iter()
-            .find(|(_, ino)| *ino == ev.meta.netns)
-            .map_or("", |(n, _)| n.as_str());
-        host.deliver(&ScriptEvent::new(&ev, stack, reader.names(), netns))?;
+        Ok(Ok(()))
     }
-    Ok(())
 }
