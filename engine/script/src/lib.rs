@@ -9,6 +9,7 @@
 //! the kernel is tested without root against a fake one.
 
 pub mod api;
+mod capture;
 pub mod error;
 pub mod event;
 pub mod facts;

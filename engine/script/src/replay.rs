@@ -5,10 +5,11 @@
 //! report are those of a live run. `every()` timers do not fire: a
 //! recording has no wall clock to run them on.
 
+use super::capture::{write_captures, PcapFile};
 use super::event::ScriptEvent;
 use super::facts::KernelInfo;
 use super::host::{Host, HostOptions};
-use super::run::{write_captures, write_end, Outcome, PcapFile, RunError};
+use super::run::{write_end, Outcome, RunError};
 use super::{Playbook, ScriptError};
 use ferret_core::event::Event;
 use ferret_core::output::pcap::PcapWriter;

@@ -4,6 +4,7 @@
 //! report at the end. A script error ends the trace cleanly: the summary is
 //! still written.
 
+use super::capture::{write_captures, PcapFile};
 use super::event::ScriptEvent;
 use super::facts::KernelInfo;
 use super::host::{Host, HostOptions};
@@ -40,26 +41,6 @@ pub enum RunError {
     Session(#[from] SessionError),
     #[error(transparent)]
     Pcap(#[from] PcapError),
-}
-
-/// The `--pcap` file of a playbook.
-pub(crate) type PcapFile = PcapWriter<std::io::BufWriter<std::fs::File>>;
-
-/// Writes the events of `capture` rules (`captures`: their ids); events
-/// without packet bytes are counted as skipped, as in a trace.
-pub(crate) fn write_captures<'e>(
-    pcap: &mut PcapFile,
-    skipped: &mut u64,
-    events: impl Iterator<Item = &'e Event>,
-    captures: &[usize],
-    names: &Names,
-) -> Result<(), PcapError> {
-    for ev in events.filter(|e| e.rules.iter().any(|id| captures.contains(id))) {
-        if !pcap.write(ev, names)? {
-            *skipped += 1;
-        }
-    }
-    Ok(())
 }
 
 #[derive(Debug)]
