@@ -83,6 +83,29 @@ pub struct OutputArgs {
     #[arg(long, value_name = "FILE", global = true)]
     pub pcap: Option<PathBuf>,
 
+    /// Record the session to FILE (pcap-ng, created 0600) instead of
+    /// printing it: every match of every rule with all its fields, stacks,
+    /// the packets of `capture` rules, and what reading it elsewhere needs.
+    #[arg(short = 'w', long = "write", value_name = "FILE", global = true)]
+    pub write: Option<PathBuf>,
+
+    /// Read a recording made with -w instead of tracing: print it as the
+    /// session did, or apply the rules given to it offline (then -w FILE
+    /// records what they select, --pcap FILE writes their captures).
+    #[arg(short = 'r', long = "read", value_name = "FILE", global = true)]
+    pub read: Option<PathBuf>,
+
+    /// Group events per packet (skb) into paths: each packet's functions or
+    /// hooks in order, the time between them, the drop or free at the end.
+    #[arg(long, global = true)]
+    pub by_skb: bool,
+
+    /// Write the packets' paths (as --by-skb groups them) to FILE as one
+    /// self-contained HTML page: a timeline per packet, the drop marked,
+    /// its reason and stack on hover.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub html: Option<PathBuf>,
+
     /// Run COMMAND with sh -c once the probes are ready; the trace ends when
     /// it exits, and ferret exits with its status.
     #[arg(long = "cmd", value_name = "COMMAND", global = true)]

@@ -7,10 +7,13 @@ mod demo;
 mod exit;
 mod features_cmd;
 mod funcs_cmd;
+mod paths_sink;
 mod playbook_cmd;
 mod privdrop;
 mod progress;
+mod record_sink;
 mod repl_cmd;
+mod replay_cmd;
 mod source;
 mod stderr_listener;
 mod trace_cmd;
@@ -76,6 +79,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             let source = match (&cli.trace.rules, &cli.trace.file) {
                 (Some(r), _) => RuleSource::inline(r),
                 (None, Some(path)) => RuleSource::file(path, allow_unsafe)?,
+                (None, None) if cli.trace.output.read.is_some() => {
+                    let path = cli.trace.output.read.clone().unwrap_or_default();
+                    return replay_cmd::run(&path, None, &cli.trace.output);
+                }
                 (None, None) if repl_cmd::on_a_terminal() => {
                     return repl_cmd::run(&cli.trace.output)
                 }

@@ -28,15 +28,8 @@ pub fn dispatch(args: RunArgs, mut output: OutputArgs, allow_unsafe: bool) -> an
         output.duration = Some(d);
     }
     if path.extension().is_some_and(|e| e == "rhai") {
-        let rule_only = [
-            (output.pcap.is_some(), "--pcap"),
-            (
-                output.interval.is_some(),
-                "--interval (use every() in the script)",
-            ),
-        ];
-        if let Some((_, what)) = rule_only.iter().find(|(used, _)| *used) {
-            eprintln!("ferret run: {what}: not for playbooks yet");
+        if output.interval.is_some() {
+            eprintln!("ferret run: --interval: not for playbooks (use every() in the script)");
             return Ok(Exit::Usage);
         }
         return run_playbook(&path, &args, &output, allow_unsafe);
@@ -78,16 +71,26 @@ fn run_playbook(
             });
         }
     };
+    let limits = Limits {
+        operations: args.script_ops.unwrap_or(Limits::default().operations),
+        ..Limits::default()
+    };
+    let host = HostOptions {
+        args: args.args.clone(),
+        json: output.json,
+        allow_io: args.allow_script_io,
+        capture_file: output.pcap.is_some(),
+        limits,
+    };
+    if let Some(file) = &output.read {
+        return on_recording(&playbook, file, host, output, color);
+    }
     if let Err(exit) = require_root() {
         return Ok(exit);
     }
     let facts = SystemFacts::load();
     let mut privileges = crate::privdrop::plan(output.user.as_deref(), Needs::LoadingRules)?;
     let out = BufWriter::with_capacity(64 * 1024, open_output(output)?);
-    let limits = Limits {
-        operations: args.script_ops.unwrap_or(Limits::default().operations),
-        ..Limits::default()
-    };
     let opts = RunOptions {
         session: Some(SessionOptions {
             ring_bytes: trace_cmd::ring_bytes(output.ring_mib)?,
@@ -95,13 +98,9 @@ fn run_playbook(
             verbose: output.verbose,
             ..SessionOptions::default()
         }),
-        host: HostOptions {
-            args: args.args.clone(),
-            json: output.json,
-            allow_io: args.allow_script_io,
-            limits,
-        },
+        host,
         cmd: output.cmd.clone(),
+        pcap: output.pcap.clone(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -118,7 +117,15 @@ fn run_playbook(
     let outcome = match result {
         Ok(o) => o,
         Err(RunError::Session(e)) => return Ok(trace_cmd::report_error(&e, output.verbose)),
+        Err(e @ RunError::Pcap(_)) => {
+            eprintln!("ferret: error: {e}");
+            return Ok(Exit::System);
+        }
     };
+    finish(&playbook, &outcome, color)
+}
+
+fn finish(playbook: &Playbook, outcome: &run::Outcome, color: bool) -> anyhow::Result<Exit> {
     eprint!("{}", outcome.summary.render_text());
     if let Some(e) = &outcome.error {
         eprint!("{}", playbook.render_error(e, color));
@@ -128,4 +135,44 @@ fn run_playbook(
         });
     }
     Ok(Exit::after_playbook(outcome.exit, &outcome.summary))
+}
+
+/// The playbook over a recording (`-r FILE`): no root, no kernel.
+fn on_recording(
+    playbook: &Playbook,
+    file: &Path,
+    host: HostOptions,
+    output: &OutputArgs,
+    color: bool,
+) -> anyhow::Result<Exit> {
+    let open = |file| ferret_core::recording::open(file);
+    // Two passes: every name first, for checking the playbook's rules.
+    let opened = open(file).and_then(|first| Ok((first.into_names(), open(file)?)));
+    let (names, reader) = match opened {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ferret: error: {}: {e}", file.display());
+            return Ok(Exit::System);
+        }
+    };
+    let out = BufWriter::with_capacity(64 * 1024, open_output(output)?);
+    let pcap = output.pcap.as_deref();
+    let result = ferret_script::replay::run(playbook, reader, &names, host, Box::new(out), pcap);
+    let (outcome, damage) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ferret: error: {e}");
+            return Ok(Exit::System);
+        }
+    };
+    if let Some(d) = &damage {
+        eprintln!(
+            "ferret: warning: {}: {d}; the playbook read what comes before it",
+            file.display()
+        );
+    }
+    match finish(playbook, &outcome, color)? {
+        Exit::Ok if damage.is_some() => Ok(Exit::Lost),
+        exit => Ok(exit),
+    }
 }

@@ -2,7 +2,9 @@
 
 use crate::cli::OutputArgs;
 use crate::exit::Exit;
+use crate::paths_sink::PathSink;
 use crate::privdrop::Needs;
+use crate::record_sink::{self, RecordSink};
 use crate::source::RuleSource;
 use crate::stderr_listener::StderrListener;
 use anyhow::Context;
@@ -27,8 +29,11 @@ pub fn open_output(args: &OutputArgs) -> anyhow::Result<Box<dyn Write>> {
 }
 
 pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
+    if let Some(path) = &args.read {
+        return crate::replay_cmd::run(path, Some(source), args);
+    }
     let facts = SystemFacts::load_for(&source.text);
-    let Some(plan) = source.compile_reporting(&facts) else {
+    let Some(mut plan) = source.compile_reporting(&facts) else {
         return Ok(Exit::RuleError);
     };
     let ring_bytes = ring_bytes(args.ring_mib)?;
@@ -36,10 +41,21 @@ pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
         return Ok(exit);
     }
     let mut privileges = crate::privdrop::plan(args.user.as_deref(), Needs::Nothing)?;
-    let out = BufWriter::with_capacity(64 * 1024, open_output(args)?);
-    let mut sink: Box<dyn Sink> = if args.json {
+    let mut sink: Box<dyn Sink> = if let Some(path) = &args.write {
+        let sink = RecordSink::create(path, &plan, &facts)?;
+        record_sink::deliver_everything(&mut plan);
+        Box::new(sink)
+    } else if let Some(page) = &args.html {
+        let out = BufWriter::with_capacity(64 * 1024, open_output(args)?);
+        Box::new(PathSink::new(out, args.json).html(page, "ferret: packet paths")?)
+    } else if args.by_skb {
+        let out = BufWriter::with_capacity(64 * 1024, open_output(args)?);
+        Box::new(PathSink::new(out, args.json))
+    } else if args.json {
+        let out = BufWriter::with_capacity(64 * 1024, open_output(args)?);
         Box::new(JsonSink::new(out))
     } else {
+        let out = BufWriter::with_capacity(64 * 1024, open_output(args)?);
         Box::new(TableSink::new(out))
     };
     if std::env::var("FERRET_FAULT").as_deref() == Ok("panic-on-event") {

@@ -356,7 +356,6 @@ fn playbook_only_and_rule_only_options_are_usage_errors() {
         vec!["run", "rules.ferret", "443"],
         vec!["run", "rules.ferret", "--allow-script-io"],
         vec!["run", "rules.ferret", "--script-ops", "10"],
-        vec!["run", "pb.rhai", "--pcap", "x.pcapng"],
         vec!["run", "pb.rhai", "--interval", "1s"],
         vec!["run", "pb.rhai", "--for", "1s", "--duration", "1s"],
         vec!["run"],

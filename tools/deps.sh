@@ -13,6 +13,8 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v bpftool >/dev/null 2>&1 || need+=(bpftool)
 # The capture tests read ferret's pcap-ng files back with tshark.
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
+# The --html page is tested in a real headless browser.
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 # The REPL end-to-end test types into a real terminal through tmux.
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 # The function-trigger tests boot Debian kernels under qemu (tests/vm/).

@@ -23,6 +23,7 @@ pub mod output;
 pub mod pcap;
 pub mod plan;
 pub mod reasons;
+pub mod recording;
 pub mod summary;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -1,9 +1,9 @@
 //! The end-of-session account: per rule what the kernel saw, matched,
 //! delivered, and what was lost and why. Nothing is lost silently.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleSummary {
     pub rule: usize,
     pub text: String,
@@ -23,7 +23,7 @@ pub struct RuleSummary {
 }
 
 /// What went to the `--pcap` file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PcapSummary {
     pub path: String,
     pub packets: u64,
@@ -34,7 +34,7 @@ pub struct PcapSummary {
     pub skipped: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub rules: Vec<RuleSummary>,
     /// Records that could not be decoded (each also reported when it happened).
@@ -54,7 +54,7 @@ pub struct Summary {
 }
 
 /// Entries in the track map at the end, and its capacity.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackUsage {
     pub tracked: u64,
     pub capacity: u64,

@@ -74,6 +74,15 @@ fn rules<T: RuleControl + 'static>(engine: &mut Engine, state: &Shared<T>) {
         },
     );
     let s = state.clone();
+    engine.register_fn("tables", move |ctx: NativeCallContext| -> Res<Array> {
+        let tables = s
+            .borrow()
+            .tracer
+            .tables_json()
+            .map_err(|e| fail(&ctx, e.to_string()))?;
+        Ok(tables.iter().map(super::value::from_json).collect())
+    });
+    let s = state.clone();
     engine.register_fn("rules", move || -> Array {
         s.borrow()
             .tracer
@@ -110,10 +119,10 @@ fn add_rule<T: RuleControl>(ctx: &NativeCallContext, st: &mut State<T>, text: &s
             ),
         )
     })?;
-    if rule.actions.capture.is_some() {
+    if rule.actions.capture.is_some() && !st.capture_file {
         return Err(fail(
             ctx,
-            "`capture` writes to --pcap, which playbooks do not have yet; trace the rule with `ferret 'RULE' --pcap FILE`",
+            "`capture` writes to a pcap-ng file: run the playbook with --pcap FILE",
         ));
     }
     if let Some(name) = &rule.actions.call {

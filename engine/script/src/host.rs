@@ -31,6 +31,8 @@ pub struct HostOptions {
     pub json: bool,
     /// `--allow-script-io`: file functions and `import` from the playbook's dir.
     pub allow_io: bool,
+    /// `--pcap FILE` is open: rules may `capture`.
+    pub capture_file: bool,
     pub limits: Limits,
 }
 
@@ -67,6 +69,7 @@ impl<T: RuleControl + 'static> Host<T> {
         let state = Rc::new(RefCell::new(State::new(
             tracer, facts, kernel, out, opts.json, fns,
         )));
+        state.borrow_mut().capture_file = opts.capture_file;
         let mut engine = setup::base_engine(&opts.limits);
         event::register(&mut engine);
         api::register(&mut engine, &state);

@@ -9,11 +9,13 @@
 //! the kernel is tested without root against a fake one.
 
 pub mod api;
+mod capture;
 pub mod error;
 pub mod event;
 pub mod facts;
 pub mod host;
 mod io;
+pub mod replay;
 pub mod run;
 pub mod setup;
 mod state;

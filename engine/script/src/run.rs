@@ -4,12 +4,14 @@
 //! report at the end. A script error ends the trace cleanly: the summary is
 //! still written.
 
+use super::capture::{write_captures, PcapFile};
 use super::event::ScriptEvent;
 use super::facts::KernelInfo;
 use super::host::{Host, HostOptions};
 use super::value::render_report;
 use super::{Playbook, ScriptError, ScriptErrorKind};
 use ferret_core::event::Event;
+use ferret_core::output::pcap::{PcapError, PcapWriter};
 use ferret_core::output::{JsonSink, Names, Sink};
 use ferret_core::summary::Summary;
 use ferret_session::driver::{self, Consumer, DriverOptions, EndReason, EventTarget};
@@ -29,12 +31,16 @@ pub struct RunOptions {
     /// A shell command started once the rules are attached; its end ends
     /// the trace (its output goes to stderr: stdout is the playbook's).
     pub cmd: Option<String>,
+    /// `--pcap FILE`: the packets of the playbook's `capture` rules.
+    pub pcap: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
     Session(#[from] SessionError),
+    #[error(transparent)]
+    Pcap(#[from] PcapError),
 }
 
 #[derive(Debug)]
@@ -80,12 +86,21 @@ pub async fn run(
         EndReason::ScriptStop
     };
     let mut command_status = None;
+    let rules = [playbook.name.clone()];
+    let mut pcap = opts
+        .pcap
+        .as_deref()
+        .map(|p| PcapWriter::create(p, &rules))
+        .transpose()?;
+    let mut skipped = 0;
     if error.is_none() && !host.stop_requested() {
         let mut trace = PlaybookTrace {
             host: &mut host,
             batch: Batch::default(),
             error: None,
             notice,
+            pcap: pcap.as_mut(),
+            skipped: &mut skipped,
         };
         let driver_opts = DriverOptions {
             duration: session_opts.duration,
@@ -103,6 +118,13 @@ pub async fn run(
     }
     let mut summary = host.tracer().summary(ended_by.as_str())?;
     summary.command_status = command_status;
+    if let Some(w) = pcap.as_mut() {
+        w.flush()?;
+        summary.pcap = Some(ferret_core::summary::PcapSummary {
+            skipped,
+            ..w.summary()
+        });
+    }
     let report = host.report();
     if ended_by != EndReason::OutputClosed {
         write_aggregates(&host, json)?;
@@ -134,6 +156,8 @@ struct PlaybookTrace<'h, 'n> {
     /// The script error that ended the trace.
     error: Option<ScriptError>,
     notice: &'n mut dyn Listener,
+    pcap: Option<&'n mut PcapFile>,
+    skipped: &'n mut u64,
 }
 
 /// The events of one pump, for the script.
@@ -191,6 +215,16 @@ impl Consumer for PlaybookTrace<'_, '_> {
     /// flushes the output.
     fn pumped(&mut self) -> Result<Option<EndReason>, RunError> {
         let batch = std::mem::take(&mut self.batch.0);
+        if let Some(pcap) = self.pcap.as_deref_mut() {
+            let session = self.host.tracer();
+            let captures: Vec<usize> = session
+                .rules()
+                .filter(|r| r.plan.captures())
+                .map(|r| r.id)
+                .collect();
+            let events = batch.iter().map(|(ev, _)| ev);
+            write_captures(pcap, self.skipped, events, &captures, session.names())?;
+        }
         let events: Vec<ScriptEvent> = self.host.with_tracer(|session, netns| {
             batch
                 .iter()
@@ -240,8 +274,8 @@ fn write_aggregates(host: &Host<Session>, json: bool) -> Result<(), SessionError
 
 /// The report (text, or a `"type": "report"` line), then with --json the
 /// summary object; the text summary goes to stderr separately.
-fn write_end(
-    host: &Host<Session>,
+pub(crate) fn write_end<T: ferret_session::control::RuleControl>(
+    host: &Host<T>,
     name: &str,
     report: Option<&serde_json::Value>,
     summary: &Summary,

@@ -39,6 +39,8 @@ pub struct State<T> {
     pub netns: NetnsNames,
     /// (name, parameter count) of every function the playbook defines.
     pub fns: HashSet<(String, usize)>,
+    /// A `--pcap` file takes the packets of `capture` rules.
+    pub capture_file: bool,
 }
 
 impl<T> std::fmt::Debug for State<T> {
@@ -75,6 +77,7 @@ impl<T> State<T> {
             timers: vec![],
             netns: NetnsNames::default(),
             fns,
+            capture_file: false,
         }
     }
 

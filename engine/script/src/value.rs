@@ -35,6 +35,26 @@ pub fn to_json(v: &Dynamic) -> Value {
     json!(v.to_string())
 }
 
+/// JSON into a script value: objects become maps, arrays arrays, numbers
+/// integers (floats when fractional).
+pub fn from_json(v: &Value) -> Dynamic {
+    match v {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => (*b).into(),
+        Value::Number(n) => n
+            .as_i64()
+            .map(Dynamic::from_int)
+            .unwrap_or_else(|| Dynamic::from_float(n.as_f64().unwrap_or_default())),
+        Value::String(s) => s.clone().into(),
+        Value::Array(a) => Dynamic::from_array(a.iter().map(from_json).collect()),
+        Value::Object(o) => Dynamic::from_map(
+            o.iter()
+                .map(|(k, v)| (k.as_str().into(), from_json(v)))
+                .collect(),
+        ),
+    }
+}
+
 pub fn map_to_json(m: &Map) -> Value {
     Value::Object(m.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect())
 }

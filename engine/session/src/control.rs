@@ -44,6 +44,9 @@ pub trait RuleControl {
     fn attached_text(&self) -> String;
     /// The `count`/`hist` tables so far, as text: of every rule, or of one.
     fn tables_text(&self, only: Option<usize>) -> Result<String, Self::Error>;
+    /// The `count`/`hist` tables so far as `--json` writes them (one
+    /// object per table): what a playbook's `tables()` returns.
+    fn tables_json(&self) -> Result<Vec<serde_json::Value>, Self::Error>;
 }
 
 impl RuleControl for Session {
@@ -87,5 +90,12 @@ impl RuleControl for Session {
             aggs.hists.retain(|h| h.rule == id);
         }
         Ok(aggs.render_text(self.names()))
+    }
+
+    fn tables_json(&self) -> Result<Vec<serde_json::Value>, SessionError> {
+        if !self.aggregating() {
+            return Ok(Vec::new());
+        }
+        Ok(self.aggregates(true)?.to_json(self.names()))
     }
 }

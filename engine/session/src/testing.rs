@@ -198,6 +198,15 @@ impl RuleControl for FakeTracer {
             .map(|(_, r)| format!("table of rule {}\n", r.id))
             .collect())
     }
+    /// One object per table naming its rule, instead of the kernel's rows.
+    fn tables_json(&self) -> Result<Vec<serde_json::Value>, Self::Error> {
+        Ok(self
+            .table
+            .rules()
+            .filter(|(_, r)| r.plan.aggregates())
+            .map(|(_, r)| serde_json::json!({ "rule": r.id, "text": r.plan.text }))
+            .collect())
+    }
     fn attached_text(&self) -> String {
         self.table.attached_text()
     }

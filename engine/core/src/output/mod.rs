@@ -10,7 +10,7 @@ mod table;
 
 pub use agg::Aggregates;
 pub use json::JsonSink;
-pub use table::{tuple_text, TableSink};
+pub use table::{iface_text, tuple_text, TableSink};
 
 use crate::event::Event;
 use crate::hooks::HookNames;
