@@ -129,8 +129,14 @@ impl Offline {
                 continue;
             }
             st.counts.seen += 1;
-            let hit =
-                (rule.tracks() && tracked & bit != 0) || eval::eval_insns(&rule.insns, &ev.meta);
+            // pcap-filter parts read the recorded packet bytes, from where
+            // the capture started; an event recorded without bytes gives
+            // them nothing to accept.
+            let meta = match rule.pcap.is_empty() {
+                true => ev.meta,
+                false => rule.with_pcap(&ev.meta, &ev.capture, ev.wire_len, !ev.capture_l2),
+            };
+            let hit = (rule.tracks() && tracked & bit != 0) || eval::eval_insns(&rule.insns, &meta);
             if !hit {
                 continue;
             }

@@ -24,6 +24,8 @@ pub enum OfflineError {
     Stack { rule: usize },
     #[error("rule {rule}: `capture` asks for packet bytes, but the recording holds none (no recorded rule had `capture`)")]
     Capture { rule: usize },
+    #[error("rule {rule}: pcap-filter text reads packet bytes, but the recording holds none; record with a rule that has `capture`, or filter on ferret's fields (`dport == 443`)")]
+    PcapBytes { rule: usize },
 }
 
 /// Every reason `plan` cannot be answered from a recording made in `ctx`.
@@ -59,6 +61,9 @@ pub fn check(plan: &Plan, ctx: &Context) -> Vec<OfflineError> {
         }
         if r.captures() && !ctx.rules.iter().any(|x| x.capture) {
             errors.push(OfflineError::Capture { rule: r.number });
+        }
+        if !r.pcap.is_empty() && !ctx.rules.iter().any(|x| x.capture) {
+            errors.push(OfflineError::PcapBytes { rule: r.number });
         }
     }
     errors
