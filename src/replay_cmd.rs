@@ -249,6 +249,13 @@ fn refilter(
         }
     };
     let (tables, summary) = (off.aggregates(), off.summary());
+    for (rule, events) in off.pcap_unread() {
+        eprintln!(
+            "ferret: rule {rule}: {events} events were recorded without packet bytes, so its \
+             pcap-filter text did not match them; record with `capture` to filter them by bytes, \
+             or use ferret's fields (`proto == udp`)"
+        );
+    }
     if let Some(mut w) = record {
         w.aggregates(&tables)?;
         w.summary(&summary)?;

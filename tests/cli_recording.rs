@@ -67,8 +67,21 @@ fn the_format_1_fixture_reads_back_as_it_was_recorded() {
 
 #[test]
 fn the_fixture_filters_offline_with_the_recorded_names() {
-    let (lines, err, _) = ferret(&["-r", FIXTURE, "--json", "on drop where udp and dport == 9"]);
+    let (lines, err, _) = ferret(&[
+        "-r",
+        FIXTURE,
+        "--json",
+        "on drop where proto == udp and dport == 9",
+    ]);
     assert_eq!(events(&lines).len(), 2, "{err}");
+    // pcap-filter text reads packet bytes; the fixture kept none of its UDP
+    // packets, and says so rather than match nothing in silence.
+    let (lines, err, _) = ferret(&["-r", FIXTURE, "--json", "on drop where udp and dport == 9"]);
+    assert_eq!(events(&lines).len(), 0, "{err}");
+    assert!(
+        err.contains("2 events were recorded without packet bytes"),
+        "{err}"
+    );
     // `rtest-b` resolves to the inode it had on the recording machine.
     let (lines, err, _) = ferret(&[
         "-r",
@@ -183,7 +196,7 @@ fn a_playbook_reads_count_and_hist_tables_from_tables() {
     std::fs::write(
         &script,
         r#"rule("on drop count by reason");
-rule("on drop where udp hist len");
+rule("on drop where proto == udp hist len");
 fn on_end() {
     let t = tables();
     report(#{ tables: t.len(), reason: t[0].rows[0].key.reason, count: t[0].rows[0].count, values: t[1].total });

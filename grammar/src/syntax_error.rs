@@ -49,7 +49,6 @@ fn describe(grammar_rule: R) -> Option<(&'static str, &'static [&'static str])> 
             "a filter (a comparison like `dport == 443`, or pcap-filter like `host 10.0.0.1`)",
             PRIMITIVE_WORDS,
         ),
-        bool_op | pcap_group | pcap_bool | pcap_token => ("pcap-filter text", &[]),
         op_rhs | in_rhs | cmp_op | kw_in | field_mask => (
             "a comparison operator (==, !=, <, <=, >, >=, in, has)",
             &["in", "has"],
@@ -105,6 +104,15 @@ pub(crate) fn from_pest(err: &pest::error::Error<R>, text: &str, offset: usize) 
             wanted.push(what);
         }
         candidates.extend(words.iter().copied());
+    }
+    // A filter continues with either operator.
+    if positives.contains(&R::bool_op) {
+        for w in ["`and`", "`or`"] {
+            if !wanted.contains(&w) {
+                wanted.push(w);
+            }
+        }
+        candidates.extend(["and", "or"]);
     }
     if wanted.iter().any(|w| w.starts_with("a filter")) {
         wanted.retain(|w| *w != FIELD_NAME);

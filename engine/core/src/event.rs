@@ -71,11 +71,13 @@ impl Event {
     }
 
     pub fn saddr(&self) -> Option<std::net::IpAddr> {
-        self.has(abi::field::SADDR).then(|| ip(&self.meta.saddr))
+        self.has(abi::field::SADDR)
+            .then(|| ip_of(&self.meta.saddr, self.meta.family))
     }
 
     pub fn daddr(&self) -> Option<std::net::IpAddr> {
-        self.has(abi::field::DADDR).then(|| ip(&self.meta.daddr))
+        self.has(abi::field::DADDR)
+            .then(|| ip_of(&self.meta.daddr, self.meta.family))
     }
 
     pub fn sport(&self) -> Option<u16> {
@@ -117,6 +119,16 @@ pub fn ip(bytes: &[u8; 16]) -> std::net::IpAddr {
     match v6.to_ipv4_mapped() {
         Some(v4) => v4.into(),
         None => v6.into(),
+    }
+}
+
+/// An address of a packet of `family`: an IPv6 packet's address stays
+/// IPv6 even in the IPv4-mapped range (`::ffff:192.0.2.1`), as tcpdump
+/// prints it.
+pub fn ip_of(bytes: &[u8; 16], family: u16) -> std::net::IpAddr {
+    match family {
+        0x86dd => std::net::Ipv6Addr::from(*bytes).into(),
+        _ => ip(bytes),
     }
 }
 
@@ -203,5 +215,7 @@ mod tests {
         b[11] = 0xff;
         b[12..].copy_from_slice(&[198, 18, 0, 2]);
         assert_eq!(ip(&b).to_string(), "198.18.0.2");
+        assert_eq!(ip_of(&b, 0x0800).to_string(), "198.18.0.2");
+        assert_eq!(ip_of(&b, 0x86dd).to_string(), "::ffff:198.18.0.2");
     }
 }

@@ -196,6 +196,17 @@ impl FilterCheck<'_, '_> {
             CmpOp::Ne if def.kind == FieldKind::Func => {
                 Filter::Not(Box::new(any_eq(def, &ops, mask, span)))
             }
+            // An address of the other family is another address.
+            CmpOp::Ne if def.kind == FieldKind::Addr => Filter::And(
+                std::iter::once(Filter::Atom(Atom {
+                    mask: 0,
+                    ..Atom::eq(def, 0, span)
+                }))
+                .chain(ops.iter().map(|o| {
+                    Filter::Not(Box::new(any_eq(def, std::slice::from_ref(o), mask, span)))
+                }))
+                .collect(),
+            ),
             CmpOp::Ne => Filter::And(
                 ops.iter()
                     .map(|o| Filter::Atom(masked(def, op::NE, o, mask, span)))
@@ -262,13 +273,28 @@ fn any_eq(def: &FieldDef, ops: &[Operand], mask: u128, span: Span) -> Filter {
     }
     let atoms: Vec<Filter> = ops
         .iter()
-        .map(|o| Filter::Atom(masked(def, op::EQ, o, mask, span)))
+        .map(|o| {
+            let atom = Filter::Atom(masked(def, op::EQ, o, mask, span));
+            match o.ipv6 {
+                Some(v6) => Filter::And(vec![family_of(v6, span), atom]),
+                None => atom,
+            }
+        })
         .collect();
     match atoms.len() {
         0 => Filter::False,
         1 => atoms.into_iter().next().expect("one"),
         _ => Filter::Or(atoms),
     }
+}
+
+/// IPv4 addresses are stored mapped into IPv6 (`::ffff:a.b.c.d`), so the
+/// packet's family tells an IPv4 packet (or ARP) from an IPv6 packet whose
+/// address lies in the mapped range.
+fn family_of(ipv6: bool, span: Span) -> Filter {
+    let family = catalog::lookup("family").expect("family is a field");
+    let cmp = if ipv6 { op::EQ } else { op::NE };
+    Filter::Atom(Atom::with_op(family, cmp, 0x86dd, span))
 }
 
 /// Function ids are given in name order, so the functions a glob like

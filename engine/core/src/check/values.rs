@@ -12,12 +12,16 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub(crate) struct Operand {
     pub value: u128,
     pub mask: u128,
+    /// Addresses: `Some(true)` for an IPv6 literal, `Some(false)` for an
+    /// IPv4 one (stored mapped: the packet's family tells them apart).
+    pub ipv6: Option<bool>,
 }
 
 pub(crate) fn exact(def: &FieldDef, value: u128) -> Operand {
     Operand {
         value,
         mask: def.full_mask(),
+        ipv6: None,
     }
 }
 
@@ -156,6 +160,7 @@ fn addr(v: &Value, warnings: &mut Vec<Diagnostic>) -> Result<Operand, Diagnostic
         return Ok(Operand {
             value,
             mask: u128::MAX,
+            ipv6: Some(!ip.is_ipv4()),
         });
     };
     let len: u32 = prefix.parse().map_err(|_| bad("a valid CIDR"))?;
@@ -190,6 +195,7 @@ fn addr(v: &Value, warnings: &mut Vec<Diagnostic>) -> Result<Operand, Diagnostic
     Ok(Operand {
         value: value & mask,
         mask,
+        ipv6: Some(!ip.is_ipv4()),
     })
 }
 
@@ -248,6 +254,7 @@ fn name_glob(def: &FieldDef, v: &Value) -> Result<Operand, Diagnostic> {
     Ok(Operand {
         value: u128::from_be_bytes(bytes),
         mask: u128::from_be_bytes(mask_bytes),
+        ipv6: None,
     })
 }
 

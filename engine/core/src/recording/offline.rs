@@ -26,6 +26,8 @@ struct RuleState {
     window_count: u64,
     rows: HashMap<AggKey, u64>,
     hist: Hist,
+    /// Events its pcap-filter text could not read: recorded without bytes.
+    pcap_unread: u64,
 }
 
 /// A rule of the offline session and what it has counted.
@@ -96,6 +98,16 @@ impl Offline {
     }
 
     /// The rules, with whether each is paused.
+    /// Per rule with pcap-filter text: the events it saw that were
+    /// recorded without packet bytes, which that text could not accept.
+    pub fn pcap_unread(&self) -> Vec<(usize, u64)> {
+        self.rules
+            .iter()
+            .filter(|r| r.state.pcap_unread > 0)
+            .map(|r| (r.plan.number, r.state.pcap_unread))
+            .collect()
+    }
+
     pub fn rules(&self) -> impl Iterator<Item = (&RulePlan, bool)> {
         self.rules.iter().map(|r| (&r.plan, r.paused))
     }
@@ -134,7 +146,10 @@ impl Offline {
             // them nothing to accept.
             let meta = match rule.pcap.is_empty() {
                 true => ev.meta,
-                false => rule.with_pcap(&ev.meta, &ev.capture, ev.wire_len, !ev.capture_l2),
+                false => {
+                    st.pcap_unread += u64::from(ev.capture.is_empty());
+                    rule.with_pcap(&ev.meta, &ev.capture, ev.wire_len, !ev.capture_l2)
+                }
             };
             let hit = (rule.tracks() && tracked & bit != 0) || eval::eval_insns(&rule.insns, &meta);
             if !hit {
