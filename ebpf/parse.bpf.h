@@ -188,6 +188,10 @@ static __always_inline void parse_ipv6(struct run *r, const __u8 *ip, __u32 nh)
 	for (int i = 0; i < IPV6_EXT_MAX; i++) {
 		if (!ipv6_is_ext(next))
 			break;
+		/* An extension header the packet does not hold: bytes past
+		 * tail are whatever an earlier packet left in the buffer. */
+		if (off + sizeof(ext) > r->tail)
+			return;
 		if (bpf_probe_read_kernel(ext, sizeof(ext), (void *)(r->head + off)))
 			return;
 		if (next == IPV6_EXT_FRAGMENT) {

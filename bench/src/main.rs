@@ -60,7 +60,7 @@ struct Args {
     #[arg(long, default_value_t = 1.0)]
     trial: f64,
     /// Only these rows of the cost table (keys: empty, miss, miss_addr, miss_long, print, stack,
-    /// count, count_hash, many), comma-separated.
+    /// count, count_hash, pcap_miss, pcap_bytes_miss, pcap_print, many), comma-separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only these measurements (cost, delivery, startup, decode, profile).

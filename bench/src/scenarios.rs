@@ -42,6 +42,17 @@ fn bt_udp_port(port: u16, body: &str) -> String {
     )
 }
 
+/// bpftrace's probe with a TCP destination-port test around `body`.
+fn bt_tcp_port(port: u16, body: &str) -> String {
+    format!(
+        "tracepoint:skb:kfree_skb {{\n  $skb = (struct sk_buff *)args->skbaddr;\n  \
+         $ip = (struct iphdr *)($skb->head + $skb->network_header);\n  \
+         if ($ip->protocol == 6) {{\n    \
+         $tcp = (struct tcphdr *)($skb->head + $skb->transport_header);\n    \
+         if (bswap($tcp->dest) == {port}) {{ {body} }}\n  }}\n}}\n"
+    )
+}
+
 /// bpftrace's probe counting the drops whose IPv4 header passes `test`.
 fn bt_ip_test(test: &str) -> String {
     format!(
@@ -133,6 +144,27 @@ pub fn all() -> Vec<Scenario> {
                 FLOOD_PORT,
                 "@[bswap($udp->dest)] = count();",
             ))),
+        },
+        // pcap-filter text, run by the in-kernel classic BPF interpreter;
+        // the flood is UDP, so the first two never match.
+        Scenario {
+            key: "pcap_miss",
+            label: "1 rule, no match (pcap-filter `tcp port 443`)",
+            ferret: Some("on drop where tcp port 443".into()),
+            bpftrace: Some(bt_script(&bt_tcp_port(443, "@miss = count();"))),
+        },
+        Scenario {
+            key: "pcap_bytes_miss",
+            label:
+                "1 rule, no match (pcap-filter `tcp[tcpflags] & tcp-syn != 0 and tcp dst port 443`)",
+            ferret: Some("on drop where tcp[tcpflags] & tcp-syn != 0 and tcp dst port 443".into()),
+            bpftrace: Some(bt_script(&bt_tcp_port(443, "@miss = count();"))),
+        },
+        Scenario {
+            key: "pcap_print",
+            label: "match, print (pcap-filter `udp dst port`)",
+            ferret: Some(format!("on drop where udp dst port {FLOOD_PORT} print")),
+            bpftrace: Some(bt_script(&bt_udp_port(FLOOD_PORT, BT_PRINTF))),
         },
         Scenario {
             key: "many",

@@ -72,7 +72,7 @@ pub fn fields() -> String {
     for f in ferret_core::catalog::FIELDS {
         let _ = writeln!(out, "{:<10} {}", f.name, f.doc);
     }
-    out.push_str("tcpdump primitives too: host, net, port, portrange, src, dst, tcp, udp, icmp, icmp6, sctp, ip, ip6, arp");
+    out.push_str("and all of pcap-filter(7), as tcpdump reads it: host, net, port, portrange, src, dst, tcp, udp, ether, vlan, tcp[tcpflags] & tcp-syn != 0, ...");
     out
 }
 
