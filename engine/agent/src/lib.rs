@@ -7,6 +7,7 @@
 //! several nodes into one time-ordered stream.
 
 pub mod events;
+pub mod metrics;
 pub mod reconcile;
 pub mod rotate;
 pub mod rules_file;
