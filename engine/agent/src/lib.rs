@@ -6,8 +6,14 @@
 //! endpoint beside them; and `ferret merge`, which puts the JSON lines of
 //! several nodes into one time-ordered stream.
 
+pub mod error;
 pub mod events;
+pub mod health;
+pub mod http;
+pub mod merge;
 pub mod metrics;
 pub mod reconcile;
 pub mod rotate;
 pub mod rules_file;
+pub mod serve;
+pub mod watch;

@@ -83,7 +83,10 @@ mod tests {
     use super::*;
 
     fn rows(pairs: &[(&str, u64)]) -> BTreeMap<Vec<String>, u64> {
-        pairs.iter().map(|(k, n)| (vec![k.to_string()], *n)).collect()
+        pairs
+            .iter()
+            .map(|(k, n)| (vec![k.to_string()], *n))
+            .collect()
     }
 
     #[test]

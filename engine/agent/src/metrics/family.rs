@@ -94,16 +94,11 @@ impl prometheus_client::collector::Collector for Exposition {
 struct Sample<'a>(&'a Value);
 
 impl EncodeMetric for Sample<'_> {
-    fn encode(
-        &self,
-        mut encoder: prometheus_client::encoding::MetricEncoder,
-    ) -> std::fmt::Result {
+    fn encode(&self, mut encoder: prometheus_client::encoding::MetricEncoder) -> std::fmt::Result {
         match self.0 {
-            Value::Counter(n) => encoder.encode_counter::<
-                prometheus_client::encoding::NoLabelSet,
-                u64,
-                u64,
-            >(n, None),
+            Value::Counter(n) => {
+                encoder.encode_counter::<prometheus_client::encoding::NoLabelSet, u64, u64>(n, None)
+            }
             Value::Gauge(v) => encoder.encode_gauge(v),
             Value::Histogram {
                 sum,
@@ -165,7 +160,10 @@ mod tests {
     fn counters_histograms_and_quotes_encode_as_openmetrics() {
         let mut matches = Family::new("ferret_matches", "Matches.");
         matches.add(
-            labels(&[("rule", "on recv where ifname == \"veth*\""), ("reason", "NO_SOCKET")]),
+            labels(&[
+                ("rule", "on recv where ifname == \"veth*\""),
+                ("reason", "NO_SOCKET"),
+            ]),
             Value::Counter(3),
         );
         let mut hist = Family::new("ferret_hist", "Values.");
@@ -177,7 +175,11 @@ mod tests {
                 buckets: vec![(1.0, 1), (3.0, 2), (f64::MAX, 0)],
             },
         );
-        let text = encode(vec![matches, hist, Family::new("ferret_empty", "No samples.")]);
+        let text = encode(vec![
+            matches,
+            hist,
+            Family::new("ferret_empty", "No samples."),
+        ]);
         assert!(text.contains("# TYPE ferret_matches counter\n"), "{text}");
         assert!(
             text.contains(
@@ -185,9 +187,18 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("ferret_hist_bucket{le=\"3.0\",rule=\"len\"} 3\n"), "{text}");
-        assert!(text.contains("ferret_hist_bucket{le=\"+Inf\",rule=\"len\"} 3\n"), "{text}");
-        assert!(!text.contains("ferret_empty"), "a family without samples is left out");
+        assert!(
+            text.contains("ferret_hist_bucket{le=\"3.0\",rule=\"len\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ferret_hist_bucket{le=\"+Inf\",rule=\"len\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("ferret_empty"),
+            "a family without samples is left out"
+        );
         assert!(text.ends_with("# EOF\n"));
     }
 }

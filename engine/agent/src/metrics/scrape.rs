@@ -51,8 +51,14 @@ pub fn families(input: &ScrapeInput<'_>, cap: &mut SeriesCap) -> Vec<Family> {
     cap.retain(&input.rules.iter().map(|r| r.id).collect::<HashSet<_>>());
 
     let mut matches = Family::new("ferret_matches", "Matches of a count rule, by its `count by` fields (in-kernel counts; keys past the cap are summed under `other`).");
-    let mut keys = Family::new("ferret_count_keys", "Keys a count rule's table holds in the kernel.");
-    let mut folded = Family::new("ferret_count_keys_folded", "Keys of a count rule summed into its `other` series (the series cap).");
+    let mut keys = Family::new(
+        "ferret_count_keys",
+        "Keys a count rule's table holds in the kernel.",
+    );
+    let mut folded = Family::new(
+        "ferret_count_keys_folded",
+        "Keys of a count rule summed into its `other` series (the series cap).",
+    );
     let mut map_keys = 0usize;
     for t in &input.aggs.counts {
         let rule = name(t.rule);
@@ -70,9 +76,15 @@ pub fn families(input: &ScrapeInput<'_>, cap: &mut SeriesCap) -> Vec<Family> {
         folded.add(rule_label(&rule), Value::Gauge(capped.folded as i64));
     }
     let mut hists = Family::new("ferret_hist", "Values of a hist rule's field, in the kernel's power-of-two buckets (le is the bucket's largest integer; _sum is estimated from bucket midpoints).");
-    let mut missing = Family::new("ferret_hist_missing", "Matches of a hist rule whose packet did not carry the field.");
+    let mut missing = Family::new(
+        "ferret_hist_missing",
+        "Matches of a hist rule whose packet did not carry the field.",
+    );
     for h in &input.aggs.hists {
-        let labels = vec![("rule".into(), name(h.rule)), ("field".into(), h.field.clone())];
+        let labels = vec![
+            ("rule".into(), name(h.rule)),
+            ("field".into(), h.field.clone()),
+        ];
         hists.add(labels.clone(), histogram(h));
         missing.add(labels, Value::Counter(h.hist.missing));
     }
@@ -85,11 +97,10 @@ pub fn families(input: &ScrapeInput<'_>, cap: &mut SeriesCap) -> Vec<Family> {
 /// The by-label names of a table and its rows as label values (rows whose
 /// values read the same are summed).
 fn count_rows(t: &CountTable, names: &Names) -> (Vec<String>, BTreeMap<Vec<String>, u64>) {
-    let fields: Vec<&KeyField> = t
-        .by
-        .iter()
-        .filter(|k| matches!(k, KeyField::Field(_)))
-        .collect();
+    let fields: Vec<&KeyField> =
+        t.by.iter()
+            .filter(|k| matches!(k, KeyField::Field(_)))
+            .collect();
     let labels = fields
         .iter()
         .map(|k| match k {
@@ -139,10 +150,19 @@ fn histogram(h: &HistTable) -> Value {
 fn rule_figures(summary: &Summary, name: &dyn Fn(usize) -> String) -> Vec<Family> {
     let mut seen = Family::new("ferret_rule_seen", "Hook calls that evaluated the rule.");
     let mut matched = Family::new("ferret_rule_matched", "Packets the rule matched.");
-    let mut emitted = Family::new("ferret_rule_emitted", "Events the kernel wrote to the ring for the rule.");
-    let mut delivered = Family::new("ferret_rule_delivered", "Events of the rule the agent wrote out.");
+    let mut emitted = Family::new(
+        "ferret_rule_emitted",
+        "Events the kernel wrote to the ring for the rule.",
+    );
+    let mut delivered = Family::new(
+        "ferret_rule_delivered",
+        "Events of the rule the agent wrote out.",
+    );
     let mut lost = Family::new("ferret_rule_lost", "What the rule lost: events when the ring was full (why=ring_full), matches the full count map could not count (why=count_map_full).");
-    let mut limited = Family::new("ferret_rule_rate_limited", "Events suppressed by the rule's `limit N/s`.");
+    let mut limited = Family::new(
+        "ferret_rule_rate_limited",
+        "Events suppressed by the rule's `limit N/s`.",
+    );
     for r in &summary.rules {
         let l = rule_label(&name(r.rule));
         seen.add(l.clone(), Value::Counter(r.seen));
@@ -150,7 +170,10 @@ fn rule_figures(summary: &Summary, name: &dyn Fn(usize) -> String) -> Vec<Family
         emitted.add(l.clone(), Value::Counter(r.emitted));
         delivered.add(l.clone(), Value::Counter(r.delivered));
         limited.add(l.clone(), Value::Counter(r.rate_limited));
-        for (why, n) in [("ring_full", r.lost_ring_full), ("count_map_full", r.agg_failed)] {
+        for (why, n) in [
+            ("ring_full", r.lost_ring_full),
+            ("count_map_full", r.agg_failed),
+        ] {
             let mut l = l.clone();
             l.push(("why".into(), why.into()));
             lost.add(l, Value::Counter(n));
@@ -182,8 +205,14 @@ fn agent_figures(input: &ScrapeInput<'_>, map_keys: usize, cap: usize) -> Vec<Fa
         Value::Info,
     );
     let mut reloads = Family::new("ferret_reloads", "Reloads of the rules file, by result.");
-    reloads.add(vec![("result".into(), "ok".into())], Value::Counter(a.reloads_ok));
-    reloads.add(vec![("result".into(), "error".into())], Value::Counter(a.reloads_failed));
+    reloads.add(
+        vec![("result".into(), "ok".into())],
+        Value::Counter(a.reloads_ok),
+    );
+    reloads.add(
+        vec![("result".into(), "error".into())],
+        Value::Counter(a.reloads_failed),
+    );
     let mut out = vec![
         info,
         reloads,
@@ -196,8 +225,16 @@ fn agent_figures(input: &ScrapeInput<'_>, map_keys: usize, cap: usize) -> Vec<Fa
         gauge("ferret_series_cap", "Keys of one count rule shown as series of their own; the rest are summed under `other`.", cap as i64),
     ];
     if let Some(t) = &input.summary.track {
-        out.push(gauge("ferret_track_map_entries", "Packets the track map follows.", t.tracked as i64));
-        out.push(gauge("ferret_track_map_capacity", "Packets the track map can follow.", t.capacity as i64));
+        out.push(gauge(
+            "ferret_track_map_entries",
+            "Packets the track map follows.",
+            t.tracked as i64,
+        ));
+        out.push(gauge(
+            "ferret_track_map_capacity",
+            "Packets the track map can follow.",
+            t.capacity as i64,
+        ));
     }
     out
 }

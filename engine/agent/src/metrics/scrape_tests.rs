@@ -7,7 +7,10 @@ use ferret_core::summary::RuleSummary;
 
 fn names() -> Names {
     Names {
-        reasons: Some(DropReasons::from_pairs([("NETFILTER_DROP", 12), ("NO_SOCKET", 3)])),
+        reasons: Some(DropReasons::from_pairs([
+            ("NETFILTER_DROP", 12),
+            ("NO_SOCKET", 3),
+        ])),
         ..Names::default()
     }
 }
@@ -48,7 +51,11 @@ fn input_text(aggs: &Aggregates, cap: &mut SeriesCap) -> String {
         }],
         ..Summary::default()
     };
-    let rules = [running(1, "drops"), running(2, "ports"), running(3, "lengths")];
+    let rules = [
+        running(1, "drops"),
+        running(2, "ports"),
+        running(3, "lengths"),
+    ];
     let agent = AgentFigures {
         node: "n1".into(),
         probes_attached: true,
@@ -133,7 +140,10 @@ fn ten_thousand_keys_stay_within_the_cap() {
     };
     let mut cap = SeriesCap::new(100);
     let text = input_text(&aggs, &mut cap);
-    let series = text.lines().filter(|l| l.starts_with("ferret_matches_total")).count();
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("ferret_matches_total"))
+        .count();
     assert_eq!(series, 101, "100 keys and `other`");
     assert!(text.contains("ferret_matches_total{rule=\"ports\",dport=\"other\"} 9900\n"));
     assert!(text.contains("ferret_count_keys{rule=\"ports\"} 10000\n"));
