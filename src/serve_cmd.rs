@@ -1,0 +1,115 @@
+//! `ferret serve -f RULES` and `ferret merge FILE...`: the node agent and
+//! the merge of several nodes' event lines.
+
+use crate::cli::{MergeArgs, OutputArgs, ServeArgs};
+use crate::exit::Exit;
+use crate::privdrop::Needs;
+use crate::stderr_listener::StderrListener;
+use crate::trace_cmd::{report_error, require_root, ring_bytes};
+use anyhow::Context;
+use ferret_agent::error::AgentError;
+use ferret_agent::rotate::Rotation;
+use ferret_agent::rules_file::RulesFileError;
+use ferret_agent::serve::{self, ServeOptions};
+use ferret_session::options::{FunctionOptions, SessionOptions};
+use ferret_session::system::SystemFacts;
+use std::io::BufReader;
+use std::time::Duration;
+
+pub fn run(args: &ServeArgs, output: &OutputArgs) -> anyhow::Result<Exit> {
+    let refused = [
+        (output.pcap.is_some(), "--pcap: not for the agent yet"),
+        (
+            output.cmd.is_some(),
+            "--cmd: the agent runs until a signal; for a trace around a command: ferret --cmd",
+        ),
+        (
+            output.interval.is_some(),
+            "--interval: tables are metrics here (--metrics ADDR)",
+        ),
+    ];
+    if let Some((_, why)) = refused.iter().find(|(given, _)| *given) {
+        eprintln!("ferret serve: {why}");
+        return Ok(Exit::Usage);
+    }
+    if args.file_count == 0 {
+        eprintln!("ferret serve: -W must keep at least one file");
+        return Ok(Exit::Usage);
+    }
+    let opts = ServeOptions {
+        rules: args.file.clone(),
+        allow_unsafe: output.allow_unsafe_files,
+        output: output.output.clone(),
+        rotation: args.file_size_mb.map(|mb| Rotation {
+            max_bytes: mb.saturating_mul(1_000_000),
+            files: args.file_count,
+        }),
+        node: args
+            .node
+            .clone()
+            .unwrap_or_else(ferret_agent::events::hostname),
+        metrics: args.metrics,
+        series_cap: args.series_cap,
+        watch_every: Duration::from_secs(1),
+        session: SessionOptions {
+            ring_bytes: ring_bytes(output.ring_mib)?,
+            duration: output.duration,
+            verbose: output.verbose,
+            ..SessionOptions::default()
+        },
+        functions: FunctionOptions {
+            backend: output.backend.choice(),
+            progress: None,
+        },
+    };
+    if let Err(exit) = require_root() {
+        return Ok(exit);
+    }
+    // Reloads add rules: keep what loading them takes.
+    let mut privileges = crate::privdrop::plan(output.user.as_deref(), Needs::LoadingRules)?;
+    let facts = SystemFacts::load();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the event loop")?;
+    let mut listener = StderrListener::new(None, &mut privileges);
+    match runtime.block_on(serve::run(&opts, facts, &mut listener)) {
+        Ok(summary) => {
+            eprint!("{}", summary.render_text());
+            Ok(Exit::after_trace(&summary))
+        }
+        Err(AgentError::RulesFile(e @ RulesFileError::Invalid { .. })) => {
+            eprintln!("ferret serve: {e}");
+            Ok(Exit::RuleError)
+        }
+        Err(AgentError::Session(e)) => Ok(report_error(&e, output.verbose)),
+        Err(e) => {
+            eprintln!("ferret serve: error: {e}");
+            Ok(Exit::System)
+        }
+    }
+}
+
+pub fn merge(args: &MergeArgs, output: &OutputArgs) -> anyhow::Result<Exit> {
+    let mut inputs = Vec::new();
+    for path in &args.files {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        inputs.push(ferret_agent::merge::Input {
+            name: path.display().to_string(),
+            reader: BufReader::new(file),
+        });
+    }
+    let mut out = std::io::BufWriter::new(crate::trace_cmd::open_output(output)?);
+    let report = ferret_agent::merge::merge(inputs, &mut out)?;
+    for name in &report.unaligned {
+        eprintln!("ferret merge: {name}: no time_ns (not from ferret serve): its events are ordered by their own kernel time, which cannot be compared with other nodes'");
+    }
+    eprintln!(
+        "ferret merge: {} events and {} other lines from {} files",
+        report.events,
+        report.other_lines,
+        args.files.len()
+    );
+    Ok(Exit::Ok)
+}
