@@ -1,0 +1,130 @@
+//! End to end: `ferret serve` as an agent without Prometheus — events as
+//! JSON lines carrying the node and wall-clock time, a broken rules file
+//! on SIGHUP refused while the running rules go on, /healthz, the summary
+//! as the last line, and `ferret merge` ordering two nodes' files.
+
+mod common;
+
+use common::{root_or_skip, Trace};
+use ferret_lab::{Lab, ADDR_B};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+fn health(addr: SocketAddr) -> (String, Value) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "GET /healthz HTTP/1.0\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    (
+        head.lines().next().unwrap().to_string(),
+        serde_json::from_str(body).unwrap(),
+    )
+}
+
+fn lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn serve_writes_node_events_survives_a_broken_reload_and_merges() {
+    if !root_or_skip("serve_writes_node_events") {
+        return;
+    }
+    let lab = Lab::create("serve").expect("lab");
+    let dir = std::env::temp_dir().join(format!("ferret-serve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.ferret");
+    std::fs::write(
+        &rules,
+        format!("on drop where netns == \"{}\" and udp print\n", lab.b),
+    )
+    .unwrap();
+    let events = dir.join("node-a.json");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let trace = Trace::start_exact(
+        &[
+            "serve",
+            "-f",
+            rules.to_str().unwrap(),
+            "-o",
+            events.to_str().unwrap(),
+            "--metrics",
+            &metrics.to_string(),
+            "--node",
+            "node-a",
+        ],
+        &[],
+    );
+    assert_eq!(lab.udp_send(ADDR_B.into(), 9, 3, 32).unwrap(), 3);
+    std::fs::write(&rules, "on drop where dprt == 9 print\n").unwrap();
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(trace.pid() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, h) = health(metrics);
+    assert!(status.contains(" 200 "), "{status}");
+    assert_eq!(h["last_reload"]["ok"], false, "{h}");
+    assert_eq!(h["rules"], 1, "the running rule stays: {h}");
+    assert_eq!(lab.udp_send(ADDR_B.into(), 9, 2, 32).unwrap(), 2);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = trace.terminate();
+    assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains("unknown field `dprt`"),
+        "{}",
+        out.stderr
+    );
+
+    let a = lines(&events);
+    let (evs, rest) = a.split_at(a.len() - 1);
+    assert_eq!(evs.len(), 5, "{a:?}");
+    assert!(evs
+        .iter()
+        .all(|e| e["node"] == "node-a" && e["time_ns"].as_u64().is_some()));
+    assert_eq!(rest[0]["type"], "summary");
+    assert_eq!(rest[0]["node"], "node-a");
+
+    // A second node's file, its events between node-a's.
+    let t0 = evs[0]["time_ns"].as_u64().unwrap();
+    let b = dir.join("node-b.json");
+    std::fs::write(
+        &b,
+        format!(
+            "{{\"type\":\"event\",\"node\":\"node-b\",\"time_ns\":{}}}\n",
+            t0 + 1
+        ),
+    )
+    .unwrap();
+    let merged = Command::new(env!("CARGO_BIN_EXE_ferret"))
+        .args(["merge", events.to_str().unwrap(), b.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(merged.status.success());
+    let m: Vec<Value> = String::from_utf8(merged.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(m.len(), 7);
+    assert_eq!(m[1]["node"], "node-b", "{m:?}");
+    let times: Vec<u64> = m[..6]
+        .iter()
+        .map(|v| v["time_ns"].as_u64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    assert_eq!(m[6]["type"], "summary");
+    let _ = std::fs::remove_dir_all(&dir);
+}
