@@ -128,3 +128,103 @@ fn serve_writes_node_events_survives_a_broken_reload_and_merges() {
     assert_eq!(m[6]["type"], "summary");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What the systemd unit does: no root, the four ambient capabilities; a
+/// reload after the ready line still loads and attaches a new rule.
+#[test]
+fn serve_runs_on_the_units_capabilities_and_reloads_without_root() {
+    if !root_or_skip("serve_runs_on_the_units_capabilities") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ferret-serve-caps-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let closed = {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let rules = dir.join("rules.ferret");
+    std::fs::write(
+        &rules,
+        format!("on drop where udp and dport == {closed} count by reason\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&rules, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // CAP_SYS_RESOURCE matters only before 5.11, and some sandboxes keep it
+    // out of the bounding set: grant it where it can be granted.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bounding = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    let caps = if bounding & (1 << 24) != 0 {
+        "+bpf,+perfmon,+net_admin,+sys_resource"
+    } else {
+        "+bpf,+perfmon,+net_admin"
+    };
+    let mut child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["--inh-caps", caps, "--ambient-caps", caps])
+        .arg(env!("CARGO_BIN_EXE_ferret"))
+        .args([
+            "serve",
+            "-f",
+            rules.to_str().unwrap(),
+            "--metrics",
+            &metrics.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let scrape = || -> String {
+        let mut s = TcpStream::connect(metrics).unwrap();
+        write!(s, "GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let wait_for = |what: &str| {
+        for _ in 0..100 {
+            if TcpStream::connect(metrics).is_ok() && scrape().contains(what) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("never saw {what:?} in\n{}", scrape());
+    };
+    wait_for("ferret_probes_attached 1");
+    for _ in 0..2 {
+        udp.send_to(b"x", ("127.0.0.1", closed)).unwrap();
+    }
+    wait_for("ferret_matches_total{rule=\"on drop where udp and dport == ");
+    std::fs::write(
+        &rules,
+        format!("on drop where udp and dport == {closed} count by reason\n# name: sent\non xmit where udp and dport == {closed} count\n"),
+    )
+    .unwrap();
+    wait_for("ferret_reloads_total{result=\"ok\"} 1");
+    udp.send_to(b"x", ("127.0.0.1", closed)).unwrap();
+    wait_for("ferret_matches_total{rule=\"sent\"} 1");
+    assert!(scrape().contains("reason=\"NO_SOCKET\"} 3"), "{}", scrape());
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
