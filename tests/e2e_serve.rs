@@ -172,7 +172,7 @@ fn serve_runs_on_the_units_capabilities_and_reloads_without_root() {
     } else {
         "+bpf,+perfmon,+net_admin"
     };
-    let mut child = Command::new("setpriv")
+    let child = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .args(["--inh-caps", caps, "--ambient-caps", caps])
         .arg(env!("CARGO_BIN_EXE_ferret"))

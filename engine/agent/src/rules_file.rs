@@ -106,9 +106,7 @@ fn names_in<'a>(text: &str, rules: impl Iterator<Item = &'a str>) -> Vec<Option<
     let mut from = 0;
     rules
         .map(|rule| {
-            let Some(at) = text[from..].find(rule).map(|i| i + from) else {
-                return None;
-            };
+            let at = text[from..].find(rule).map(|i| i + from)?;
             from = at + rule.len();
             let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
             if line_start == 0 {
