@@ -133,8 +133,9 @@ pub enum Command {
     /// it changes), events as JSON lines (-o FILE, rotated with -C/-W, or
     /// standard output), Prometheus metrics and /healthz on --metrics ADDR.
     Serve(ServeArgs),
-    /// Merge the JSON lines of several nodes (from `ferret serve`) into
-    /// one stream ordered by wall-clock time (-o FILE or standard output).
+    /// Merge the JSON lines (from `ferret serve`) or pcap-ng recordings of
+    /// several nodes into one stream or file ordered by wall-clock time
+    /// (-o FILE or standard output).
     Merge(MergeArgs),
 }
 
@@ -172,7 +173,8 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// JSON lines files, one or more per node.
+    /// JSON lines files or pcap-ng files (not both), one or more per node;
+    /// a file's name (without extension) is its node when it does not say.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 }

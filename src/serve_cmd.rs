@@ -1,5 +1,5 @@
 //! `ferret serve -f RULES` and `ferret merge FILE...`: the node agent and
-//! the merge of several nodes' event lines.
+//! the merge of several nodes' event lines or pcap-ng recordings.
 
 use crate::cli::{MergeArgs, OutputArgs, ServeArgs};
 use crate::exit::Exit;
@@ -11,9 +11,10 @@ use ferret_agent::error::AgentError;
 use ferret_agent::rotate::Rotation;
 use ferret_agent::rules_file::RulesFileError;
 use ferret_agent::serve::{self, ServeOptions};
+use ferret_agent::{merge, merge_pcap};
 use ferret_session::options::{FunctionOptions, SessionOptions};
 use ferret_session::system::SystemFacts;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::time::Duration;
 
 pub fn run(args: &ServeArgs, output: &OutputArgs) -> anyhow::Result<Exit> {
@@ -91,17 +92,49 @@ pub fn run(args: &ServeArgs, output: &OutputArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn merge(args: &MergeArgs, output: &OutputArgs) -> anyhow::Result<Exit> {
-    let mut inputs = Vec::new();
+    let mut pcap = Vec::new();
+    let mut json = Vec::new();
     for path in &args.files {
-        let file =
+        let mut file =
             std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        inputs.push(ferret_agent::merge::Input {
-            name: path.display().to_string(),
-            reader: BufReader::new(file),
-        });
+        let mut magic = [0u8; 4];
+        let is_pcap = file.read_exact(&mut magic).is_ok() && magic == merge_pcap::MAGIC;
+        file.seek(SeekFrom::Start(0))?;
+        // The node a file is of, when its lines do not say: its name.
+        let node = path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        if is_pcap {
+            pcap.push((node, BufReader::new(file)));
+        } else {
+            json.push(merge::Input {
+                name: path.display().to_string(),
+                node,
+                reader: BufReader::new(file),
+            });
+        }
+    }
+    if !pcap.is_empty() && !json.is_empty() {
+        eprintln!("ferret merge: give either JSON lines files or pcap-ng files, not both");
+        return Ok(Exit::Usage);
     }
     let mut out = std::io::BufWriter::new(crate::trace_cmd::open_output(output)?);
-    let report = ferret_agent::merge::merge(inputs, &mut out)?;
+    if !pcap.is_empty() {
+        let report = merge_pcap::merge(pcap, &mut out)?;
+        eprintln!(
+            "ferret merge: {} packets on {} interfaces from {} files{}",
+            report.packets,
+            report.interfaces,
+            args.files.len(),
+            match report.skipped {
+                0 => String::new(),
+                n => format!("; {n} packet blocks without a time left out"),
+            }
+        );
+        return Ok(Exit::Ok);
+    }
+    let report = merge::merge(json, &mut out)?;
     for name in &report.unaligned {
         eprintln!("ferret merge: {name}: no time_ns (not from ferret serve): its events are ordered by their own kernel time, which cannot be compared with other nodes'");
     }

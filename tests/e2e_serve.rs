@@ -228,3 +228,80 @@ fn serve_runs_on_the_units_capabilities_and_reloads_without_root() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two recordings (`--pcap`) merged into one pcap-ng that tshark reads:
+/// one interface per node and device, packets in time order.
+#[test]
+fn merge_puts_two_pcapng_recordings_into_one_file() {
+    if !root_or_skip("merge_puts_two_pcapng_recordings_into_one_file") {
+        return;
+    }
+    let lab = Lab::create("mrgp").expect("lab");
+    let dir = std::env::temp_dir().join(format!("ferret-mergep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let rule = format!(
+        "on drop where netns == \"{}\" and udp dst port 9 capture",
+        lab.b
+    );
+    for (node, n) in [("node-a", 2), ("node-b", 3)] {
+        let file = dir.join(format!("{node}.pcapng"));
+        let trace = Trace::start(&[&rule, "--pcap", file.to_str().unwrap()]);
+        assert_eq!(lab.udp_send(ADDR_B.into(), 9, n, 32).unwrap(), n);
+        let out = trace.stop();
+        assert_eq!(
+            out.summary.unwrap()["pcap"]["packets"],
+            n as u64,
+            "{}",
+            out.stderr
+        );
+    }
+    let merged = dir.join("all.pcapng");
+    let status = Command::new(env!("CARGO_BIN_EXE_ferret"))
+        .args(["merge", "-o", merged.to_str().unwrap()])
+        .arg(dir.join("node-b.pcapng"))
+        .arg(dir.join("node-a.pcapng"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = Command::new("tshark")
+        .args([
+            "-r",
+            merged.to_str().unwrap(),
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+        ])
+        .args([
+            "-e",
+            "frame.interface_name",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "frame.comment",
+        ])
+        .output()
+        .expect("tshark runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('|').collect()).collect();
+    let ifaces: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(
+        ifaces,
+        [
+            "node-a:fb0",
+            "node-a:fb0",
+            "node-b:fb0",
+            "node-b:fb0",
+            "node-b:fb0"
+        ],
+        "node-a was recorded first, so its packets come first: {text}"
+    );
+    let times: Vec<f64> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    assert!(
+        rows.iter().all(|r| r[2].starts_with("node=node-")),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

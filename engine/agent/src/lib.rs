@@ -11,6 +11,7 @@ pub mod events;
 pub mod health;
 pub mod http;
 pub mod merge;
+pub mod merge_pcap;
 pub mod metrics;
 pub mod reconcile;
 pub mod rotate;

@@ -8,16 +8,18 @@
 //! that machine's boot, so a file of them is ordered within itself but
 //! cannot be placed among other nodes' events: it is merged by `ts` and
 //! reported. Lines without a time (summaries, tables) follow the events,
-//! in the order of the files. Every line gets `node` (the file's name when
-//! it has none). All lines are held in memory and sorted, so events a
+//! in the order of the files. Every line gets `node` (the file's name
+//! without its extension when it has none). All lines are held in memory and sorted, so events a
 //! node wrote out of order (CPUs share one ring) come out in order too.
 
 use serde_json::Value;
 use std::io::{self, BufRead, Write};
 
-/// One input: a name (for `node` and messages) and its lines.
+/// One input: a name (for messages), the node its lines are of when they
+/// do not say, and its lines.
 pub struct Input<R: BufRead> {
     pub name: String,
+    pub node: String,
     pub reader: R,
 }
 
@@ -74,7 +76,7 @@ pub fn merge<R: BufRead>(
                     source,
                 })?;
             if obj.get("node").is_none_or(Value::is_null) {
-                obj["node"] = input.name.clone().into();
+                obj["node"] = input.node.clone().into();
             }
             let time = obj.get("time_ns").and_then(Value::as_u64);
             let ts = obj.get("ts").and_then(Value::as_u64);
@@ -114,6 +116,7 @@ mod tests {
     fn input(name: &str, text: &'static str) -> Input<&'static [u8]> {
         Input {
             name: name.into(),
+            node: name.trim_end_matches(".json").into(),
             reader: text.as_bytes(),
         }
     }
