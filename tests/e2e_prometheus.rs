@@ -204,10 +204,10 @@ fn prometheus_sees_the_lab_drops_and_a_rules_change_keeps_the_counts() {
     );
     assert_eq!(series[0].0["job"], "ferret");
 
-    // A second rule; the first one unchanged (its name and text), so its
+    // Two more rules; the first one unchanged (its name and text), so its
     // counts must go on from 7, not start again.
     let ports = format!(
-        "# name: ports\non drop where netns == \"{}\" and udp count by dport\n",
+        "# name: ports\non drop where netns == \"{0}\" and udp count by dport\n# name: lens\non recv where netns == \"{0}\" and udp and dport == 7777 hist len\n",
         lab.b
     );
     let next = dir.join("rules.next");
@@ -229,11 +229,14 @@ fn prometheus_sees_the_lab_drops_and_a_rules_change_keeps_the_counts() {
         10.0,
     );
     prom.wait_for("ferret_matches_total{rule=\"ports\",dport=\"7777\"}", 3.0);
+    // 32 bytes of payload: 60-byte IP packets, in the [32, 64) bucket.
+    prom.wait_for("ferret_hist_count{rule=\"lens\",field=\"len\"}", 3.0);
+    prom.wait_for("ferret_hist_bucket{rule=\"lens\",le=\"63.0\"} - ignoring(le) ferret_hist_bucket{rule=\"lens\",le=\"31.0\"}", 3.0);
     prom.wait_for(
         "resets(ferret_matches_total{rule=\"drops\",reason=\"NETFILTER_DROP\"}[10m])",
         0.0,
     );
-    prom.wait_for("ferret_rules", 2.0);
+    prom.wait_for("ferret_rules", 3.0);
 
     let health: Value =
         serde_json::from_str(&get(metrics, "/healthz").expect("healthz 200")).unwrap();
@@ -244,7 +247,7 @@ fn prometheus_sees_the_lab_drops_and_a_rules_change_keeps_the_counts() {
     let out = trace.terminate();
     assert_eq!(out.code, Some(0), "stderr:\n{}", out.stderr);
     assert!(
-        out.stderr.contains("1 kept, 1 added, 0 removed"),
+        out.stderr.contains("1 kept, 2 added, 0 removed"),
         "{}",
         out.stderr
     );

@@ -3,6 +3,7 @@
 //! a Kubernetes probe or a load balancer can act on the status alone.
 
 use crate::http::Reply;
+use crate::metrics::scrape::Lost;
 use ferret_core::summary::Summary;
 use serde_json::json;
 
@@ -23,11 +24,14 @@ pub struct HealthInput<'a> {
     pub summary: &'a Summary,
     pub last_reload: Option<&'a LastReload>,
     pub events_written: u64,
+    /// What rules since removed had lost.
+    pub removed_lost: Lost,
 }
 
 pub fn reply(h: &HealthInput<'_>) -> Reply {
     let rules = &h.summary.rules;
     let sum = |f: fn(&ferret_core::summary::RuleSummary) -> u64| rules.iter().map(f).sum::<u64>();
+    let lost = Lost::of(rules).plus(h.removed_lost);
     let body = json!({
         "status": if h.probes_attached { "ok" } else { "no probes attached" },
         "node": h.node,
@@ -37,9 +41,9 @@ pub fn reply(h: &HealthInput<'_>) -> Reply {
         "uptime_ms": h.summary.duration_ms,
         "events_written": h.events_written,
         "lost": {
-            "total": h.summary.lost(),
-            "ring_full": sum(|r| r.lost_ring_full),
-            "count_map_full": sum(|r| r.agg_failed),
+            "total": lost.ring_full + lost.count_map_full + h.summary.decode_errors,
+            "ring_full": lost.ring_full,
+            "count_map_full": lost.count_map_full,
             "decode_errors": h.summary.decode_errors,
         },
         "rate_limited": sum(|r| r.rate_limited),
@@ -78,12 +82,16 @@ mod tests {
             summary: &summary,
             last_reload: None,
             events_written: 9,
+            removed_lost: Lost {
+                ring_full: 10,
+                count_map_full: 0,
+            },
         };
         let r = reply(&h);
         assert_eq!(r.status, 200);
         let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-        assert_eq!(v["lost"]["total"], 4);
-        assert_eq!(v["lost"]["ring_full"], 3);
+        assert_eq!(v["lost"]["total"], 14, "removed rules' losses count: {v}");
+        assert_eq!(v["lost"]["ring_full"], 13);
         assert_eq!(v["node"], "n1");
         h.probes_attached = false;
         assert_eq!(reply(&h).status, 503);

@@ -9,7 +9,7 @@ use crate::events::EventLines;
 use crate::health::{self, HealthInput, LastReload};
 use crate::http::{Asked, Endpoint, Query, Reply};
 use crate::metrics::cap::SeriesCap;
-use crate::metrics::scrape::{families, AgentFigures, ScrapeInput};
+use crate::metrics::scrape::{families, AgentFigures, Lost, ScrapeInput};
 use crate::metrics::{family, CONTENT_TYPE};
 use crate::reconcile::{self, RunningRule};
 use crate::rotate::Rotation;
@@ -131,6 +131,11 @@ impl Agent<'_, '_> {
     /// rule is reported and the running rules stay.
     fn reload(&mut self, why: &str) {
         let path = self.opts.rules.display();
+        let before = self
+            .session
+            .summary("")
+            .map(|s| s.rules)
+            .unwrap_or_default();
         let result = rules_file::load(&self.opts.rules, &mut self.facts, self.opts.allow_unsafe)
             .map_err(|e| e.to_string())
             .and_then(|loaded| {
@@ -143,6 +148,10 @@ impl Agent<'_, '_> {
         let (ok, message) = match result {
             Ok(report) => {
                 self.figures.reloads_ok += 1;
+                let gone = before
+                    .iter()
+                    .filter(|r| !self.running.iter().any(|k| k.id == r.rule));
+                self.figures.removed_lost = self.figures.removed_lost.plus(Lost::of(gone));
                 (
                     true,
                     format!("ferret serve: reloaded {path} ({why}): {report}"),
@@ -179,6 +188,7 @@ impl Agent<'_, '_> {
                 summary: &summary,
                 last_reload: self.last_reload.as_ref(),
                 events_written: self.events.written,
+                removed_lost: self.figures.removed_lost,
             }),
             Asked::Metrics => {
                 let aggs = self.session.aggregates(false)?;

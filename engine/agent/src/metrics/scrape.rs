@@ -24,6 +24,33 @@ pub struct AgentFigures {
     pub reloads_failed: u64,
     pub events_written: u64,
     pub event_files: u64,
+    /// What rules since removed by a reload had lost, so that the totals
+    /// never go down.
+    pub removed_lost: Lost,
+}
+
+/// Losses, by why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lost {
+    pub ring_full: u64,
+    pub count_map_full: u64,
+}
+
+impl Lost {
+    /// What the rules of `summary` lost.
+    pub fn of<'a>(rules: impl IntoIterator<Item = &'a ferret_core::summary::RuleSummary>) -> Lost {
+        rules.into_iter().fold(Lost::default(), |l, r| Lost {
+            ring_full: l.ring_full + r.lost_ring_full,
+            count_map_full: l.count_map_full + r.agg_failed,
+        })
+    }
+
+    pub fn plus(self, other: Lost) -> Lost {
+        Lost {
+            ring_full: self.ring_full + other.ring_full,
+            count_map_full: self.count_map_full + other.count_map_full,
+        }
+    }
 }
 
 /// Everything a scrape reads.
@@ -213,9 +240,20 @@ fn agent_figures(input: &ScrapeInput<'_>, map_keys: usize, cap: usize) -> Vec<Fa
         vec![("result".into(), "error".into())],
         Value::Counter(a.reloads_failed),
     );
+    let lost = Lost::of(&input.summary.rules).plus(a.removed_lost);
+    let mut lost_total = Family::new("ferret_lost", "What every rule lost since the agent started, rules since removed included: events when the ring was full, matches the full count map could not count.");
+    lost_total.add(
+        vec![("why".into(), "ring_full".into())],
+        Value::Counter(lost.ring_full),
+    );
+    lost_total.add(
+        vec![("why".into(), "count_map_full".into())],
+        Value::Counter(lost.count_map_full),
+    );
     let mut out = vec![
         info,
         reloads,
+        lost_total,
         gauge("ferret_rules", "Rules running.", input.rules.len() as i64),
         gauge("ferret_probes_attached", "1 when the rules' probes are attached.", i64::from(a.probes_attached)),
         counter("ferret_events_written", "Event lines the agent wrote.", Labels::new(), a.events_written),

@@ -119,6 +119,7 @@ fn count_rules_are_counters_labelled_by_rule_and_their_fields() {
         "ferret_rule_seen_total{rule=\"drops\"} 100\n",
         "ferret_rule_lost_total{rule=\"drops\",why=\"ring_full\"} 2\n",
         "ferret_probes_attached 1\n",
+        "ferret_lost_total{why=\"ring_full\"} 2\n",
         "ferret_agent_info{node=\"n1\",version=",
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
