@@ -24,6 +24,7 @@ enum Out {
 #[derive(Debug)]
 pub struct EventLines {
     out: Out,
+    node: String,
     /// `"node":"NAME",` ready to splice in.
     node_field: String,
     batch: Vec<u8>,
@@ -46,6 +47,7 @@ impl EventLines {
         };
         Ok(EventLines {
             out,
+            node: node.to_string(),
             node_field: format!("\"node\":{},", serde_json::Value::from(node)),
             batch: Vec::with_capacity(64 * 1024),
             line: Vec::with_capacity(1024),
@@ -77,14 +79,9 @@ impl EventLines {
 
     /// A line of the agent's own (the summary at the end), node included.
     pub fn own_line(&mut self, mut obj: serde_json::Value) {
-        obj["node"] = self.node_field_value();
+        obj["node"] = self.node.clone().into();
         self.batch.extend_from_slice(obj.to_string().as_bytes());
         self.batch.push(b'\n');
-    }
-
-    fn node_field_value(&self) -> serde_json::Value {
-        let quoted = &self.node_field["\"node\":".len()..self.node_field.len() - 1];
-        serde_json::from_str(quoted).unwrap_or_default()
     }
 
     /// Writes the batch; the first error is kept for the caller.
