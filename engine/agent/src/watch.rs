@@ -88,4 +88,23 @@ mod tests {
         assert!(!w.changed(Instant::now()), "a missing file is no reload");
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn a_configmap_swap_of_its_data_link_is_noticed() {
+        use std::os::unix::fs::symlink;
+        let dir = std::env::temp_dir().join(format!("ferret-watch-cm-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("..v1")).unwrap();
+        std::fs::create_dir_all(dir.join("..v2")).unwrap();
+        std::fs::write(dir.join("..v1/rules"), "on drop print\n").unwrap();
+        std::fs::write(dir.join("..v2/rules"), "on drop print\n").unwrap();
+        // The kubelet's layout: rules -> ..data/rules, ..data -> ..vN.
+        symlink("..v1", dir.join("..data")).unwrap();
+        symlink("..data/rules", dir.join("rules")).unwrap();
+        let mut w = FileWatch::new(&dir.join("rules"), Duration::ZERO);
+        symlink("..v2", dir.join("..data_tmp")).unwrap();
+        std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+        assert!(w.changed(Instant::now()), "same text, but a new file");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
