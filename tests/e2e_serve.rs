@@ -305,3 +305,71 @@ fn merge_puts_two_pcapng_recordings_into_one_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `-C 1 -W 2`: files of at most 1 MB, cut between lines, two kept.
+#[test]
+fn serve_rotates_its_events_by_size_and_count() {
+    if !root_or_skip("serve_rotates_its_events_by_size_and_count") {
+        return;
+    }
+    let lab = Lab::create("rot").expect("lab");
+    let dir = std::env::temp_dir().join(format!("ferret-rotate-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.ferret");
+    std::fs::write(
+        &rules,
+        format!("on drop where netns == \"{}\" and udp print\n", lab.b),
+    )
+    .unwrap();
+    let events = dir.join("ev.json");
+    let trace = Trace::start_exact(
+        &[
+            "serve",
+            "-f",
+            rules.to_str().unwrap(),
+            "-o",
+            events.to_str().unwrap(),
+            "-C",
+            "1",
+            "-W",
+            "2",
+        ],
+        &[],
+    );
+    // ~400 bytes a line: 8,000 lines make about three files' worth.
+    for _ in 0..8 {
+        assert_eq!(lab.udp_send(ADDR_B.into(), 9, 1000, 16).unwrap(), 1000);
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    let out = trace.stop();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!dir.join("ev.json.2").exists(), "-W 2 keeps two files");
+    let mut total = 0;
+    for f in [dir.join("ev.json.1"), events.clone()] {
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(
+            text.len() <= 1_000_000,
+            "{} is {} bytes",
+            f.display(),
+            text.len()
+        );
+        assert!(
+            text.len() > 100_000,
+            "{} is {} bytes",
+            f.display(),
+            text.len()
+        );
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).expect("whole lines only");
+            if v["type"] == "event" {
+                total += 1;
+            }
+        }
+    }
+    assert!(
+        total < 8000,
+        "the oldest file was deleted: {total} events kept"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
