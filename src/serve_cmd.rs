@@ -63,12 +63,16 @@ pub fn run(args: &ServeArgs, output: &OutputArgs) -> anyhow::Result<Exit> {
             progress: None,
         },
     };
+    // A broken file is the quickest error to give, with or without root.
+    let mut facts = SystemFacts::load();
+    if let Err(e) = ferret_agent::rules_file::load(&opts.rules, &mut facts, opts.allow_unsafe) {
+        return Ok(start_error(AgentError::RulesFile(e), output.verbose));
+    }
     if let Err(exit) = require_root() {
         return Ok(exit);
     }
     // Reloads add rules: keep what loading them takes.
     let mut privileges = crate::privdrop::plan(output.user.as_deref(), Needs::LoadingRules)?;
-    let facts = SystemFacts::load();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -79,14 +83,21 @@ pub fn run(args: &ServeArgs, output: &OutputArgs) -> anyhow::Result<Exit> {
             eprint!("{}", summary.render_text());
             Ok(Exit::after_trace(&summary))
         }
-        Err(AgentError::RulesFile(e @ RulesFileError::Invalid { .. })) => {
-            eprintln!("ferret serve: {e}");
-            Ok(Exit::RuleError)
+        Err(e) => Ok(start_error(e, output.verbose)),
+    }
+}
+
+/// Reports what stopped the agent from starting; the exit status.
+fn start_error(e: AgentError, verbose: bool) -> Exit {
+    match e {
+        AgentError::RulesFile(RulesFileError::Invalid { diagnostics, .. }) => {
+            eprint!("{diagnostics}");
+            Exit::RuleError
         }
-        Err(AgentError::Session(e)) => Ok(report_error(&e, output.verbose)),
-        Err(e) => {
+        AgentError::Session(e) => report_error(&e, verbose),
+        e => {
             eprintln!("ferret serve: error: {e}");
-            Ok(Exit::System)
+            Exit::System
         }
     }
 }
