@@ -91,12 +91,16 @@ pub async fn run(
         notice,
     };
     let outcome = driver::drive(&mut agent, &DriverOptions::from(&opts.session)).await?;
-    drop(endpoint);
     let Agent {
         mut session,
         mut events,
+        queries,
         ..
     } = agent;
+    // The receiver first: a request still waiting is answered 503 at
+    // once, and the endpoint's thread can end.
+    drop(queries);
+    drop(endpoint);
     let summary = session.summary(outcome.ended_by.as_str())?;
     if let Ok(mut obj) = serde_json::to_value(&summary) {
         obj["type"] = "summary".into();
