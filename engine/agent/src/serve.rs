@@ -54,6 +54,8 @@ pub async fn run(
     mut facts: SystemFacts,
     notice: &mut dyn Listener,
 ) -> Result<Summary, AgentError> {
+    // Stamped before the first read: a change in between is then seen.
+    let watch = FileWatch::new(&opts.rules, opts.watch_every);
     let loaded = rules_file::load(&opts.rules, &mut facts, opts.allow_unsafe)?;
     if let Some(w) = &loaded.warnings {
         notice.notice(w.trim_end());
@@ -80,7 +82,7 @@ pub async fn run(
         opts,
         queries,
         endpoint_addr: endpoint.as_ref().map(|e| e.addr),
-        watch: FileWatch::new(&opts.rules, opts.watch_every),
+        watch,
         cap: SeriesCap::new(opts.series_cap),
         figures: AgentFigures {
             node: opts.node.clone(),
