@@ -39,16 +39,43 @@ impl RotatingFile {
         })
     }
 
-    /// Writes whole lines; a new file is started before them when the
-    /// live one has reached the size.
-    pub fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
-        if let Some(r) = self.rotation {
-            if self.written > 0 && self.written + lines.len() as u64 > r.max_bytes {
-                self.rotate(r)?;
-            }
+    /// Writes whole lines, however many at once; a new file is started
+    /// between two lines when the next would pass the size. A line longer
+    /// than the size goes into a file of its own.
+    pub fn write_lines(&mut self, mut lines: &[u8]) -> io::Result<()> {
+        let Some(r) = self.rotation else {
+            return self.write(lines);
+        };
+        while !lines.is_empty() {
+            let room = r.max_bytes.saturating_sub(self.written);
+            let fit = if lines.len() as u64 <= room {
+                lines.len()
+            } else {
+                lines[..room as usize]
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |i| i + 1)
+            };
+            let take = match fit {
+                0 if self.written > 0 => {
+                    self.rotate(r)?;
+                    continue;
+                }
+                0 => lines
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(lines.len(), |i| i + 1),
+                n => n,
+            };
+            self.write(&lines[..take])?;
+            lines = &lines[take..];
         }
-        self.file.write_all(lines)?;
-        self.written += lines.len() as u64;
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.written += bytes.len() as u64;
         Ok(())
     }
 
@@ -115,6 +142,25 @@ mod tests {
         assert_eq!(read(d.join("events.json.1")), "{\"n\":06}\n{\"n\":07}\n");
         assert_eq!(read(d.join("events.json.2")), "{\"n\":04}\n{\"n\":05}\n");
         assert!(!d.join("events.json.3").exists());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn one_large_batch_is_cut_between_its_lines() {
+        let d = dir();
+        let path = d.join("batch.json");
+        let rotation = Rotation {
+            max_bytes: 25,
+            files: 9,
+        };
+        let mut f = RotatingFile::create(&path, Some(rotation)).unwrap();
+        let batch: String = (0..10).map(|i| format!("{{\"n\":{i:02}}}\n")).collect();
+        f.write_lines(batch.as_bytes()).unwrap();
+        assert_eq!(f.opened, 5);
+        for n in 1..5 {
+            let text = std::fs::read_to_string(d.join(format!("batch.json.{n}"))).unwrap();
+            assert_eq!(text.len(), 18, "two whole 9-byte lines a file: {text:?}");
+        }
         std::fs::remove_dir_all(&d).unwrap();
     }
 
