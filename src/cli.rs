@@ -152,8 +152,8 @@ pub struct ServeArgs {
     /// The node name events and metrics carry (default: the host name).
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
-    /// With -o: start a new events file once this many MB (10^6 bytes)
-    /// are written, as tcpdump -C does.
+    /// With -o: events files of at most this many MB (10^6 bytes), a new
+    /// one started between two lines, as tcpdump -C does.
     #[arg(short = 'C', value_name = "MB", requires = "output")]
     pub file_size_mb: Option<u64>,
     /// With -C: keep this many files (the live one included); the oldest
