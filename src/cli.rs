@@ -152,6 +152,54 @@ pub enum Command {
     /// reasons, kfuncs, limits) and which path ferret takes for each; add
     /// its output to bug reports. `--json` for one object.
     Features,
+    /// Run as a node agent: rules from a file (reloaded on SIGHUP or when
+    /// it changes), events as JSON lines (-o FILE, rotated with -C/-W, or
+    /// standard output), Prometheus metrics and /healthz on --metrics ADDR.
+    Serve(ServeArgs),
+    /// Merge the JSON lines (from `ferret serve`) or pcap-ng recordings of
+    /// several nodes into one stream or file ordered by wall-clock time
+    /// (-o FILE or standard output).
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The rules file (one rule per line; `# name: NAME` above a rule
+    /// names its metrics).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+    /// Serve /metrics (Prometheus) and /healthz on this address, e.g.
+    /// 127.0.0.1:9464 or [::]:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// The node name events and metrics carry (default: the host name).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// With -o: events files of at most this many MB (10^6 bytes), a new
+    /// one started between two lines, as tcpdump -C does.
+    #[arg(short = 'C', value_name = "MB", requires = "output")]
+    pub file_size_mb: Option<u64>,
+    /// With -C: keep this many files (the live one included); the oldest
+    /// is deleted, as tcpdump -W does.
+    #[arg(
+        short = 'W',
+        value_name = "N",
+        requires = "file_size_mb",
+        default_value_t = 10
+    )]
+    pub file_count: u32,
+    /// Keys of one `count by` rule shown as series of their own; the rest
+    /// are summed into one series whose labels read `other`.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub series_cap: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// JSON lines files or pcap-ng files (not both), one or more per node;
+    /// a file's name (without extension) is its node when it does not say.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ mod progress;
 mod record_sink;
 mod repl_cmd;
 mod replay_cmd;
+mod serve_cmd;
 mod source;
 mod stderr_listener;
 mod trace_cmd;
@@ -75,6 +76,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Some(Command::Run(args)) => playbook_cmd::dispatch(args, cli.trace.output, allow_unsafe),
         Some(Command::Demo) => demo::run(&cli.trace.output),
         Some(Command::Repl) => repl_cmd::run(&cli.trace.output),
+        Some(Command::Serve(args)) => serve_cmd::run(&args, &cli.trace.output),
+        Some(Command::Merge(args)) => serve_cmd::merge(&args, &cli.trace.output),
         None => {
             let source = match (&cli.trace.rules, &cli.trace.file) {
                 (Some(r), _) => RuleSource::inline(r),

@@ -9,7 +9,7 @@ fail=0
 
 deps() { cargo tree --offline -p "$1" -e normal --prefix none 2>/dev/null | awk '{print $1}' | sort -u; }
 
-forbidden_in_core='^(aya|aya-obj|tokio|rhai|btf-rs|ferret-kernel|ferret-session|ferret-script|ferret-repl)$'
+forbidden_in_core='^(aya|aya-obj|tokio|rhai|btf-rs|prometheus-client|tiny_http|ferret-kernel|ferret-session|ferret-script|ferret-repl|ferret-agent)$'
 if bad=$(deps ferret-core | grep -E "$forbidden_in_core"); then
   echo "check-layers: ferret-core must stay pure, but depends on: $bad" >&2
   fail=1
@@ -23,11 +23,13 @@ while read -r crate above; do
     fi
   done
 done <<'LAYERS'
-ferret-grammar ferret-core ferret-kernel ferret-session ferret-script ferret-repl
-ferret-core ferret-kernel ferret-session ferret-script ferret-repl ferret-lab
-ferret-kernel ferret-session ferret-script ferret-repl
-ferret-session ferret-script ferret-repl
-ferret-script ferret-repl
+ferret-grammar ferret-core ferret-kernel ferret-session ferret-script ferret-repl ferret-agent
+ferret-core ferret-kernel ferret-session ferret-script ferret-repl ferret-lab ferret-agent
+ferret-kernel ferret-session ferret-script ferret-repl ferret-agent
+ferret-session ferret-script ferret-repl ferret-agent
+ferret-script ferret-repl ferret-agent
+ferret-repl ferret-agent
+ferret-agent ferret-script ferret-repl ferret-lab
 LAYERS
 
 long=$(git ls-files '*.rs' '*.c' '*.h' | grep -vE '(^|/)(tests|benches|fuzz)/' | while read -r f; do

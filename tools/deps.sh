@@ -24,6 +24,11 @@ command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
 # tcpdump is the oracle of the filter differential test.
 [ -f /usr/include/pcap/pcap.h ] || need+=(libpcap-dev)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+# The agent's metrics test scrapes `ferret serve` with a real Prometheus.
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+# tools/check-deploy.sh installs the Kubernetes schema validator from PyPI
+# into a virtual environment.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

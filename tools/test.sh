@@ -9,6 +9,7 @@ source tools/deps.sh
 export RUST_BACKTRACE=1
 cargo build --workspace --all-targets --quiet
 ./tools/check-layers.sh
+./tools/check-deploy.sh
 cargo test --workspace --quiet -- --test-threads=2
 if [ "$(id -u)" = 0 ]; then
   ./tests/vm/run.sh

@@ -125,8 +125,13 @@ pub trait Consumer {
         Ok(None)
     }
 
-    /// SIGINT (SIGTERM and SIGHUP always end the trace).
+    /// SIGINT (SIGTERM always ends the trace).
     fn interrupt(&mut self) -> Result<Option<EndReason>, Self::Error> {
+        Ok(Some(EndReason::Signal))
+    }
+
+    /// SIGHUP: the end, unless the front end takes it as "reload".
+    fn hangup(&mut self) -> Result<Option<EndReason>, Self::Error> {
         Ok(Some(EndReason::Signal))
     }
 
@@ -194,6 +199,7 @@ pub async fn drive<C: Consumer>(
                 Some(Woke::Input(input)) => consumer.input(input)?,
                 Some(Woke::Signal(Caught::Interrupt)) => consumer.interrupt()?,
                 Some(Woke::Signal(Caught::Terminate)) => Some(EndReason::Signal),
+                Some(Woke::Signal(Caught::Hangup)) => consumer.hangup()?,
             });
         }
         if let Some(c) = command.as_mut() {

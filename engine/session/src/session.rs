@@ -199,6 +199,11 @@ impl Session {
         self.table.attached_text()
     }
 
+    /// Whether some probe is attached (a hook or a function).
+    pub fn probes_attached(&self) -> bool {
+        !self.table.attached().is_empty() || self.table.func_status().attached > 0
+    }
+
     /// Waits for events or `timeout`.
     pub async fn wait(&mut self, timeout: Duration) {
         self.events.wait(timeout).await;

@@ -1,5 +1,6 @@
 //! The signals that end (or, in the REPL, interrupt) a trace: SIGINT,
-//! SIGTERM and SIGHUP, caught so the summary is still written.
+//! SIGTERM and SIGHUP, caught so the summary is still written. SIGHUP is
+//! told apart because a node agent reloads its rules on it.
 
 use tokio::signal::unix::{signal, Signal as Stream, SignalKind};
 
@@ -8,8 +9,10 @@ use tokio::signal::unix::{signal, Signal as Stream, SignalKind};
 pub(crate) enum Caught {
     /// SIGINT: Ctrl-C, which a front end may take as "pause" instead.
     Interrupt,
-    /// SIGTERM or SIGHUP: always the end.
+    /// SIGTERM: always the end.
     Terminate,
+    /// SIGHUP: the end, except for a front end that reloads on it.
+    Hangup,
 }
 
 #[derive(Debug)]
@@ -34,7 +37,7 @@ impl Signals {
         tokio::select! {
             _ = self.int.recv() => Caught::Interrupt,
             _ = self.term.recv() => Caught::Terminate,
-            _ = self.hup.recv() => Caught::Terminate,
+            _ = self.hup.recv() => Caught::Hangup,
         }
     }
 }
