@@ -11,15 +11,53 @@ set -euo pipefail
 cache=${FERRET_VM_CACHE:-/var/cache/ferret-vm}
 mkdir -p "$cache"
 
+# The machine's own Debian mirrors, read from its apt sources (deb822
+# `.sources` stanzas and one-line `deb` entries): "URI SUITE" per line.
+# Nothing here names a mirror.
+apt_sources() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk 'BEGIN { RS = "" } /(^|\n)Types:[^\n]*deb/ {
+        uri = ""; suites = ""; n = split($0, l, "\n")
+        for (i = 1; i <= n; i++) {
+          if (l[i] ~ /^URIs:/) { sub(/^URIs:[ \t]*/, "", l[i]); split(l[i], u, " "); uri = u[1] }
+          if (l[i] ~ /^Suites:/) { sub(/^Suites:[ \t]*/, "", l[i]); suites = l[i] }
+        }
+        m = split(suites, s, " "); for (j = 1; j <= m; j++) if (uri != "") print uri, s[j]
+      }' "$f"
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    awk '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ } print $i, $(i + 1) }' "$f"
+  done
+}
+
+# The URI that serves the main archive (a suite with no `-security`) or the
+# security archive (`-security`).
+mirror() {
+  local want=$1 uri
+  uri=$(apt_sources | awk -v want="$want" '
+    want == "security" && $2 ~ /-security$/ { print $1; exit }
+    want == "main" && $2 !~ /-(security|updates|backports)$/ && $1 ~ /debian/ { print $1; exit }')
+  if [ -z "$uri" ]; then
+    echo "kernels.sh: no Debian $want mirror in this machine's apt sources" >&2
+    return 1
+  fi
+  echo "$uri"
+}
+
 # apt state for the private suites lives in the cache too.
 private_apt() {
-  local suite=$1 dir="$cache/apt-$1"
+  local suite=$1 dir="$cache/apt-$1" main security
   mkdir -p "$dir/lists/partial"
   local comp="main"
+  main=$(mirror main)
   case $suite in
-    bullseye) echo "deb http://deb.debian.org/debian-security bullseye-security $comp" >"$dir/sources.list"
-              echo "deb http://deb.debian.org/debian bullseye $comp" >>"$dir/sources.list" ;;
-    *) echo "deb http://deb.debian.org/debian $suite $comp" >"$dir/sources.list" ;;
+    bullseye) security=$(mirror security)
+              echo "deb $security bullseye-security $comp" >"$dir/sources.list"
+              echo "deb $main bullseye $comp" >>"$dir/sources.list" ;;
+    *) echo "deb $main $suite $comp" >"$dir/sources.list" ;;
   esac
   local opts=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o "Dir::Etc::sourceparts=-"
               -o "Dir::State::lists=$dir/lists" -o "Dir::Cache::pkgcache=$dir/pkgcache.bin"
