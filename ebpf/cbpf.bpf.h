@@ -12,8 +12,9 @@
  *   byte load. Division or modulo by 0 rejects; a shift by 32 or more
  *   gives 0. `ja` adds k to pc as a signed offset (32-bit wrap); a pc
  *   outside the program rejects, as does running out of steps: a run takes
- *   at most `len` steps, which is all a program with forward jumps only
- *   can take (validate.rs refuses any other before userspace writes it).
+ *   at most `steps` steps (the program's length, which is all a program
+ *   with forward jumps only can take, or validate.rs's budget for one that
+ *   loops back, like protochain).
  *   Unknown opcodes reject.
  *
  * Packet bytes: the first FERRET_CBPF_WINDOW bytes (or fewer, the captured
@@ -342,13 +343,18 @@ __noinline __u32 cbpf_run(const struct ferret_cbpf_prog *prog, __u64 pkt, __u32 
 {
 	struct cbpf_state st = {};
 	struct cbpf_scratch *s;
-	__u32 zero = 0, level, n;
+	__u32 zero = 0, level, n, steps;
 
 	if (!prog)
 		return 0;
 	st.len = prog->len;
 	if (st.len == 0 || st.len > FERRET_CBPF_MAX_INSNS)
 		return 0;
+	/* The validator's budget: the length, or more for a program that
+	 * loops back (protochain); a run that uses it up rejects. */
+	steps = prog->steps;
+	if (steps < st.len || steps > FERRET_CBPF_MAX_STEPS)
+		steps = st.len;
 	s = bpf_map_lookup_elem(&cbpf_scratch, &zero);
 	if (!s)
 		return 0;
@@ -374,7 +380,7 @@ __noinline __u32 cbpf_run(const struct ferret_cbpf_prog *prog, __u64 pkt, __u32 
 		/* Nested deeper than the levels: every load reads the packet. */
 		st.window = s->window[0];
 	}
-	bpf_loop(st.len, cbpf_step, &st, 0);
+	bpf_loop(steps, cbpf_step, &st, 0);
 	if (level < CBPF_LEVELS)
 		s->depth = level;
 	return st.ret;

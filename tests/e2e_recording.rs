@@ -89,9 +89,11 @@ fn a_recorded_lab_reads_back_and_offline_rules_agree_with_the_kernel() {
     let ns = format!("netns == \"{}\"", lab.b);
     let filters = [
         format!("on drop where {ns} and dport == 443"),
-        format!("on drop where {ns} and udp"),
+        format!("on drop where {ns} and proto == udp"),
         format!("on drop where {ns} and reason == NETFILTER_DROP and tcpflags has syn"),
         format!("on drop where {ns} and len > 60"),
+        // pcap-filter text reads the bytes the capture rule below recorded.
+        format!("on drop where {ns} and tcp dst port 443 and tcp[tcpflags] & tcp-syn != 0"),
     ];
     let mut rules = vec![format!("on drop where {ns} print stack")];
     rules.extend(filters.iter().cloned());
