@@ -213,3 +213,61 @@ pub fn recv_rule(expr: &str) -> Result<ferret_core::plan::RulePlan, String> {
             .map_or("no plan".into(), |d| d.message.clone())),
     }
 }
+
+/// The TUN device [`VethNs::write_tun`] writes into: no link header, so
+/// the `recv` trigger sees its packets from the IP header.
+pub const TUN: &str = "pqtun0";
+
+impl VethNs {
+    /// Writes each packet (IPv4 or IPv6 from its first byte) into [`TUN`],
+    /// which the kernel receives as it is, one packet after the other on
+    /// this thread. Returns which writes the device took (it refuses
+    /// packets whose version is neither 4 nor 6).
+    pub fn write_tun(&self, packets: Vec<Vec<u8>>) -> Vec<bool> {
+        self.add_tun();
+        ferret_lab::in_netns(&self.ns, move || write_tun_in_ns(&packets)).expect("enter namespace")
+    }
+}
+
+impl VethNs {
+    fn add_tun(&self) {
+        // One device a session: the previous session's goes first.
+        let _ = Command::new("ip")
+            .args(["-n", &self.ns, "link", "del", TUN])
+            .stderr(Stdio::null())
+            .status();
+        self.exec(&["ip", "tuntap", "add", "dev", TUN, "mode", "tun"]);
+        self.exec(&["ip", "link", "set", TUN, "up"]);
+    }
+}
+
+fn write_tun_in_ns(packets: &[Vec<u8>]) -> Vec<bool> {
+    /// _IOW('T', 202, int)
+    const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; 16],
+        flags: libc::c_short,
+        _pad: [u8; 22],
+    }
+    let mut req = IfReq {
+        name: [0; 16],
+        flags: (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short,
+        _pad: [0; 22],
+    };
+    req.name[..TUN.len()].copy_from_slice(TUN.as_bytes());
+    // SAFETY: open, ioctl and write on a descriptor this function owns and
+    // closes; `req` and the packets outlive the calls given their sizes.
+    unsafe {
+        let fd = libc::open(c"/dev/net/tun".as_ptr(), libc::O_RDWR);
+        assert!(fd >= 0, "/dev/net/tun: {}", std::io::Error::last_os_error());
+        let rc = libc::ioctl(fd, TUNSETIFF, &mut req as *mut IfReq);
+        assert_eq!(rc, 0, "TUNSETIFF: {}", std::io::Error::last_os_error());
+        let taken = packets
+            .iter()
+            .map(|p| libc::write(fd, p.as_ptr().cast(), p.len()) == p.len() as isize)
+            .collect();
+        libc::close(fd);
+        taken
+    }
+}
