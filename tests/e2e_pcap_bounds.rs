@@ -8,6 +8,9 @@
 //! one CPU, the probe's buffer is usually the one the frame before it
 //! left, so a read past the probe's end would see that pattern.
 //!
+//! The same without the Ethernet header, written into a TUN device: skbs
+//! with no MAC header, which ferret sees from the IP header.
+//!
 //! On the `recv` and `drop` triggers (the probes go to another host's MAC
 //! address, so IPv4 drops them as OTHERHOST and IPv6, off in the lab, as
 //! IPV6DISABLED), and on function triggers where this kernel has them:
@@ -20,7 +23,7 @@ mod pcap_lab;
 
 use common::{root_or_skip, Trace};
 use ferret_core::pcap::libpcap::{self, LinkType};
-use pcap_lab::{VethNs, MARK_BASE, RECV, RX};
+use pcap_lab::{VethNs, MARK_BASE, RECV, RX, TUN};
 use std::collections::BTreeMap;
 
 /// pcap-filter words, held to libpcap.
@@ -274,28 +277,96 @@ fn function_backend() -> Result<(), String> {
 
 #[test]
 fn verdicts_on_cut_frames_do_not_depend_on_the_frame_before() {
-    if !root_or_skip("verdicts_on_cut_frames_do_not_depend_on_the_frame_before") {
-        return;
+    if root_or_skip("verdicts_on_cut_frames_do_not_depend_on_the_frame_before") {
+        check(false);
     }
+}
+
+#[test]
+fn without_a_link_header_verdicts_do_not_depend_on_the_packet_before() {
+    if root_or_skip("without_a_link_header_verdicts_do_not_depend_on_the_packet_before") {
+        check(true);
+    }
+}
+
+/// The events of the TUN device as [`pcap_lab::Seen`]: the device hands
+/// each packet to the stack inside its write, so per hook the events come
+/// in the order written; each is matched to the next packet written of
+/// its length (a packet a hook did not see is skipped over).
+fn tun_seen(
+    lab: &VethNs,
+    events: &[serde_json::Value],
+    written: &[(u32, Vec<u8>)],
+) -> pcap_lab::Seen {
+    let mut seen = pcap_lab::Seen::default();
+    let mut next: BTreeMap<String, usize> = BTreeMap::new();
+    for ev in events {
+        if ev["netns"].as_u64() != Some(lab.inode) || ev["ifname"] != TUN {
+            continue;
+        }
+        let hook = ev["hook"].as_str().unwrap_or("?").to_string();
+        let at = next.entry(hook.clone()).or_default();
+        let Some(skip) = written[*at..]
+            .iter()
+            .position(|(_, b)| ev["len"].as_u64() == Some(b.len() as u64))
+        else {
+            panic!("an event of no packet written: {ev}");
+        };
+        let mark = written[*at + skip].0;
+        *at += skip + 1;
+        let rules = ev["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_u64().unwrap());
+        seen.rules
+            .entry((hook.clone(), mark))
+            .or_default()
+            .extend(rules);
+        *seen.events.entry((hook, mark)).or_default() += 1;
+    }
+    seen
+}
+
+/// `raw_ip`: the frames without their Ethernet header, written into a
+/// TUN device, whose skbs have no MAC header (seen from the IP header).
+fn check(raw_ip: bool) {
     let mut hooks = "recv, drop".to_string();
     match function_backend() {
         Ok(()) => hooks.push_str(", func ip_rcv, ipv6_rcv"),
         Err(why) => eprintln!("function triggers not tested: this kernel has none ({why})"),
     }
-    let (probes, written) = frames();
+    let (mut probes, mut written) = frames();
+    if raw_ip {
+        for p in &mut probes {
+            p.bytes.drain(..14);
+            p.what = format!("{}, {} bytes of IP", p.what, p.bytes.len());
+        }
+        written.iter_mut().for_each(|(_, b)| drop(b.drain(..14)));
+    }
+    let dev = if raw_ip { TUN } else { RX };
     let exprs: Vec<&str> = PCAP_WORDS.iter().chain(FIELDS).copied().collect();
-    let mut rules = vec![format!("on {hooks} where ifname == \"{RX}\"")];
+    let mut rules = vec![format!("on {hooks} where ifname == \"{dev}\"")];
     rules.extend(exprs.iter().map(|e| format!("on {hooks} where {e}")));
     let lab = VethNs::create("pcapbounds");
     let trace = Trace::start(&[&rules.join("\n")]);
-    assert_eq!(
-        lab.send(written.clone()),
-        written.len(),
-        "every frame written"
-    );
+    if raw_ip {
+        let taken = lab.write_tun(written.iter().map(|(_, b)| b.clone()).collect());
+        assert!(taken.iter().all(|&t| t), "every packet written");
+    } else {
+        assert_eq!(
+            lab.send(written.clone()),
+            written.len(),
+            "every frame written"
+        );
+    }
     let out = trace.stop();
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let seen = pcap_lab::Seen::from_events(&lab, &out.events);
+    let seen = if raw_ip {
+        tun_seen(&lab, &out.events, &written)
+    } else {
+        pcap_lab::Seen::from_events(&lab, &out.events)
+    };
     let mut by_hook: BTreeMap<&str, usize> = BTreeMap::new();
     for (hook, _) in seen.events.keys() {
         *by_hook.entry(hook.as_str()).or_default() += 1;
@@ -308,7 +379,14 @@ fn verdicts_on_cut_frames_do_not_depend_on_the_frame_before() {
 
     let libpcap: Vec<_> = PCAP_WORDS
         .iter()
-        .map(|e| libpcap::compile(e, LinkType::Ethernet, true, 0).expect("libpcap compiles it"))
+        .map(|e| {
+            let link = if raw_ip {
+                LinkType::RawIp
+            } else {
+                LinkType::Ethernet
+            };
+            libpcap::compile(e, link, true, 0).expect("libpcap compiles it")
+        })
         .collect();
     let (mut compared, mut wrong) = (0usize, Vec::new());
     for hook in by_hook.keys() {
@@ -347,7 +425,8 @@ fn verdicts_on_cut_frames_do_not_depend_on_the_frame_before() {
         }
     }
     eprintln!(
-        "{} probes x {} rules on {} hooks: {compared} verdict pairs compared, {} wrong",
+        "{}: {} probes x {} rules on {} hooks: {compared} verdict pairs compared, {} wrong",
+        if raw_ip { "raw IP" } else { "Ethernet" },
         probes.len(),
         exprs.len(),
         by_hook.len(),
