@@ -6,7 +6,7 @@
  * checked against it by engine/kernel/tests/kernel_cbpf.rs through
  * ferret_test_cbpf:
  *
- *   A, X and M[16] start at 0. A packet load of 1, 2 or 4 bytes at
+ *   A, X and M[16] start at 0 (M lives in cbpf_scratch, per nesting level). A packet load of 1, 2 or 4 bytes at
  *   (X +) k that does not fit in the captured length rejects (returns 0);
  *   loads are big-endian. `len` loads the wire length. ldx 4*([k]&0xf) is a
  *   byte load. Division or modulo by 0 rejects; a shift by 32 or more
@@ -17,13 +17,15 @@
  *   loops back, like protochain).
  *   Unknown opcodes reject.
  *
- * Packet bytes: the first FERRET_CBPF_WINDOW bytes (or fewer, the captured
- * length) are copied once into a per-CPU window with one
- * bpf_probe_read_kernel, and loads inside it are plain masked loads; a
- * load past the window but inside the captured length reads the packet
- * with its own bpf_probe_read_kernel, so results equal a capture of the
- * whole captured length. libpcap's programs read fixed offsets up to
- * about 114 bytes; only variable offsets behind long headers go further.
+ * Packet bytes: where the kernel has bpf_rdonly_cast (direct.bpf.h), each
+ * load reads the packet with fault-safe plain loads, no helper call: a
+ * non-matching program touches a few bytes, and one helper call costs as
+ * much as the rest of the run. Elsewhere the first FERRET_CBPF_WINDOW
+ * bytes (or fewer, the captured length) are copied once into a per-CPU
+ * window with one bpf_probe_read_kernel, and loads inside it are plain
+ * masked loads; a load past the window but inside the captured length
+ * reads the packet with its own bpf_probe_read_kernel. Either way results
+ * equal a capture of the whole captured length.
  *
  * The loop is bpf_loop with one callback per instruction: a bounded loop
  * over a 512-instruction program would have the verifier walk every
@@ -39,6 +41,7 @@
 
 #include "ferret_abi.h"
 #include "maps.bpf.h"
+#include "direct.bpf.h"
 
 #define CBPF_WINDOW_MASK (FERRET_CBPF_WINDOW - 1)
 
@@ -96,7 +99,8 @@ enum cbpf_rval { CBPF_RVAL_X = 0x08, CBPF_RVAL_A = 0x10 };
 
 struct cbpf_state {
 	const struct ferret_cbpf_prog *prog; /* a pcap_progs value */
-	const __u8 *window;                  /* this run's level of cbpf_scratch */
+	const __u8 *window; /* this run's level of cbpf_scratch; NULL: loads read
+			     * the packet through bpf_rdonly_cast */
 	__u64 pkt;                           /* kernel address of packet byte 0 */
 	__u32 len;                           /* instructions, <= FERRET_CBPF_MAX_INSNS */
 	__u32 caplen;
@@ -106,7 +110,7 @@ struct cbpf_state {
 	__u32 a;
 	__u32 x;
 	__u32 ret;
-	__u32 mem[FERRET_CBPF_MEM_WORDS];
+	__u32 *mem; /* this run's level of cbpf_scratch.mem, zeroed */
 };
 
 /* A big-endian load of `size` (1, 2 or 4) bytes at `off`; 0 when it does
@@ -119,6 +123,18 @@ static __always_inline int cbpf_load(const struct cbpf_state *st, __u64 off, __u
 
 	if (off + size > st->caplen)
 		return 0;
+	if (!w) {
+		const struct ethhdr *h = BYTES_AT(st->pkt + off);
+
+		if (size == 4)
+			*out = (__u32)h->h_dest[0] << 24 | (__u32)h->h_dest[1] << 16 |
+			       (__u32)h->h_dest[2] << 8 | h->h_dest[3];
+		else if (size == 2)
+			*out = (__u32)h->h_dest[0] << 8 | h->h_dest[1];
+		else
+			*out = h->h_dest[0];
+		return 1;
+	}
 	if (off + size <= st->copied) {
 		if (size == 4)
 			*out = (__u32)w[i & CBPF_WINDOW_MASK] << 24 |
@@ -333,18 +349,22 @@ static long cbpf_step(__u32 i, void *data)
 }
 
 /*
- * Runs `prog` on the packet at kernel address `pkt`, of which `caplen`
- * bytes may be read and which was `wirelen` long on the wire. Returns the
- * program's `ret` value: 0 rejects. Global, so every caller shares one
- * verified copy.
+ * Runs the program in pcap_progs slot `index` on the packet at kernel
+ * address `pkt`, of which `caplen` bytes may be read and which was
+ * `wirelen` long on the wire. Returns the program's `ret` value: 0
+ * rejects (so does a missing or empty slot). Global, so every caller
+ * shares one verified copy. Its frame is the last of the deepest call
+ * chain (hook → eval_rule → here, with its callback): one key serves
+ * both map lookups so that the chain stays within the 512-byte stack.
  */
-__noinline __u32 cbpf_run(const struct ferret_cbpf_prog *prog, __u64 pkt, __u32 caplen,
-			  __u32 wirelen)
+__noinline __u32 cbpf_run(__u32 index, __u64 pkt, __u32 caplen, __u32 wirelen)
 {
 	struct cbpf_state st = {};
+	const struct ferret_cbpf_prog *prog;
 	struct cbpf_scratch *s;
-	__u32 zero = 0, level, n, steps;
+	__u32 key = index, level, n, steps;
 
+	prog = bpf_map_lookup_elem(&pcap_progs, &key);
 	if (!prog)
 		return 0;
 	st.len = prog->len;
@@ -355,13 +375,14 @@ __noinline __u32 cbpf_run(const struct ferret_cbpf_prog *prog, __u64 pkt, __u32 
 	steps = prog->steps;
 	if (steps < st.len || steps > FERRET_CBPF_MAX_STEPS)
 		steps = st.len;
-	s = bpf_map_lookup_elem(&cbpf_scratch, &zero);
-	if (!s)
-		return 0;
 	st.prog = prog;
 	st.pkt = pkt;
 	st.caplen = caplen;
 	st.wirelen = wirelen;
+	key = 0;
+	s = bpf_map_lookup_elem(&cbpf_scratch, &key);
+	if (!s)
+		return 0;
 	/*
 	 * pc starts at 0, read from memory so that the verifier does not know
 	 * it: a known pc would grow by one constant per callback iteration
@@ -369,20 +390,28 @@ __noinline __u32 cbpf_run(const struct ferret_cbpf_prog *prog, __u64 pkt, __u32 
 	 * it had seen.
 	 */
 	st.pc = s->zero;
+	/*
+	 * A softirq may run another ferret program on this CPU in the middle
+	 * of this one: each nesting level has its own scratch. Nesting deeper
+	 * than CBPF_LEVELS (process, softirq, hardirq, NMI) does not happen on
+	 * the hooks ferret uses; such a run would reject.
+	 */
 	level = s->depth;
-	if (level < CBPF_LEVELS) {
+	if (level >= CBPF_LEVELS)
+		return 0;
+	s->depth = level + 1;
+	st.mem = s->mem[level];
+	__builtin_memset(st.mem, 0, sizeof(s->mem[0]));
+	if (ferret_have_rdonly_cast) {
+		st.window = NULL;
+	} else {
 		n = caplen < FERRET_CBPF_WINDOW ? caplen : FERRET_CBPF_WINDOW;
 		if (bpf_probe_read_kernel(s->window[level], n, (const void *)pkt) == 0)
 			st.copied = n;
 		st.window = s->window[level];
-		s->depth = level + 1;
-	} else {
-		/* Nested deeper than the levels: every load reads the packet. */
-		st.window = s->window[0];
 	}
 	bpf_loop(steps, cbpf_step, &st, 0);
-	if (level < CBPF_LEVELS)
-		s->depth = level;
+	s->depth = level;
 	return st.ret;
 }
 

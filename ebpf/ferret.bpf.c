@@ -191,11 +191,10 @@ int ferret_test_cbpf(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u32 zero = 0, slot = (__u32)ctx->args[0], caplen;
 	const struct ferret_cbpf_frame *frame = bpf_map_lookup_elem(&cbpf_test_frame, &zero);
-	const struct ferret_cbpf_prog *prog = bpf_map_lookup_elem(&pcap_progs, &slot);
 	const void *data;
 	__u64 pkt = 0;
 
-	if (!frame || !prog)
+	if (!frame)
 		return 0;
 	caplen = frame->caplen;
 	if (caplen > FERRET_CBPF_TEST_BYTES)
@@ -208,5 +207,5 @@ int ferret_test_cbpf(struct bpf_raw_tracepoint_args *ctx)
 	data = frame->data;
 	if (bpf_probe_read_kernel(&pkt, sizeof(pkt), &data))
 		return 0;
-	return cbpf_run(prog, pkt, caplen, frame->wirelen);
+	return cbpf_run(slot, pkt, caplen, frame->wirelen);
 }

@@ -159,6 +159,9 @@ struct {
 struct cbpf_scratch {
 	__u32 depth;
 	__u32 zero; /* never written: see cbpf_run */
+	/* The scratch words M[] of each level's run: off the stack, which the
+	 * call chain down to the interpreter has little of. */
+	__u32 mem[CBPF_LEVELS][FERRET_CBPF_MEM_WORDS];
 	__u8 window[CBPF_LEVELS][FERRET_CBPF_WINDOW];
 };
 

@@ -43,7 +43,9 @@ static __always_inline __u16 pcap_dev_type(const struct run *r)
 
 /*
  * Runs parts 0..units-1 of the rule in `slot` and sets their bits in
- * meta.pcap. Global, so the verifier checks it once.
+ * meta.pcap. Global, so the verifier checks it once; inlined, its locals
+ * would grow eval_rule's frame, which other call chains (aggregation)
+ * already bring near the 512-byte stack.
  */
 __noinline int run_pcap(struct run *r, __u32 slot, __u32 units)
 {
@@ -70,12 +72,9 @@ __noinline int run_pcap(struct run *r, __u32 slot, __u32 units)
 	for (__u32 u = 0; u < FERRET_PCAP_UNITS; u++) {
 		/* engine/core/src/abi/cbpf.rs: pcap_prog_index */
 		__u32 key = (slot * FERRET_PCAP_UNITS + u) * 2 + raw;
-		const struct ferret_cbpf_prog *prog;
-
 		if (u >= units)
 			break;
-		prog = bpf_map_lookup_elem(&pcap_progs, &key);
-		if (prog && cbpf_run(prog, r->head + start, caplen, wirelen))
+		if (cbpf_run(key, r->head + start, caplen, wirelen))
 			bits |= 1u << u;
 	}
 	r->meta.pcap = bits;
