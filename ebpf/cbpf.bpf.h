@@ -133,18 +133,24 @@ static long cbpf_step(__u32 i, void *data)
  * address `pkt`, of which `caplen` bytes may be read and which was
  * `wirelen` long on the wire. Returns the program's `ret` value: 0
  * rejects (so does a missing or empty slot). Global, so every caller
- * shares one verified copy. Its frame is the last of the deepest call
- * chain (hook → eval_rule → here, with its callback): one key serves
- * both map lookups so that the chain stays within the 512-byte stack.
+ * shares one verified copy. Its frame is on the deepest call chain (see
+ * struct cbpf_state): it holds the state and nothing else.
  */
 __noinline __u32 cbpf_run(__u32 index, __u64 pkt, __u32 caplen, __u32 wirelen)
 {
 	struct cbpf_state st = {};
 	const struct ferret_cbpf_prog *prog;
 	struct cbpf_scratch *s;
-	__u32 key = index, level, n, steps;
+	__u32 level, n, steps;
 
-	prog = bpf_map_lookup_elem(&pcap_progs, &key);
+	/* The arguments go into the state before the calls clobber their
+	 * registers (a spill would take stack of its own), and the keys live
+	 * in st.ret, which the run sets last. */
+	st.pkt = pkt;
+	st.caplen = caplen;
+	st.wirelen = wirelen;
+	st.ret = index;
+	prog = bpf_map_lookup_elem(&pcap_progs, &st.ret);
 	if (!prog)
 		return 0;
 	st.len = prog->len;
@@ -156,11 +162,8 @@ __noinline __u32 cbpf_run(__u32 index, __u64 pkt, __u32 caplen, __u32 wirelen)
 	if (steps < st.len || steps > FERRET_CBPF_MAX_STEPS)
 		steps = st.len;
 	st.prog = prog;
-	st.pkt = pkt;
-	st.caplen = caplen;
-	st.wirelen = wirelen;
-	key = 0;
-	s = bpf_map_lookup_elem(&cbpf_scratch, &key);
+	st.ret = 0;
+	s = bpf_map_lookup_elem(&cbpf_scratch, &st.ret);
 	if (!s)
 		return 0;
 	/*
@@ -182,13 +185,15 @@ __noinline __u32 cbpf_run(__u32 index, __u64 pkt, __u32 caplen, __u32 wirelen)
 	s->depth = level + 1;
 	st.mem = s->mem[level];
 	__builtin_memset(st.mem, 0, sizeof(s->mem[0]));
+	st.ret = 0;
 	if (ferret_have_rdonly_cast) {
 		st.window = NULL;
 	} else {
-		n = caplen < FERRET_CBPF_WINDOW ? caplen : FERRET_CBPF_WINDOW;
-		if (bpf_probe_read_kernel(s->window[level], n, (const void *)pkt) == 0)
-			st.copied = n;
+		/* Stored before the call, so that nothing needs a spill slot. */
 		st.window = s->window[level];
+		n = st.caplen < FERRET_CBPF_WINDOW ? st.caplen : FERRET_CBPF_WINDOW;
+		if (bpf_probe_read_kernel((void *)st.window, n, (const void *)st.pkt) == 0)
+			st.copied = n;
 	}
 	bpf_loop(steps, cbpf_step, &st, 0);
 	s->depth = level;

@@ -69,11 +69,18 @@ enum cbpf_rval { CBPF_RVAL_X = 0x08, CBPF_RVAL_A = 0x10 };
 /* misc: tax is 0x00 */
 #define CBPF_TXA 0x80
 
+/*
+ * 64 bytes, the whole of cbpf_run's frame: the verifier rounds every frame
+ * of a call chain up to 32 bytes, and the deepest chain (a function
+ * trigger's program → eval_rule → run_pcap → cbpf_run → cbpf_step) must
+ * fit in 512.
+ */
 struct cbpf_state {
 	const struct ferret_cbpf_prog *prog; /* a pcap_progs value */
 	const __u8 *window; /* this run's level of cbpf_scratch; NULL: loads read
 			     * the packet through bpf_rdonly_cast */
 	__u64 pkt;                           /* kernel address of packet byte 0 */
+	__u32 *mem; /* this run's level of cbpf_scratch.mem, zeroed */
 	__u32 len;                           /* instructions, <= FERRET_CBPF_MAX_INSNS */
 	__u32 caplen;
 	__u32 wirelen;
@@ -81,8 +88,7 @@ struct cbpf_state {
 	__u32 pc;
 	__u32 a;
 	__u32 x;
-	__u32 ret;
-	__u32 *mem; /* this run's level of cbpf_scratch.mem, zeroed */
+	__u32 ret; /* also the map keys' storage before the run */
 };
 
 /* A big-endian load of `size` (1, 2 or 4) bytes at `off`; 0 when it does

@@ -49,7 +49,8 @@ static __always_inline __u16 pcap_dev_type(const struct run *r)
  */
 __noinline int run_pcap(struct run *r, __u32 slot, __u32 units)
 {
-	__u32 start, caplen, wirelen, raw, bits = 0;
+	__u32 start, caplen, wirelen, raw, base;
+	__u64 pkt, lens;
 	__u16 type;
 
 	if (!r)
@@ -68,17 +69,23 @@ __noinline int run_pcap(struct run *r, __u32 slot, __u32 units)
 	wirelen = r->meta.len + r->data_off - start;
 	if (start > r->data_off + r->meta.len)
 		wirelen = 0;
+	/*
+	 * Few values live across the calls below, packed, so that the frame
+	 * stays at its smallest (see struct cbpf_state); the bits go straight
+	 * to meta. engine/core/src/abi/cbpf.rs: pcap_prog_index.
+	 */
+	base = slot * FERRET_PCAP_UNITS * 2 + raw;
+	pkt = r->head + start;
+	lens = (__u64)caplen << 32 | wirelen;
+	r->meta.pcap = 0;
+	r->meta.present |= FIELD_BIT(FERRET_F_PCAP);
 #pragma unroll
 	for (__u32 u = 0; u < FERRET_PCAP_UNITS; u++) {
-		/* engine/core/src/abi/cbpf.rs: pcap_prog_index */
-		__u32 key = (slot * FERRET_PCAP_UNITS + u) * 2 + raw;
 		if (u >= units)
 			break;
-		if (cbpf_run(key, r->head + start, caplen, wirelen))
-			bits |= 1u << u;
+		if (cbpf_run(base + u * 2, pkt, lens >> 32, (__u32)lens))
+			r->meta.pcap |= 1u << u;
 	}
-	r->meta.pcap = bits;
-	r->meta.present |= FIELD_BIT(FERRET_F_PCAP);
 	return 0;
 }
 

@@ -31,6 +31,9 @@ copy_with_libs() {
 copy_with_libs /usr/sbin/ip /usr/sbin/ip
 copy_with_libs /usr/sbin/nft /usr/sbin/nft
 for b in "$@"; do copy_with_libs "$b" "/usr/bin/$(basename "$b")"; done
+# pcap-filter text names ports and protocols (`port https`) from these,
+# as on any installed system; libpcap refuses the names without them.
+cp /etc/services /etc/protocols "$root/etc/"
 
 # Modules: the ones the tests use, then their `depends=` closure. The
 # load order (dependencies first) goes to /mods/order.
