@@ -39,13 +39,20 @@ pub(super) struct FuncObject {
 }
 
 impl FuncObject {
-    /// `map_fds` are the main object's maps by name (see [`map_fds`]).
+    /// `map_fds` are the main object's maps by name (see [`map_fds`]);
+    /// `rdonly_cast` is the kfunc's id where the kernel has it: the object
+    /// shares the main object's `.rodata`, whose flag then enables the
+    /// typed loads (the classic BPF interpreter's), so its placeholder
+    /// calls must become the kfunc too (kfunc.rs).
     pub(super) fn prepare(
         map_fds: &HashMap<String, OwnedFd>,
         kernel_btf: &aya::Btf,
+        rdonly_cast: Option<u32>,
     ) -> Result<FuncObject, KernelError> {
         let bad = |source| KernelError::FuncObject { source };
-        let mut obj = Object::parse(FUNC_OBJECT).map_err(|e| {
+        let patched = rdonly_cast.map(|id| super::kfunc::patch(FUNC_OBJECT, id));
+        let bytes = patched.as_ref().map_or(FUNC_OBJECT, |p| p.bytes());
+        let mut obj = Object::parse(bytes).map_err(|e| {
             bad(FuncObjectError::Parse {
                 source: Box::new(e),
             })

@@ -137,7 +137,11 @@ impl Kernel {
     ) -> Result<FuncAttachReport, KernelError> {
         let start = Instant::now();
         if self.funcs.object.is_none() {
-            self.funcs.object = Some(FuncObject::prepare(&self.map_fds, &self.aya_btf)?);
+            self.funcs.object = Some(FuncObject::prepare(
+                &self.map_fds,
+                &self.aya_btf,
+                self.btf.kfunc_id(crate::kfunc::NAME),
+            )?);
         }
         crate::sys::raise_nofile_limit();
         let backend = match self.funcs.backend {
@@ -208,7 +212,11 @@ impl Kernel {
             return None;
         }
         if self.funcs.object.is_none() {
-            match FuncObject::prepare(&self.map_fds, &self.aya_btf) {
+            match FuncObject::prepare(
+                &self.map_fds,
+                &self.aya_btf,
+                self.btf.kfunc_id(crate::kfunc::NAME),
+            ) {
                 Ok(o) => self.funcs.object = Some(o),
                 Err(e) => return Some(e.to_string()),
             }
