@@ -89,19 +89,7 @@ fn conflict(conj: &[Lit], source: &str, offset: usize) -> Option<String> {
     let mut implied: Vec<(u8, &[u128], &str, &Atom)> = Vec::new();
     for l in conj.iter().filter(|l| l.positive) {
         let a = &l.atom;
-        match a.field {
-            field::SPORT | field::DPORT => {
-                implied.push((field::PROTO, &[6, 17, 132], "a TCP, UDP or SCTP packet", a))
-            }
-            field::TCPFLAGS => implied.push((field::PROTO, &[6], "a TCP packet", a)),
-            field::SADDR | field::DADDR | field::TTL | field::PROTO => implied.push((
-                field::FAMILY,
-                &[0x0800, 0x86dd],
-                "an IPv4 or IPv6 packet",
-                a,
-            )),
-            _ => {}
-        }
+        // The literal's own family first: it names the closer reason.
         if a.op == op::EQ
             && matches!(a.field, field::SADDR | field::DADDR)
             && a.mask >> 32 == u128::MAX >> 32
@@ -109,14 +97,34 @@ fn conflict(conj: &[Lit], source: &str, offset: usize) -> Option<String> {
             let v4 = a.value >> 32 == 0xffff;
             implied.push((
                 field::FAMILY,
-                if v4 { &[0x0800] } else { &[0x86dd] },
+                if v4 { &[0x0800, 0x0806] } else { &[0x86dd] },
                 if v4 {
-                    "an IPv4 packet"
+                    "an IPv4 or ARP packet"
                 } else {
                     "an IPv6 packet"
                 },
                 a,
             ));
+        }
+        match a.field {
+            field::SPORT | field::DPORT => {
+                implied.push((field::PROTO, &[6, 17, 132], "a TCP, UDP or SCTP packet", a))
+            }
+            field::TCPFLAGS => implied.push((field::PROTO, &[6], "a TCP packet", a)),
+            field::TTL | field::PROTO => implied.push((
+                field::FAMILY,
+                &[0x0800, 0x86dd],
+                "an IPv4 or IPv6 packet",
+                a,
+            )),
+            // ARP's sender and target addresses fill them too.
+            field::SADDR | field::DADDR => implied.push((
+                field::FAMILY,
+                &[0x0800, 0x86dd, 0x0806],
+                "an IPv4, IPv6 or ARP packet",
+                a,
+            )),
+            _ => {}
         }
         if a.op == op::EQ && a.field == field::PROTO && a.mask == 0xff {
             match a.value {
