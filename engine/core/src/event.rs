@@ -32,7 +32,8 @@ pub struct Event {
     /// `capture.len()`; more when the snaplen or the linear data cut it).
     pub wire_len: u32,
     /// What `explain` found behind this drop; filled in by the session.
-    pub verdict: Option<crate::verdict::Verdict>,
+    /// Boxed: most events have none, and events are moved around a lot.
+    pub verdict: Option<Box<crate::verdict::Verdict>>,
 }
 
 pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {

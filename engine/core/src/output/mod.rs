@@ -176,7 +176,7 @@ mod tests {
             pending: true,
             tried: "trace set".into(),
         };
-        ev.verdict = Some(v.clone());
+        ev.verdict = Some(Box::new(v.clone()));
         assert_eq!(
             json::event_json(&ev, None, &context())["verdict"],
             v.to_json()

@@ -1,0 +1,239 @@
+//! `explain`: the verdict behind a drop. For NETFILTER_DROP, an nftables
+//! trace of the drop's flow in the drop's namespace names the table, chain
+//! and rule (or policy) whose verdict was `drop`; see [`tracer`] for what
+//! is installed and how it goes away, and [`correlate`] for how a trace
+//! record is matched to an event.
+//!
+//! The first dropped packet of a flow is seen before its trace exists:
+//! it is reported at once as unknown with `pending: true`, and the flow is
+//! traced from then on, so retransmissions and later packets are
+//! explained. Drops for other reasons are reported as unknown with what
+//! was (not) tried.
+
+pub mod correlate;
+pub mod monitor_line;
+mod netns;
+mod stale;
+mod tracer;
+
+use correlate::{Dropped, Match};
+use ferret_core::abi::field;
+use ferret_core::event::Event;
+use ferret_core::verdict::{NftVerdict, Verdict};
+use monitor_line::FlowKey;
+use std::collections::HashMap;
+use std::time::Duration;
+use tracer::Tracer;
+
+pub use stale::remove_stale_tables;
+
+/// What `explain` keeps for the session: one tracer per namespace where a
+/// matching drop happened.
+#[derive(Debug)]
+pub struct Explainer {
+    table: String,
+    /// By namespace inode; `Err` says why that namespace cannot be traced.
+    tracers: HashMap<u32, Result<Tracer, String>>,
+    /// The NETFILTER_DROP value of this kernel's `enum skb_drop_reason`.
+    netfilter_drop: Option<u32>,
+    latency: Latency,
+}
+
+/// Drop → explained event, over the events that were explained.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Latency {
+    pub explained: u64,
+    pub total_ns: u64,
+    pub max_ns: u64,
+}
+
+impl Explainer {
+    /// For this process; removes what killed ferrets left behind first.
+    pub fn new(netfilter_drop: Option<u32>) -> Explainer {
+        remove_stale_tables();
+        Explainer {
+            table: format!("ferret_explain_{}", std::process::id()),
+            tracers: HashMap::new(),
+            netfilter_drop,
+            latency: Latency::default(),
+        }
+    }
+
+    pub fn latency(&self) -> Latency {
+        self.latency
+    }
+
+    /// The verdict behind `ev`, a drop that an `explain` rule matched.
+    pub fn explain(&mut self, ev: &Event) -> Verdict {
+        let unknown = |tried: &str| Verdict::Unknown {
+            pending: false,
+            tried: tried.to_string(),
+        };
+        if !ev.is_drop() {
+            return unknown("not a drop: only drops are explained");
+        }
+        if self.netfilter_drop != Some(ev.meta.reason) {
+            return unknown("only NETFILTER_DROP drops are explained so far (nftables trace)");
+        }
+        let Some(flow) = flow_of(ev) else {
+            return unknown("only TCP, UDP and SCTP flows over IP are traced");
+        };
+        let table = self.table.clone();
+        let tracer = match self.tracers.entry(ev.meta.netns).or_insert_with(|| {
+            match netns::find(ev.meta.netns) {
+                Some(ns) => Tracer::start(ns, table),
+                None => Err(format!("network namespace {} not found", ev.meta.netns)),
+            }
+        }) {
+            Ok(t) => t,
+            Err(e) => return unknown(&format!("nftables trace: {e}")),
+        };
+        let verdict = explain_in(tracer, ev, flow);
+        if let Verdict::Nftables(_) = verdict {
+            let ns = tracer::now_ns().saturating_sub(ev.meta.ts_ns);
+            self.latency.explained += 1;
+            self.latency.total_ns += ns;
+            self.latency.max_ns = self.latency.max_ns.max(ns);
+        }
+        verdict
+    }
+}
+
+fn explain_in(t: &mut Tracer, ev: &Event, flow: FlowKey) -> Verdict {
+    let pending = |tried: String| Verdict::Unknown {
+        pending: true,
+        tried,
+    };
+    t.take_heard(Duration::ZERO);
+    t.expire_flows();
+    let state = t.flows.get(&flow).copied();
+    let live = match state {
+        None => return match t.trace(flow) {
+            Ok(()) => pending(
+                "nftables trace: set for this flow after this packet; later packets are explained"
+                    .into(),
+            ),
+            Err(e) => Verdict::Unknown {
+                pending: false,
+                tried: format!("nftables trace: {e}"),
+            },
+        },
+        Some(s) => s.live_at_ns,
+    };
+    let live = match live {
+        Some(at) => at,
+        None => {
+            // The echo of the flow's element may still be on its way.
+            t.take_heard(correlate::WAIT);
+            match t.flows.get(&flow).and_then(|s| s.live_at_ns) {
+                Some(at) => at,
+                None => {
+                    return pending("nftables trace: the flow's trace is not confirmed yet".into())
+                }
+            }
+        }
+    };
+    if ev.meta.ts_ns < live + correlate::SLACK_NS {
+        return pending("nftables trace: the flow's trace was set after this packet".into());
+    }
+    let dropped = Dropped {
+        flow,
+        ttl: ev.has(field::TTL).then_some(ev.meta.ttl),
+        tcpflags: (flow.proto == 6 && ev.has(field::TCPFLAGS)).then_some(ev.meta.tcpflags),
+        at_ns: ev.meta.ts_ns,
+    };
+    let deadline = ev.meta.ts_ns + correlate::WAIT.as_nanos() as u64;
+    loop {
+        match correlate::take(&mut t.drops, &dropped) {
+            Match::Found { verdict, .. } => return Verdict::Nftables(with_rule_text(t, verdict)),
+            Match::Ambiguous { candidates } => {
+                return Verdict::Unknown {
+                    pending: false,
+                    tried: format!(
+                        "nftables trace: {candidates} traced drops of this flow at this time name different rules"
+                    ),
+                }
+            }
+            Match::None => {}
+        }
+        let now = tracer::now_ns();
+        if now >= deadline {
+            correlate::expire(&mut t.drops, now);
+            return Verdict::Unknown {
+                pending: false,
+                tried: format!(
+                    "nftables trace: no traced drop of this packet within {} ms (not an nftables verdict: iptables-legacy, or a drop before or after the hooks)",
+                    correlate::WAIT.as_millis()
+                ),
+            };
+        }
+        t.take_heard(Duration::from_nanos(deadline - now).min(Duration::from_millis(20)));
+    }
+}
+
+/// The monitor names rules it knew when it started; a rule added since
+/// is looked up by its handle.
+fn with_rule_text(t: &Tracer, mut v: NftVerdict) -> NftVerdict {
+    if v.rule.is_some() || v.policy {
+        return v;
+    }
+    let Some(handle) = v.handle else { return v };
+    let listed =
+        t.ns.nft_output(&["-a", "list", "chain", &v.family, &v.table, &v.chain]);
+    let suffix = format!(" # handle {handle}");
+    v.rule = listed.ok().and_then(|text| {
+        text.lines()
+            .find_map(|l| l.trim().strip_suffix(&suffix).map(tracer::without_counters))
+            .map(|r| r.trim().to_string())
+    });
+    v.comment = v.rule.as_deref().and_then(tracer::comment_of);
+    v
+}
+
+/// The event's 5-tuple, when it has one a trace can match.
+fn flow_of(ev: &Event) -> Option<FlowKey> {
+    let proto = ev.proto()?;
+    matches!(proto, 6 | 17 | 132).then_some(())?;
+    Some(FlowKey {
+        proto,
+        saddr: ev.saddr()?,
+        daddr: ev.daddr()?,
+        sport: ev.sport()?,
+        dport: ev.dport()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferret_core::testing::tcp_drop;
+
+    #[test]
+    fn what_cannot_be_traced_is_unknown_with_the_reason() {
+        let mut x = Explainer {
+            table: "ferret_explain_test".into(),
+            tracers: HashMap::new(),
+            netfilter_drop: Some(12),
+            latency: Latency::default(),
+        };
+        let mut ev = tcp_drop(vec![1]);
+        ev.meta.reason = 3;
+        let Verdict::Unknown { pending, tried } = x.explain(&ev) else {
+            panic!()
+        };
+        assert!(!pending && tried.contains("NETFILTER_DROP"), "{tried}");
+        ev.hook = ferret_core::abi::hook::RECV;
+        let Verdict::Unknown { tried, .. } = x.explain(&ev) else {
+            panic!()
+        };
+        assert!(tried.contains("not a drop"), "{tried}");
+        assert!(x.tracers.is_empty(), "nothing was installed");
+    }
+
+    #[test]
+    fn the_flow_is_the_events_five_tuple() {
+        let f = flow_of(&tcp_drop(vec![1])).unwrap();
+        assert_eq!((f.proto, f.sport, f.dport), (6, 40000, 443));
+        assert_eq!(f.daddr.to_string(), "198.18.0.2");
+    }
+}
