@@ -53,6 +53,10 @@ fn why_dropped_reports_netfilter_drop_at_the_hook_with_tuple_and_advice() {
         .tcp_attempts(ADDR_B.into(), 443, 3, SYN_WAIT)
         .expect("traffic");
     assert_eq!(failed, 3, "the firewall blocks every attempt");
+    // A connection whose SYN is retransmitted: `explain` names the rule
+    // behind the retransmission (the first SYNs set up the trace).
+    lab.tcp_attempts(ADDR_B.into(), 443, 1, Duration::from_millis(1500))
+        .expect("traffic");
     let out = trace.wait();
     assert_eq!(
         out.code,
@@ -82,9 +86,18 @@ fn why_dropped_reports_netfilter_drop_at_the_hook_with_tuple_and_advice() {
         tuple.starts_with("198.18.0.1:") && tuple.ends_with("->198.18.0.2:443(tcp)"),
         "{nf}"
     );
+    let named = "the nftables rule \"tcp dport 443 drop\" (inet ferret_lab input, handle ";
     assert!(
-        nf["advice"].as_str().unwrap().contains("firewall rule"),
+        nf["advice"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("dropped by {named}")),
         "{nf}"
+    );
+    assert!(nf["rules"][0].as_str().unwrap().starts_with(named), "{nf}");
+    assert!(
+        r["summary"].as_str().unwrap().contains(named),
+        "the answer names the rule: {r}"
     );
     assert!(
         nf["stack"]
@@ -146,6 +159,9 @@ fn port_blocked_names_the_firewall_hook_and_the_namespace() {
     lab.nft(&lab.b, lab::DROP_HTTPS).expect("nft rule");
     let trace = start("port-blocked.rhai", &["443"]);
     lab.tcp_attempts(ADDR_B.into(), 443, 2, SYN_WAIT).unwrap();
+    // One more, long enough for a retransmission that `explain` names.
+    lab.tcp_attempts(ADDR_B.into(), 443, 1, Duration::from_millis(1500))
+        .unwrap();
     let out = trace.stop();
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     let r = report(&out);
@@ -158,6 +174,12 @@ fn port_blocked_names_the_firewall_hook_and_the_namespace() {
         .unwrap_or_else(|| panic!("no entry for {}: {r}", lab.b));
     assert_eq!(mine["reason"], "NETFILTER_DROP");
     assert_eq!(mine["netfilter_hook"], "INPUT");
+    let rule = mine["rule"].as_str().unwrap_or_else(|| panic!("{mine}"));
+    assert!(
+        rule.starts_with("the nftables rule \"tcp dport 443 drop\" (inet ferret_lab input"),
+        "{mine}"
+    );
+    assert!(mine["title"].as_str().unwrap().contains(rule), "{mine}");
     assert_eq!(mine["direction"], "to the port");
     assert!(mine["count"].as_u64().unwrap() >= 2, "{mine}");
     assert!(mine["example"]
