@@ -142,6 +142,11 @@ fn inet_input_drop_names_the_rule_and_the_table_goes_on_sigint() {
     );
     assert!(!tables(&lab, &lab.b).contains("ferret_explain_"));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let x = &out.summary.as_ref().expect("summary")["explain"];
+    assert_eq!(x["explained"], named.len() as u64, "{x}");
+    assert_eq!(x["unknown"], 2, "{x}");
+    assert!(x["latency_max_us"].as_u64().unwrap() > 0, "{x}");
+    eprintln!("explain latency: {x}");
 }
 
 #[test]

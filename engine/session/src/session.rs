@@ -333,6 +333,7 @@ impl Session {
             command_status: None,
             pcap: None,
             track: self.track_usage()?,
+            explain: self.explain_latency().map(|l| l.summary()),
         })
     }
 

@@ -43,8 +43,20 @@ pub struct Explainer {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Latency {
     pub explained: u64,
+    pub unknown: u64,
     pub total_ns: u64,
     pub max_ns: u64,
+}
+
+impl Latency {
+    pub fn summary(&self) -> ferret_core::summary::ExplainSummary {
+        ferret_core::summary::ExplainSummary {
+            explained: self.explained,
+            unknown: self.unknown,
+            latency_mean_us: (self.total_ns / self.explained.max(1)) / 1000,
+            latency_max_us: self.max_ns / 1000,
+        }
+    }
 }
 
 impl Explainer {
@@ -65,6 +77,20 @@ impl Explainer {
 
     /// The verdict behind `ev`, a drop that an `explain` rule matched.
     pub fn explain(&mut self, ev: &Event) -> Verdict {
+        let verdict = self.find(ev);
+        match verdict {
+            Verdict::Nftables(_) => {
+                let ns = tracer::now_ns().saturating_sub(ev.meta.ts_ns);
+                self.latency.explained += 1;
+                self.latency.total_ns += ns;
+                self.latency.max_ns = self.latency.max_ns.max(ns);
+            }
+            Verdict::Unknown { .. } => self.latency.unknown += 1,
+        }
+        verdict
+    }
+
+    fn find(&mut self, ev: &Event) -> Verdict {
         let unknown = |tried: &str| Verdict::Unknown {
             pending: false,
             tried: tried.to_string(),
@@ -88,14 +114,7 @@ impl Explainer {
             Ok(t) => t,
             Err(e) => return unknown(&format!("nftables trace: {e}")),
         };
-        let verdict = explain_in(tracer, ev, flow);
-        if let Verdict::Nftables(_) = verdict {
-            let ns = tracer::now_ns().saturating_sub(ev.meta.ts_ns);
-            self.latency.explained += 1;
-            self.latency.total_ns += ns;
-            self.latency.max_ns = self.latency.max_ns.max(ns);
-        }
-        verdict
+        explain_in(tracer, ev, flow)
     }
 }
 
