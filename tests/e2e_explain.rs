@@ -367,3 +367,50 @@ fn without_explain_nothing_on_the_system_changes() {
     let text = |b: &[u8]| String::from_utf8_lossy(b).replace(char::is_numeric, "");
     assert_eq!(text(&before), text(&during), "only counters may move");
 }
+
+#[test]
+fn no_socket_drops_say_what_listens_on_the_port_elsewhere() {
+    if !root_or_skip("explain no socket") {
+        return;
+    }
+    let lab = Lab::create("explain").expect("lab");
+    let loopback = std::net::Ipv4Addr::LOCALHOST;
+    let (udp, tcp) = lab
+        .in_ns(&lab.b, move || {
+            (
+                std::net::UdpSocket::bind((loopback, 9)),
+                std::net::TcpListener::bind((loopback, 81)),
+            )
+        })
+        .unwrap();
+    let (_udp, _tcp) = (udp.expect("udp socket"), tcp.expect("tcp listener"));
+    let rule = format!(
+        "on drop where netns == \"{}\" and (udp dst port 9 or tcp dst port 81) explain",
+        lab.b
+    );
+    let trace = Trace::start(&[&rule]);
+    assert_eq!(lab.udp_send(ADDR_B.into(), 9, 1, 16).unwrap(), 1);
+    lab.tcp_attempts(ADDR_B.into(), 81, 1, Duration::from_millis(500))
+        .unwrap();
+    let out = trace.stop();
+    assert_eq!(out.events.len(), 2, "{:?}\n{}", out.events, out.stderr);
+    let tables_after = tables(&lab, &lab.b);
+    for ev in &out.events {
+        assert_eq!(ev["reason"], "NO_SOCKET");
+        let v = &ev["verdict"];
+        let proto = ev["proto"].as_str().unwrap();
+        let port = ev["dport"].as_u64().unwrap();
+        assert_eq!(v["by"], "sockets", "{v}");
+        assert_eq!(v["listening"], false, "{v}");
+        assert_eq!(v["address"], ADDR_B.to_string());
+        assert_eq!(
+            v["nearby"],
+            serde_json::json!([format!("{proto} 127.0.0.1:{port}")]),
+            "{v}"
+        );
+    }
+    assert!(
+        !tables_after.contains("ferret_explain_"),
+        "NO_SOCKET adds no table"
+    );
+}

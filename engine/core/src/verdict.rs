@@ -10,6 +10,9 @@ use serde::Serialize;
 pub enum Verdict {
     /// An nftables rule, or a chain's policy, dropped the packet.
     Nftables(NftVerdict),
+    /// NO_SOCKET: what listens in the drop's namespace (read when the
+    /// drop was explained).
+    Sockets(SocketFacts),
     /// Not resolved; `tried` says what was done and why it did not answer.
     Unknown {
         /// The flow's trace was set after this packet: later packets of
@@ -38,6 +41,23 @@ pub struct NftVerdict {
     pub comment: Option<String>,
 }
 
+/// For a NO_SOCKET drop: whether anything takes packets for the
+/// destination, and what listens on the port elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SocketFacts {
+    /// `tcp` or `udp`.
+    pub proto: String,
+    /// The destination address and port.
+    pub address: String,
+    pub port: u16,
+    /// A TCP listener or bound UDP socket takes that address and port
+    /// (itself or a wildcard).
+    pub listening: bool,
+    /// The same port on other addresses, and the other protocol on it:
+    /// `tcp 127.0.0.1:81`, `udp [::]:81`.
+    pub nearby: Vec<String>,
+}
+
 impl Verdict {
     /// One line for the table output and pcap-ng comments.
     pub fn text(&self) -> String {
@@ -49,6 +69,19 @@ impl Verdict {
                     (Some(rule), Some(h)) => format!("nftables {place} handle {h}: {rule}"),
                     (None, Some(h)) => format!("nftables {place} handle {h}"),
                     _ => format!("nftables {place}"),
+                }
+            }
+            Verdict::Sockets(s) => {
+                let what = format!("{} {}:{}", s.proto, s.address, s.port);
+                let head = if s.listening {
+                    format!("sockets: something takes {what} now")
+                } else {
+                    format!("sockets: nothing listens on {what}")
+                };
+                if s.nearby.is_empty() {
+                    format!("{head}; nothing on that port elsewhere")
+                } else {
+                    format!("{head}; on that port: {}", s.nearby.join(", "))
                 }
             }
             Verdict::Unknown { pending, tried } => {
@@ -96,6 +129,26 @@ mod tests {
         assert_eq!(
             u,
             serde_json::json!({"by": "unknown", "pending": true, "tried": "x"})
+        );
+    }
+
+    #[test]
+    fn socket_facts_say_what_listens_nearby() {
+        let v = Verdict::Sockets(SocketFacts {
+            proto: "udp".into(),
+            address: "198.18.0.2".into(),
+            port: 9,
+            listening: false,
+            nearby: vec!["udp 127.0.0.1:9".into()],
+        });
+        assert_eq!(
+            v.text(),
+            "sockets: nothing listens on udp 198.18.0.2:9; on that port: udp 127.0.0.1:9"
+        );
+        let j = v.to_json();
+        assert_eq!(
+            (&j["by"], &j["listening"]),
+            (&"sockets".into(), &false.into())
         );
     }
 

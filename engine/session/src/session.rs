@@ -144,12 +144,7 @@ impl Session {
         let explains = rule.explains();
         let id = self.table.add(&mut self.kernel, rule)?;
         if explains && self.explainer.is_none() {
-            let nf_drop = self
-                .ctx
-                .reasons
-                .as_ref()
-                .and_then(|r| r.value_of("NETFILTER_DROP"));
-            self.explainer = Some(crate::explain::Explainer::new(nf_drop));
+            self.explainer = Some(crate::explain::Explainer::new(self.ctx.reasons.as_ref()));
         }
         // Events of `tp` slots carry the slot's hook as their function id.
         for (hook, _) in self.table.attached() {

@@ -13,6 +13,7 @@
 pub mod correlate;
 pub mod monitor_line;
 mod netns;
+mod sockets;
 mod stale;
 mod tracer;
 
@@ -36,6 +37,9 @@ pub struct Explainer {
     tracers: HashMap<u32, Result<Tracer, String>>,
     /// The NETFILTER_DROP value of this kernel's `enum skb_drop_reason`.
     netfilter_drop: Option<u32>,
+    /// Its NO_SOCKET value.
+    no_socket: Option<u32>,
+    listeners: sockets::Listeners,
     latency: Latency,
 }
 
@@ -61,12 +65,15 @@ impl Latency {
 
 impl Explainer {
     /// For this process; removes what killed ferrets left behind first.
-    pub fn new(netfilter_drop: Option<u32>) -> Explainer {
+    pub fn new(reasons: Option<&ferret_core::reasons::DropReasons>) -> Explainer {
         remove_stale_tables();
+        let value = |name| reasons.and_then(|r| r.value_of(name));
         Explainer {
             table: format!("ferret_explain_{}", std::process::id()),
             tracers: HashMap::new(),
-            netfilter_drop,
+            netfilter_drop: value("NETFILTER_DROP"),
+            no_socket: value("NO_SOCKET"),
+            listeners: sockets::Listeners::default(),
             latency: Latency::default(),
         }
     }
@@ -79,7 +86,7 @@ impl Explainer {
     pub fn explain(&mut self, ev: &Event) -> Verdict {
         let verdict = self.find(ev);
         match verdict {
-            Verdict::Nftables(_) => {
+            Verdict::Nftables(_) | Verdict::Sockets(_) => {
                 let ns = tracer::now_ns().saturating_sub(ev.meta.ts_ns);
                 self.latency.explained += 1;
                 self.latency.total_ns += ns;
@@ -98,12 +105,16 @@ impl Explainer {
         if !ev.is_drop() {
             return unknown("not a drop: only drops are explained");
         }
-        if self.netfilter_drop != Some(ev.meta.reason) {
-            return unknown("only NETFILTER_DROP drops are explained so far (nftables trace)");
+        let reason = Some(ev.meta.reason);
+        if reason != self.netfilter_drop && reason != self.no_socket {
+            return unknown("only NETFILTER_DROP (nftables trace) and NO_SOCKET (listening sockets) drops are explained so far");
         }
         let Some(flow) = flow_of(ev) else {
-            return unknown("only TCP, UDP and SCTP flows over IP are traced");
+            return unknown("only TCP, UDP and SCTP flows over IP are explained");
         };
+        if reason == self.no_socket {
+            return self.listeners.verdict(ev.meta.netns, &flow);
+        }
         let table = self.table.clone();
         let tracer = match self.tracers.entry(ev.meta.netns).or_insert_with(|| {
             match netns::find(ev.meta.netns) {
@@ -233,6 +244,8 @@ mod tests {
             table: "ferret_explain_test".into(),
             tracers: HashMap::new(),
             netfilter_drop: Some(12),
+            no_socket: Some(2),
+            listeners: sockets::Listeners::default(),
             latency: Latency::default(),
         };
         let mut ev = tcp_drop(vec![1]);
@@ -241,6 +254,13 @@ mod tests {
             panic!()
         };
         assert!(!pending && tried.contains("NETFILTER_DROP"), "{tried}");
+        ev.meta.reason = 2;
+        ev.meta.proto = 1;
+        let Verdict::Unknown { tried, .. } = x.explain(&ev) else {
+            panic!()
+        };
+        assert!(tried.contains("TCP, UDP and SCTP"), "{tried}");
+        ev.meta.reason = 3;
         ev.hook = ferret_core::abi::hook::RECV;
         let Verdict::Unknown { tried, .. } = x.explain(&ev) else {
             panic!()

@@ -69,6 +69,11 @@ fn inode(path: &Path) -> Option<u64> {
 }
 
 impl Netns {
+    /// The open namespace file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
     /// `nft ARGS` to run in this namespace; it gets SIGTERM when ferret's
     /// thread that spawned it ends, so no `nft` outlives ferret.
     pub fn nft(&self, args: &[&str]) -> Command {
