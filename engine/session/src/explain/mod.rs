@@ -174,7 +174,19 @@ fn explain_in(t: &mut Tracer, ev: &Event, flow: FlowKey) -> Verdict {
     };
     let deadline = ev.meta.ts_ns + correlate::WAIT.as_nanos() as u64;
     loop {
+        t.take_heard(Duration::ZERO);
+        let lossy = t
+            .lost_at_ns
+            .is_some_and(|at| at + correlate::SLACK_NS >= ev.meta.ts_ns);
         match correlate::take(&mut t.drops, &dropped) {
+            // This packet's own record may be among the lost ones, and a
+            // neighbour's taken for it: not exact, so not reported.
+            Match::Found { .. } if lossy => {
+                return Verdict::Unknown {
+                    pending: false,
+                    tried: "nftables trace: the kernel dropped trace messages around this drop (the monitor could not keep up)".into(),
+                }
+            }
             Match::Found { verdict, .. } => return Verdict::Nftables(with_rule_text(t, verdict)),
             Match::Ambiguous { candidates } => {
                 return Verdict::Unknown {

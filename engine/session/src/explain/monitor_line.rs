@@ -60,6 +60,9 @@ pub enum MonitorLine {
         table: String,
         flow: FlowKey,
     },
+    /// `# ERROR: We lost some netlink events!`: the kernel dropped trace
+    /// messages (the monitor's socket buffer overflowed).
+    Lost,
     Other,
 }
 
@@ -69,6 +72,9 @@ pub fn parse(line: &str) -> MonitorLine {
     }
     if let Some(rest) = line.strip_prefix("add element inet ") {
         return parse_element(rest).unwrap_or(MonitorLine::Other);
+    }
+    if line.starts_with("# ERROR: We lost some netlink events") {
+        return MonitorLine::Lost;
     }
     MonitorLine::Other
 }
@@ -313,6 +319,10 @@ mod tests {
             }
         );
         assert_eq!(parse("add table inet x"), MonitorLine::Other);
+        assert_eq!(
+            parse("# ERROR: We lost some netlink events!"),
+            MonitorLine::Lost
+        );
         assert_eq!(
             parse("# new generation 7 by process 1 (nft)"),
             MonitorLine::Other

@@ -31,6 +31,8 @@ pub enum Heard {
     Drop(TracedDrop),
     /// ferret's element for this flow is in place, at this time.
     Live(FlowKey, u64),
+    /// Trace messages were lost before this time.
+    Lost(u64),
 }
 
 /// A flow's tracing: asked for, then confirmed by the monitor's echo.
@@ -50,6 +52,8 @@ pub struct Tracer {
     heard: Receiver<Heard>,
     pub flows: HashMap<FlowKey, FlowState>,
     pub drops: VecDeque<TracedDrop>,
+    /// When the monitor last said that trace messages were lost.
+    pub lost_at_ns: Option<u64>,
 }
 
 /// The monotonic clock the events' times are on.
@@ -112,6 +116,7 @@ impl Tracer {
             heard,
             flows: HashMap::new(),
             drops: VecDeque::new(),
+            lost_at_ns: None,
         };
         // The `owner` flag needs Linux 5.12; older kernels get a plain
         // table, which a later start removes if this ferret is killed.
@@ -183,6 +188,7 @@ impl Tracer {
             first = false;
             match got {
                 Ok(Heard::Drop(d)) => self.drops.push_back(d),
+                Ok(Heard::Lost(at)) => self.lost_at_ns = Some(at),
                 Ok(Heard::Live(flow, at)) => {
                     if let Some(f) = self.flows.get_mut(&flow) {
                         f.live_at_ns.get_or_insert(at);
@@ -237,6 +243,7 @@ fn read_monitor(out: std::process::ChildStdout, table: &str, tx: &mpsc::Sender<H
             MonitorLine::ElementAdded { table: t, flow } if t == table => {
                 Some(Heard::Live(flow, at_ns))
             }
+            MonitorLine::Lost => Some(Heard::Lost(at_ns)),
             MonitorLine::Rule {
                 id,
                 place,
