@@ -414,3 +414,37 @@ fn no_socket_drops_say_what_listens_on_the_port_elsewhere() {
         "NO_SOCKET adds no table"
     );
 }
+
+#[test]
+fn a_drop_nftables_did_not_trace_is_unknown_not_guessed() {
+    if !root_or_skip("explain untraced") {
+        return;
+    }
+    let lab = Lab::create("explain").expect("lab");
+    // netdev ingress runs before prerouting, where ferret sets the trace:
+    // its drops are NETFILTER_DROP, with no trace to name them by.
+    lab.nft(
+        &lab.b,
+        "table netdev edge {\n chain in {\n  type filter hook ingress device \"fb0\" priority 0;\n  udp dport 7100 drop\n }\n}\n",
+    )
+    .expect("nft");
+    let rule = format!(
+        "on drop where netns == \"{}\" and dport == 7100 explain",
+        lab.b
+    );
+    let trace = Trace::start(&[&rule]);
+    udp_flow(&lab.a, &lab.b, ADDR_B.into(), 7100);
+    let out = trace.stop();
+    assert_eq!(out.events.len(), 4, "{:?}\n{}", out.events, out.stderr);
+    let (pending, named) = verdicts(&out.events);
+    assert_eq!((pending.len(), named.len()), (1, 0), "{:?}", out.events);
+    for ev in &out.events[1..] {
+        assert_eq!(ev["reason"], "NETFILTER_DROP");
+        let tried = ev["verdict"]["tried"].as_str().unwrap();
+        assert!(
+            tried.starts_with("nftables trace: no traced drop of this packet within 250 ms")
+                && tried.contains("no iptables-legacy tables"),
+            "{tried}"
+        );
+    }
+}

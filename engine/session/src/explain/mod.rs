@@ -204,12 +204,37 @@ fn explain_in(t: &mut Tracer, ev: &Event, flow: FlowKey) -> Verdict {
             return Verdict::Unknown {
                 pending: false,
                 tried: format!(
-                    "nftables trace: no traced drop of this packet within {} ms (not an nftables verdict: iptables-legacy, or a drop before or after the hooks)",
-                    correlate::WAIT.as_millis()
+                    "nftables trace: no traced drop of this packet within {} ms; {}",
+                    correlate::WAIT.as_millis(),
+                    untraced_why(t)
                 ),
             };
         }
         t.take_heard(Duration::from_nanos(deadline - now).min(Duration::from_millis(20)));
+    }
+}
+
+/// Why a NETFILTER_DROP left no nftables trace: iptables-legacy tables
+/// in the namespace (x_tables, which nftables does not trace), if any.
+fn untraced_why(t: &Tracer) -> String {
+    let names =
+        t.ns.read_proc_net(&["ip_tables_names", "ip6_tables_names"])
+            .unwrap_or_default();
+    let legacy: Vec<String> = names
+        .iter()
+        .zip(["iptables", "ip6tables"])
+        .filter_map(|(text, tool)| {
+            let tables: Vec<&str> = text.as_deref()?.split_whitespace().collect();
+            (!tables.is_empty()).then(|| format!("{tool}-legacy: {}", tables.join(", ")))
+        })
+        .collect();
+    if legacy.is_empty() {
+        "no iptables-legacy tables here either: a drop before or after the hooks ferret traces (netdev ingress, bridge), or by a verdict nftables does not trace".into()
+    } else {
+        format!(
+            "this namespace has iptables-legacy tables ({}): they are not nftables and cannot be traced or resolved",
+            legacy.join("; ")
+        )
     }
 }
 

@@ -69,11 +69,6 @@ fn inode(path: &Path) -> Option<u64> {
 }
 
 impl Netns {
-    /// The open namespace file.
-    pub fn file(&self) -> &File {
-        &self.file
-    }
-
     /// `nft ARGS` to run in this namespace; it gets SIGTERM when ferret's
     /// thread that spawned it ends, so no `nft` outlives ferret.
     pub fn nft(&self, args: &[&str]) -> Command {
@@ -94,6 +89,30 @@ impl Netns {
             });
         }
         cmd
+    }
+
+    /// Reads `/proc/net/NAME` files of this namespace (from a thread that
+    /// enters it, so ferret's other threads stay where they are); `None`
+    /// for a file that does not exist there.
+    pub fn read_proc_net(&self, names: &[&'static str]) -> Result<Vec<Option<String>>, String> {
+        let ns = self.file.try_clone().map_err(|e| e.to_string())?;
+        let names = names.to_vec();
+        std::thread::spawn(move || {
+            // SAFETY: setns on an open namespace fd changes only this
+            // thread, which ends after reading.
+            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(format!(
+                    "cannot enter the namespace: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            Ok(names
+                .iter()
+                .map(|n| std::fs::read_to_string(format!("/proc/thread-self/net/{n}")).ok())
+                .collect())
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the reading thread failed".into()))
     }
 
     /// Runs `nft ARGS` to its end: its standard output, or its error text.

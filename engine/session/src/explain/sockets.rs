@@ -8,9 +8,7 @@ use super::monitor_line::FlowKey;
 use super::netns::{self, Netns};
 use ferret_core::verdict::{SocketFacts, Verdict};
 use std::collections::HashMap;
-use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// How long one reading of a namespace's sockets answers (a storm of
@@ -40,7 +38,7 @@ impl Listeners {
                 .entry(ino)
                 .or_insert_with(|| netns::find(ino));
             let read = match ns {
-                Some(ns) => read_in(ns.file()),
+                Some(ns) => read_in(ns),
                 None => Err(format!("network namespace {ino} not found")),
             };
             self.read.insert(ino, (Instant::now(), read));
@@ -84,30 +82,18 @@ impl Bound {
     }
 }
 
-/// The sockets that take packets, in the namespace of `ns` (an open
-/// namespace file), or why they could not be read.
-pub fn read_in(ns: &File) -> Result<Vec<Bound>, String> {
-    let ns = ns.try_clone().map_err(|e| e.to_string())?;
-    std::thread::spawn(move || {
-        // SAFETY: setns on an open namespace fd changes only this thread,
-        // which ends after reading.
-        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(format!(
-                "cannot enter the namespace: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        let mut all = Vec::new();
-        for (file, proto) in [("tcp", 6), ("tcp6", 6), ("udp", 17), ("udp6", 17)] {
-            // Missing without IPv6: nothing bound there.
-            if let Ok(text) = std::fs::read_to_string(format!("/proc/thread-self/net/{file}")) {
-                all.extend(parse_table(&text, proto));
-            }
-        }
-        Ok(all)
-    })
-    .join()
-    .unwrap_or_else(|_| Err("the reading thread failed".into()))
+/// The sockets that take packets in namespace `ns`, or why they could
+/// not be read.
+pub fn read_in(ns: &Netns) -> Result<Vec<Bound>, String> {
+    const TABLES: [(&str, u8); 4] = [("tcp", 6), ("tcp6", 6), ("udp", 17), ("udp6", 17)];
+    let texts = ns.read_proc_net(&TABLES.map(|(n, _)| n))?;
+    // A missing table (no IPv6): nothing bound there.
+    Ok(TABLES
+        .iter()
+        .zip(texts)
+        .filter_map(|((_, proto), text)| text.map(|t| parse_table(&t, *proto)))
+        .flatten()
+        .collect())
 }
 
 /// The listening (TCP state 0A) or bound (UDP) sockets of one table.
