@@ -448,3 +448,37 @@ fn a_drop_nftables_did_not_trace_is_unknown_not_guessed() {
         );
     }
 }
+
+#[test]
+fn under_sudo_explain_stays_root_and_an_explicit_user_is_refused() {
+    if !root_or_skip("explain privileges") {
+        return;
+    }
+    let lab = Lab::create("explain").expect("lab");
+    lab.nft(&lab.b, ferret_lab::DROP_HTTPS).expect("nft");
+    let rule = format!(
+        "on drop where netns == \"{}\" and dport == 443 explain",
+        lab.b
+    );
+    let sudo = [("SUDO_UID", "65534"), ("SUDO_GID", "65534")];
+    let trace = Trace::start_with_env(&[&rule], &sudo);
+    lab.tcp_attempts(ADDR_B.into(), 443, 1, Duration::from_millis(300))
+        .unwrap();
+    wait_for_ruleset(&lab.b, "ferret_explain_");
+    lab.tcp_attempts(ADDR_B.into(), 443, 1, Duration::from_millis(1500))
+        .unwrap();
+    // Past the ready line, where it would have become nobody.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", trace.pid())).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    let out = trace.stop();
+    assert_eq!(uid.split_whitespace().nth(1), Some("0"), "{uid}");
+    let (_, named) = verdicts(&out.events);
+    assert!(!named.is_empty(), "{:?}", out.events);
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_ferret"))
+        .args(["--user", "nobody", &rule])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("`explain` runs nft"), "{stderr}");
+}
