@@ -90,6 +90,11 @@ fn run_playbook(
     }
     let facts = SystemFacts::load();
     let mut privileges = crate::privdrop::plan(output.user.as_deref(), Needs::LoadingRules)?;
+    // Its rules are made while it runs; a playbook that says `explain`
+    // anywhere (why-dropped, port-blocked) is taken to use it.
+    if playbook_mentions_explain(&playbook) {
+        privileges.keep_root_for_explain(output.user.is_some())?;
+    }
     let out = BufWriter::with_capacity(64 * 1024, open_output(output)?);
     let opts = RunOptions {
         session: Some(SessionOptions {
@@ -123,6 +128,16 @@ fn run_playbook(
         }
     };
     finish(&playbook, &outcome, color)
+}
+
+/// The word `explain` anywhere in the playbook's text.
+fn playbook_mentions_explain(playbook: &Playbook) -> bool {
+    mentions_explain(&playbook.text)
+}
+
+fn mentions_explain(text: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|w| w.eq_ignore_ascii_case("explain"))
 }
 
 fn finish(playbook: &Playbook, outcome: &run::Outcome, color: bool) -> anyhow::Result<Exit> {
@@ -174,5 +189,20 @@ fn on_recording(
     match finish(playbook, &outcome, color)? {
         Exit::Ok if damage.is_some() => Ok(Exit::Lost),
         exit => Ok(exit),
+    }
+}
+
+#[cfg(test)]
+mod explain_tests {
+    #[test]
+    fn the_word_explain_is_found_as_a_word_only() {
+        assert!(super::mentions_explain(
+            "rule(`on drop stack explain limit 9/s`)"
+        ));
+        assert!(!super::mentions_explain(
+            "// explained elsewhere; explains nothing"
+        ));
+        let shipped = include_str!("../scripts/why-dropped.rhai");
+        assert!(super::mentions_explain(shipped));
     }
 }

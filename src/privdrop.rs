@@ -91,6 +91,28 @@ impl PrivilegeDrop {
         self.target.as_ref().map(|t| t.home.as_path())
     }
 
+    /// `explain` runs `nft` in network namespaces for as long as the trace
+    /// runs, which needs root: under sudo ferret then stays root (and says
+    /// so); a `--user` given explicitly cannot have it.
+    pub fn keep_root_for_explain(&mut self, explicit_user: bool) -> anyhow::Result<()> {
+        let Some(t) = &self.target else {
+            return Ok(());
+        };
+        if explicit_user {
+            anyhow::bail!(
+                "`explain` runs nft in network namespaces while the trace runs, which needs root; \
+                 leave out --user {} (or give --user root)",
+                t.name
+            );
+        }
+        eprintln!(
+            "ferret: staying root instead of becoming {}: `explain` runs nft while the trace runs",
+            t.name
+        );
+        self.target = None;
+        Ok(())
+    }
+
     /// Gives up privileges, once: called when every probe is attached
     /// (the trace's ready moment; the REPL calls it before it starts).
     /// A failed drop ends ferret: it does not trace on with more than was

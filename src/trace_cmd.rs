@@ -41,6 +41,9 @@ pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
         return Ok(exit);
     }
     let mut privileges = crate::privdrop::plan(args.user.as_deref(), Needs::Nothing)?;
+    if plan.rules.iter().any(|r| r.explains()) {
+        privileges.keep_root_for_explain(args.user.is_some())?;
+    }
     let mut sink: Box<dyn Sink> = if let Some(path) = &args.write {
         let sink = RecordSink::create(path, &plan, &facts)?;
         record_sink::deliver_everything(&mut plan);

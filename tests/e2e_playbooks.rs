@@ -53,6 +53,10 @@ fn why_dropped_reports_netfilter_drop_at_the_hook_with_tuple_and_advice() {
         .tcp_attempts(ADDR_B.into(), 443, 3, SYN_WAIT)
         .expect("traffic");
     assert_eq!(failed, 3, "the firewall blocks every attempt");
+    // A connection whose SYN is retransmitted: `explain` names the rule
+    // behind the retransmission (the first SYNs set up the trace).
+    lab.tcp_attempts(ADDR_B.into(), 443, 1, Duration::from_millis(1500))
+        .expect("traffic");
     let out = trace.wait();
     assert_eq!(
         out.code,
@@ -82,9 +86,16 @@ fn why_dropped_reports_netfilter_drop_at_the_hook_with_tuple_and_advice() {
         tuple.starts_with("198.18.0.1:") && tuple.ends_with("->198.18.0.2:443(tcp)"),
         "{nf}"
     );
+    let named =
+        "dropped by the nftables rule \"tcp dport 443 drop\" (inet ferret_lab input, handle ";
+    assert!(nf["advice"].as_str().unwrap().starts_with(named), "{nf}");
     assert!(
-        nf["advice"].as_str().unwrap().contains("firewall rule"),
+        nf["explained"][0].as_str().unwrap().starts_with(named),
         "{nf}"
+    );
+    assert!(
+        r["summary"].as_str().unwrap().contains(named),
+        "the answer names the rule: {r}"
     );
     assert!(
         nf["stack"]
@@ -129,8 +140,9 @@ fn why_dropped_explains_a_closed_udp_port_as_no_socket() {
             .ends_with("->198.18.0.2:9(udp)"),
         "{g}"
     );
-    assert!(
-        g["advice"].as_str().unwrap().contains("nothing listens"),
+    assert_eq!(
+        g["advice"],
+        "nothing listens on udp 198.18.0.2:9, nor on port 9 elsewhere: is the service running?",
         "{g}"
     );
     assert!(g["function"].as_str().unwrap().contains("udp"), "{g}");
@@ -146,6 +158,9 @@ fn port_blocked_names_the_firewall_hook_and_the_namespace() {
     lab.nft(&lab.b, lab::DROP_HTTPS).expect("nft rule");
     let trace = start("port-blocked.rhai", &["443"]);
     lab.tcp_attempts(ADDR_B.into(), 443, 2, SYN_WAIT).unwrap();
+    // One more, long enough for a retransmission that `explain` names.
+    lab.tcp_attempts(ADDR_B.into(), 443, 1, Duration::from_millis(1500))
+        .unwrap();
     let out = trace.stop();
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     let r = report(&out);
@@ -158,6 +173,12 @@ fn port_blocked_names_the_firewall_hook_and_the_namespace() {
         .unwrap_or_else(|| panic!("no entry for {}: {r}", lab.b));
     assert_eq!(mine["reason"], "NETFILTER_DROP");
     assert_eq!(mine["netfilter_hook"], "INPUT");
+    let rule = mine["rule"].as_str().unwrap_or_else(|| panic!("{mine}"));
+    assert!(
+        rule.starts_with("the nftables rule \"tcp dport 443 drop\" (inet ferret_lab input"),
+        "{mine}"
+    );
+    assert!(mine["title"].as_str().unwrap().contains(rule), "{mine}");
     assert_eq!(mine["direction"], "to the port");
     assert!(mine["count"].as_u64().unwrap() >= 2, "{mine}");
     assert!(mine["example"]
@@ -167,6 +188,37 @@ fn port_blocked_names_the_firewall_hook_and_the_namespace() {
     assert!(
         r["arrived"].as_u64().unwrap() >= 2,
         "the SYNs did arrive: {r}"
+    );
+}
+
+#[test]
+fn port_blocked_says_what_listens_when_nothing_takes_the_packet() {
+    if !root_or_skip("port_no_socket") {
+        return;
+    }
+    let lab = Lab::create("pb").expect("lab");
+    let elsewhere = lab
+        .in_ns(&lab.b, || {
+            std::net::UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 5398))
+        })
+        .unwrap()
+        .expect("a socket on loopback in the lab");
+    let trace = start("port-blocked.rhai", &["5398"]);
+    assert_eq!(lab.udp_send(ADDR_B.into(), 5398, 2, 16).unwrap(), 2);
+    let out = trace.stop();
+    drop(elsewhere);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let r = report(&out);
+    let mine = r["by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["namespace"] == lab.b.as_str())
+        .unwrap_or_else(|| panic!("no entry for {}: {r}", lab.b));
+    assert_eq!(mine["reason"], "NO_SOCKET", "{mine}");
+    assert_eq!(
+        mine["listeners"], "nothing listens on udp 198.18.0.2:5398, but udp 127.0.0.1:5398 does",
+        "{mine}"
     );
 }
 

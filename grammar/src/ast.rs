@@ -190,6 +190,8 @@ pub enum ActionKind {
         snaplen: Option<Value>,
     },
     Track,
+    /// Names the firewall rule behind each matching drop (`verdict`).
+    Explain,
     Call {
         handler: Ident,
     },

@@ -327,6 +327,7 @@ impl Builder {
                     .map(|n| self.number(n)),
             },
             R::track_action => ActionKind::Track,
+            R::explain_action => ActionKind::Explain,
             R::call_action => ActionKind::Call {
                 handler: self.ident(&parts[1]),
             },

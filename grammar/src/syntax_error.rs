@@ -30,7 +30,7 @@ pub(crate) const PRIMITIVE_WORDS: &[&str] = &[
     "arp",
 ];
 pub(crate) const ACTION_WORDS: &[&str] = &[
-    "print", "stack", "count", "hist", "capture", "track", "call", "limit", "stop",
+    "print", "stack", "count", "hist", "capture", "track", "explain", "call", "limit", "stop",
 ];
 
 const FIELD_NAME: &str = "a field name (like `dport` or `reason`)";
@@ -66,10 +66,10 @@ fn describe(grammar_rule: R) -> Option<(&'static str, &'static [&'static str])> 
         kw_and => ("`and`", &["and"]),
         kw_or | trigger_sep => ("`or`", &["or"]),
         actions | action | print_action | stack_action | count_action | hist_action
-        | capture_action | track_action | call_action | limit_action | stop_action | kw_print
-        | kw_stack | kw_count | kw_hist | kw_capture | kw_track | kw_call | kw_limit | kw_stop
+        | capture_action | track_action | explain_action | call_action | limit_action | stop_action | kw_print
+        | kw_stack | kw_count | kw_hist | kw_capture | kw_track | kw_explain | kw_call | kw_limit | kw_stop
         | field_list => (
-            "an action (print, stack, count, hist, capture, track, call, limit, stop after)",
+            "an action (print, stack, count, hist, capture, track, explain, call, limit, stop after)",
             ACTION_WORDS,
         ),
         func_glob => ("a kernel function name or glob, like `ip_*`", &[]),

@@ -31,6 +31,9 @@ pub struct Event {
     /// The whole packet's length from where `capture` starts (at least
     /// `capture.len()`; more when the snaplen or the linear data cut it).
     pub wire_len: u32,
+    /// What `explain` found behind this drop; filled in by the session.
+    /// Boxed: most events have none, and events are moved around a lot.
+    pub verdict: Option<Box<crate::verdict::Verdict>>,
 }
 
 pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
@@ -62,6 +65,7 @@ pub fn decode(record: &[u8]) -> Result<Event, DecodeError> {
         capture: rest[..cap].to_vec(),
         capture_l2: header.cap_l2 != 0,
         wire_len: header.wire_len.max(header.cap_len),
+        verdict: None,
     })
 }
 

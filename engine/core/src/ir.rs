@@ -126,6 +126,10 @@ pub struct ActionsIr {
     pub hist: Option<String>,
     pub capture: Option<u32>,
     pub track: bool,
+    /// `explain`: each matching drop carries the verdict behind it. Done
+    /// in userspace (an nftables trace table while the session runs), so
+    /// no kernel flag; it implies delivering events.
+    pub explain: bool,
     pub call: Option<String>,
     pub limit_per_sec: Option<u64>,
     pub stop_after: Option<u64>,

@@ -27,6 +27,7 @@ pub mod recording;
 pub mod summary;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod verdict;
 
 use ferret_grammar::Diagnostic;
 

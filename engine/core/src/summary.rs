@@ -51,6 +51,22 @@ pub struct Summary {
     /// With `track` rules: how full the track map got.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub track: Option<TrackUsage>,
+    /// With `explain` rules: how many drops were explained, and how long
+    /// after the drop their events were ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explain: Option<ExplainSummary>,
+}
+
+/// What `explain` did over the session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplainSummary {
+    /// Events that got a named verdict.
+    pub explained: u64,
+    /// Events reported as unknown (pending ones included).
+    pub unknown: u64,
+    /// From the drop to its event with the verdict: mean and worst, in µs.
+    pub latency_mean_us: u64,
+    pub latency_max_us: u64,
 }
 
 /// Entries in the track map at the end, and its capacity.
@@ -138,6 +154,13 @@ impl Summary {
                 );
             }
         }
+        if let Some(x) = &self.explain {
+            let _ = writeln!(
+                out,
+                "ferret: explain: {} drops explained, {} unknown; drop to explained event {} µs on average, {} µs at most",
+                x.explained, x.unknown, x.latency_mean_us, x.latency_max_us
+            );
+        }
         if let Some(status) = self.command_status {
             let _ = writeln!(out, "ferret: the command exited with status {status}");
         }
@@ -149,6 +172,28 @@ impl Summary {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use super::*;
+
+    #[test]
+    fn explains_counts_and_latency_are_in_the_text_and_json() {
+        let mut s = Summary::default();
+        assert!(!s.render_text().contains("explain"));
+        assert!(s.to_json().get("explain").is_none());
+        s.explain = Some(ExplainSummary {
+            explained: 3,
+            unknown: 1,
+            latency_mean_us: 900,
+            latency_max_us: 2000,
+        });
+        assert!(s.render_text().contains(
+            "explain: 3 drops explained, 1 unknown; drop to explained event 900 µs on average, 2000 µs at most"
+        ));
+        assert_eq!(s.to_json()["explain"]["explained"], 3);
     }
 }
 

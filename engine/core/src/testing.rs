@@ -83,6 +83,7 @@ pub fn event(hook: u32, meta: Meta, rules: Vec<usize>) -> Event {
         capture: vec![],
         capture_l2: false,
         wire_len: 0,
+        verdict: None,
     }
 }
 

@@ -42,6 +42,7 @@ pub const FIELDS: &[&str] = &[
     "stack_funcs",
     "rules",
     "time",
+    "verdict",
 ];
 
 #[derive(Debug, Clone)]
@@ -152,6 +153,10 @@ impl ScriptEvent {
                 .into(),
         );
         put("time", int(m.ts_ns));
+        put(
+            "verdict",
+            opt(ev.verdict.as_ref().map(|v| json_value(&v.to_json()))),
+        );
         let line = format!(
             "{} {} {} {}",
             trigger_name(ev.hook),
@@ -195,6 +200,25 @@ impl ScriptEvent {
 
     pub fn line(&self) -> &str {
         &self.line
+    }
+}
+
+/// A JSON value as Rhai sees it: objects as maps, `null` as `()`.
+fn json_value(v: &serde_json::Value) -> Dynamic {
+    use serde_json::Value as J;
+    match v {
+        J::Null => Dynamic::UNIT,
+        J::Bool(b) => (*b).into(),
+        J::Number(n) => n
+            .as_i64()
+            .map_or_else(|| Dynamic::from(n.to_string()), Dynamic::from_int),
+        J::String(s) => s.clone().into(),
+        J::Array(a) => a.iter().map(json_value).collect::<Array>().into(),
+        J::Object(o) => o
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), json_value(v)))
+            .collect::<Map>()
+            .into(),
     }
 }
 

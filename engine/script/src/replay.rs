@@ -63,7 +63,13 @@ impl RuleControl for RecordingTracer {
             needs: rule.needs,
             rules: vec![rule.clone()],
         };
-        if let Some(e) = offline::check(&one, &self.context).into_iter().next() {
+        // A playbook's `explain` (why-dropped, port-blocked) has no live
+        // firewall to ask here: its events carry no verdict, and the
+        // playbook answers without one.
+        let refused = offline::check(&one, &self.context)
+            .into_iter()
+            .find(|e| !matches!(e, offline::OfflineError::Explain { .. }));
+        if let Some(e) = refused {
             return Err(e.into());
         }
         rule.number = self.next_id;

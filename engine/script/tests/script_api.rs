@@ -164,6 +164,39 @@ fn every_language_field_and_the_userspace_extras_read_from_the_event() {
 }
 
 #[test]
+fn the_verdict_of_explain_reads_as_a_map_and_is_unit_without_one() {
+    let (mut h, out) = host(
+        r#"
+        fn on_event(ev) {
+            if ev.verdict == () { print("none"); return; }
+            let v = ev.verdict;
+            print(`${v.by} ${v.family} ${v.table} ${v.chain} ${v.handle} ${v.policy} ${v.rule}`);
+        }
+        "#,
+    );
+    h.start().unwrap();
+    h.deliver(&drop_event(vec![1])).unwrap();
+    let mut ev = tcp_drop(vec![1]);
+    ev.verdict = Some(Box::new(ferret_core::verdict::Verdict::Nftables(
+        ferret_core::verdict::NftVerdict {
+            family: "ip".into(),
+            table: "filter".into(),
+            chain: "ufw-user-output".into(),
+            handle: Some(7),
+            rule: Some("tcp dport 443 drop".into()),
+            policy: false,
+            comment: None,
+        },
+    )));
+    h.deliver(&ScriptEvent::new(&ev, None, &context(), "lab-b"))
+        .unwrap();
+    assert_eq!(
+        out.text(),
+        "none\nnftables ip filter ufw-user-output 7 false tcp dport 443 drop\n"
+    );
+}
+
+#[test]
 fn every_getter_the_docs_list_exists() {
     let reads: Vec<String> = ferret_script::event::FIELDS
         .iter()

@@ -10,6 +10,7 @@ pub mod control;
 pub mod driver;
 mod end_reason;
 pub mod error;
+pub mod explain;
 pub mod listener;
 pub mod oneshot;
 pub mod options;

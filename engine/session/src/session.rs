@@ -83,6 +83,8 @@ pub struct Session {
     /// kallsyms being read on a thread: ~100k lines, not worth delaying
     /// the ready line for; the first pump takes the result.
     kallsyms: Option<std::thread::JoinHandle<Kallsyms>>,
+    /// While some rule has `explain`: the nftables traces it set up.
+    explainer: Option<crate::explain::Explainer>,
 }
 
 impl std::fmt::Debug for Session {
@@ -119,6 +121,7 @@ impl Session {
             started: Instant::now(),
             calls: false,
             kallsyms: None,
+            explainer: None,
         })
     }
 
@@ -138,7 +141,11 @@ impl Session {
             self.ctx.funcs.insert(ferret_core::abi::hook::FUNC, "func");
             self.table.set_functions(catalog);
         }
+        let explains = rule.explains();
         let id = self.table.add(&mut self.kernel, rule)?;
+        if explains && self.explainer.is_none() {
+            self.explainer = Some(crate::explain::Explainer::new(self.ctx.reasons.as_ref()));
+        }
         // Events of `tp` slots carry the slot's hook as their function id.
         for (hook, _) in self.table.attached() {
             if let Some(tp) = self.table.tracepoint_of(*hook) {
@@ -179,7 +186,17 @@ impl Session {
     }
 
     pub fn remove_rule(&mut self, id: usize) -> Result<(), SessionError> {
-        Ok(self.table.remove(&mut self.kernel, id)?)
+        self.table.remove(&mut self.kernel, id)?;
+        if !self.rules().any(|r| r.plan.explains()) {
+            // Its tables go with it: nothing stays changed without `explain`.
+            self.explainer = None;
+        }
+        Ok(())
+    }
+
+    /// Drop → explained event, for the summary (`None` without `explain`).
+    pub fn explain_latency(&self) -> Option<crate::explain::Latency> {
+        self.explainer.as_ref().map(|x| x.latency())
     }
 
     pub fn set_paused(&mut self, id: usize, paused: bool) -> Result<(), SessionError> {
@@ -231,8 +248,14 @@ impl Session {
             delivered,
             decode_errors,
             kallsyms,
+            explainer,
             ..
         } = self;
+        let explaining: Vec<usize> = table
+            .rules()
+            .filter(|(_, r)| r.plan.explains())
+            .map(|(_, r)| r.id)
+            .collect();
         events.drain(|record| {
             if flow == Flow::Stop {
                 return;
@@ -248,6 +271,11 @@ impl Session {
                         .collect();
                     for id in &ev.rules {
                         *delivered.entry(*id).or_default() += 1;
+                    }
+                    if let Some(x) = explainer.as_mut() {
+                        if ev.rules.iter().any(|id| explaining.contains(id)) {
+                            ev.verdict = Some(Box::new(x.explain(&ev)));
+                        }
                     }
                     let stack = ev.stack_id.map(|id| {
                         stacks
@@ -300,6 +328,7 @@ impl Session {
             command_status: None,
             pcap: None,
             track: self.track_usage()?,
+            explain: self.explain_latency().map(|l| l.summary()),
         })
     }
 

@@ -232,6 +232,7 @@ fn actions(rule: &Rule, diags: &mut Vec<Diagnostic>) -> ActionsIr {
                 a.capture = n.map_err(|d| diags.push(d)).ok().map(|n| n as u32);
             }
             ActionKind::Track => a.track = true,
+            ActionKind::Explain => a.explain = true,
             ActionKind::Call { handler } => a.call = Some(handler.text.clone()),
             ActionKind::Limit { rate, unit } => {
                 if !matches!(unit.text.as_str(), "s" | "sec" | "second") {
@@ -259,7 +260,9 @@ fn actions(rule: &Rule, diags: &mut Vec<Diagnostic>) -> ActionsIr {
         || a.hist.is_some()
         || a.capture.is_some()
         || a.call.is_some();
-    if !outputs {
+    // `explain` annotates delivered events: a rule that only counts gets
+    // them printed too.
+    if !outputs || (a.explain && !(a.print || a.capture.is_some() || a.call.is_some())) {
         a.print = true;
     }
     a

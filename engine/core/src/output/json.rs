@@ -71,6 +71,9 @@ pub fn event_json(ev: &Event, stack: Option<&[String]>, ctx: &Names) -> Value {
             "summary": super::packet::describe(&ev.capture, ev.capture_l2, ev.wire_len),
         });
     }
+    if let Some(v) = &ev.verdict {
+        obj["verdict"] = v.to_json();
+    }
     obj
 }
 

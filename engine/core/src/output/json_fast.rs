@@ -6,7 +6,8 @@
 //! writer emits the very bytes `serde_json::to_writer(&event_json(..))`
 //! does — the same keys in the same (sorted) order, the same escaping —
 //! which the tests below check on every shape of event. Events with a
-//! capture take the value path (they are rare and carry a packet summary).
+//! capture or a verdict take the value path (they are rare and carry a
+//! packet summary or an object).
 
 use super::Names;
 use crate::event::{family_name, proto_name, Event};
@@ -86,7 +87,7 @@ pub fn write_event(
     stack: Option<&[String]>,
     ctx: &Names,
 ) -> io::Result<bool> {
-    if !ev.capture.is_empty() {
+    if !ev.capture.is_empty() || ev.verdict.is_some() {
         return Ok(false);
     }
     let m = &ev.meta;

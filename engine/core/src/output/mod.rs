@@ -170,6 +170,40 @@ mod tests {
     }
 
     #[test]
+    fn a_verdict_shows_in_json_the_table_and_pcap_comments() {
+        let mut ev = tcp_drop(vec![1]);
+        let v = crate::verdict::Verdict::Unknown {
+            pending: true,
+            tried: "trace set".into(),
+        };
+        ev.verdict = Some(Box::new(v.clone()));
+        assert_eq!(
+            json::event_json(&ev, None, &context())["verdict"],
+            v.to_json()
+        );
+        let mut line = Vec::new();
+        JsonSink::new(&mut line)
+            .event(&ev, None, &context())
+            .unwrap();
+        let parsed: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(parsed["verdict"]["by"], "unknown");
+        let mut out = Vec::new();
+        TableSink::new(&mut out)
+            .event(&ev, None, &context())
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text.lines().nth(2),
+            Some("    verdict: unknown (pending): trace set"),
+            "{text}"
+        );
+        assert!(pcap::comment(&ev, &context()).ends_with("verdict=unknown (pending): trace set"));
+        assert!(json::event_json(&tcp_drop(vec![1]), None, &context())
+            .get("verdict")
+            .is_none());
+    }
+
+    #[test]
     fn json_event_has_the_documented_keys() {
         let v = json::event_json(&tcp_drop(vec![1]), None, &context());
         for key in [

@@ -195,6 +195,9 @@ pub fn comment(ev: &Event, ctx: &Names) -> String {
     }
     let rules: Vec<String> = ev.rules.iter().map(usize::to_string).collect();
     parts.push(format!("rules={}", rules.join(",")));
+    if let Some(v) = &ev.verdict {
+        parts.push(format!("verdict={}", v.text()));
+    }
     parts.join(" ")
 }
 

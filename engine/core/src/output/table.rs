@@ -102,6 +102,9 @@ impl<W: Write> Sink for TableSink<W> {
                 super::packet::describe(&ev.capture, ev.capture_l2, ev.wire_len)
             )?;
         }
+        if let Some(v) = &ev.verdict {
+            writeln!(self.out, "    verdict: {}", v.text())?;
+        }
         if let Some(frames) = stack {
             for f in frames {
                 writeln!(self.out, "    {f}")?;

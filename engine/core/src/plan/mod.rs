@@ -172,6 +172,11 @@ impl RulePlan {
         self.action_flags & abi::act::TRACK != 0
     }
 
+    /// Names the verdict behind each matching drop (`explain`).
+    pub fn explains(&self) -> bool {
+        self.actions.explain
+    }
+
     /// What the reference evaluator says about a packet: the oracle.
     pub fn matches(&self, meta: &abi::Meta) -> bool {
         eval::eval_insns(&self.insns, meta)
@@ -197,6 +202,12 @@ mod tests {
         assert!(!quiet.delivers() && !quiet.prints() && !quiet.hists());
         let hist = rule("on drop hist len");
         assert!(hist.hists() && hist.aggregates() && !hist.counts());
+        let explained = rule("on drop where dport == 443 count explain");
+        assert!(explained.explains() && explained.delivers() && explained.prints());
+        assert!(!rule("on drop print").explains());
+        let text = crate::testing::compile_ok("on drop explain").render_text();
+        assert!(text.contains("actions: print, explain"), "{text}");
+        assert!(text.contains("changes: firewall state"), "{text}");
         let tracked = rule("on recv where dport == 443 track");
         assert!(tracked.tracks() && tracked.prints() && tracked.delivers());
         let captured = rule("on drop capture");

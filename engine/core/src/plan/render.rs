@@ -24,6 +24,9 @@ pub(super) fn plan_text(plan: &Plan) -> String {
             .collect();
         let _ = writeln!(out, "  hooks:   {}", hooks.join(", "));
         let _ = writeln!(out, "  actions: {}", actions_text(&r.actions));
+        if r.actions.explain {
+            let _ = writeln!(out, "  changes: {EXPLAIN_CHANGES}");
+        }
         let needs: Vec<&str> = catalog::FIELDS
             .iter()
             .filter(|f| r.needs & (1 << f.id) != 0)
@@ -140,6 +143,9 @@ fn actions_text(a: &crate::ir::ActionsIr) -> String {
     if a.track {
         parts.push("track".into());
     }
+    if a.explain {
+        parts.push("explain".into());
+    }
     if let Some(c) = &a.call {
         parts.push(format!("call {c}"));
     }
@@ -151,6 +157,12 @@ fn actions_text(a: &crate::ir::ActionsIr) -> String {
     }
     parts.join(", ")
 }
+
+/// What `explain` does to the system, said before it runs.
+pub const EXPLAIN_CHANGES: &str = "firewall state: while the session runs, `explain` adds an \
+nftables table `inet ferret_explain_<pid>` that sets nftrace for the flows of matching \
+NETFILTER_DROP drops, in each network namespace where one happens (only there); \
+it is removed when ferret ends, and a later start removes one left by a killed ferret";
 
 fn target(t: u8) -> String {
     match t {

@@ -26,6 +26,8 @@ pub enum OfflineError {
     Capture { rule: usize },
     #[error("rule {rule}: pcap-filter text reads packet bytes, but the recording holds none; record with a rule that has `capture`, or filter on ferret's fields (`dport == 443`)")]
     PcapBytes { rule: usize },
+    #[error("rule {rule}: `explain` asks the live firewall which rule dropped a packet; a recording cannot answer it (use `explain` while tracing)")]
+    Explain { rule: usize },
 }
 
 /// Every reason `plan` cannot be answered from a recording made in `ctx`.
@@ -64,6 +66,9 @@ pub fn check(plan: &Plan, ctx: &Context) -> Vec<OfflineError> {
         }
         if !r.pcap.is_empty() && !ctx.rules.iter().any(|x| x.capture) {
             errors.push(OfflineError::PcapBytes { rule: r.number });
+        }
+        if r.explains() {
+            errors.push(OfflineError::Explain { rule: r.number });
         }
     }
     errors

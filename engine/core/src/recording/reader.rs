@@ -240,6 +240,7 @@ impl<R: Read> RecordingReader<R> {
             wire_len: wire_len.max(capture.len() as u32),
             capture,
             capture_l2: flags & PACKET_L2 != 0,
+            verdict: None,
         };
         Ok(Recorded { event, stack })
     }

@@ -237,6 +237,8 @@ fn offline_rules_the_recording_cannot_answer_are_errors() {
         "{errs:?}"
     );
     assert!(offline::check(&compile_ok("on drop where dport == 443"), &ctx).is_empty());
+    let errs = offline::check(&compile_ok("on drop explain"), &ctx);
+    assert!(errs[0].to_string().contains("live firewall"), "{errs:?}");
 }
 
 #[test]

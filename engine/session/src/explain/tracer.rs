@@ -1,0 +1,360 @@
+//! ferret's nftables trace table in one namespace, and the monitor that
+//! reads its trace.
+//!
+//! The table, `inet ferret_explain_<pid>`, is created by an `nft -i`
+//! process that ferret keeps open, with the `owner` flag: the kernel
+//! deletes it when that process's netlink socket closes, which happens
+//! when ferret ends in any way (its end closes the pipe `nft -i` reads,
+//! and the child gets SIGTERM when ferret dies). Ferret deletes it
+//! explicitly first. Its two chains, at the lowest priority on
+//! prerouting and output, set `nftrace` only for packets whose 5-tuple is
+//! in its sets: the flows of drops that `explain` rules matched.
+
+use super::correlate::TracedDrop;
+use super::monitor_line::{self, FlowKey, MonitorLine, TracedPacket};
+use super::netns::Netns;
+use ferret_core::verdict::NftVerdict;
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// How long an element stays in the sets (nft `timeout`).
+pub const FLOW_TIMEOUT: Duration = Duration::from_secs(120);
+/// Flows traced at once per namespace: bounds what a drop storm installs.
+pub const MAX_FLOWS: usize = 1024;
+
+/// What the monitor thread hands over.
+#[derive(Debug)]
+pub enum Heard {
+    Drop(TracedDrop),
+    /// ferret's element for this flow is in place, at this time.
+    Live(FlowKey, u64),
+    /// Trace messages were lost before this time.
+    Lost(u64),
+}
+
+/// A flow's tracing: asked for, then confirmed by the monitor's echo.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowState {
+    pub live_at_ns: Option<u64>,
+    pub asked: Instant,
+}
+
+#[derive(Debug)]
+pub struct Tracer {
+    pub ns: Netns,
+    pub table: String,
+    owner: Child,
+    commands: Option<ChildStdin>,
+    monitor: Child,
+    heard: Receiver<Heard>,
+    pub flows: HashMap<FlowKey, FlowState>,
+    pub drops: VecDeque<TracedDrop>,
+    /// When the monitor last said that trace messages were lost.
+    pub lost_at_ns: Option<u64>,
+}
+
+/// The monotonic clock the events' times are on.
+pub fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn setup_commands(table: &str, owner: bool) -> String {
+    let flags = if owner { " { flags owner; }" } else { "" };
+    let key4 = "ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service";
+    let key6 = "ipv6_addr . ipv6_addr . inet_proto . inet_service . inet_service";
+    let t = FLOW_TIMEOUT.as_secs();
+    let mut s = format!("add table inet {table}{flags}\n");
+    s += &format!("add set inet {table} f4 {{ type {key4}; flags timeout; timeout {t}s; }}\n");
+    s += &format!("add set inet {table} f6 {{ type {key6}; flags timeout; timeout {t}s; }}\n");
+    for (chain, hook) in [("pre", "prerouting"), ("out", "output")] {
+        s += &format!(
+            "add chain inet {table} {chain} {{ type filter hook {hook} priority -2147483647; }}\n"
+        );
+        s += &format!("add rule inet {table} {chain} ip saddr . ip daddr . meta l4proto . th sport . th dport @f4 meta nftrace set 1\n");
+        s += &format!("add rule inet {table} {chain} ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport @f6 meta nftrace set 1\n");
+    }
+    s
+}
+
+impl Tracer {
+    /// Starts the monitor, then creates the table; waits until nft lists it.
+    pub fn start(ns: Netns, table: String) -> Result<Tracer, String> {
+        let mut monitor = ns
+            .nft(&["-a", "monitor"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run `nft monitor`: {e}"))?;
+        let (tx, heard) = mpsc::channel();
+        let out = monitor.stdout.take().expect("piped");
+        let ours = table.clone();
+        std::thread::spawn(move || read_monitor(out, &ours, &tx));
+        let mut owner = ns
+            .nft(&["-e", "-i"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run `nft -i`: {e}"))?;
+        let commands = owner.stdin.take();
+        let mut t = Tracer {
+            ns,
+            table,
+            owner,
+            commands,
+            monitor,
+            heard,
+            flows: HashMap::new(),
+            drops: VecDeque::new(),
+            lost_at_ns: None,
+        };
+        // The `owner` flag needs Linux 5.12; older kernels get a plain
+        // table, which a later start removes if this ferret is killed.
+        for owned in [true, false] {
+            t.send(&setup_commands(&t.table, owned))?;
+            if t.wait_listed() {
+                return Ok(t);
+            }
+        }
+        Err(format!(
+            "could not create table inet {} in {}",
+            t.table,
+            t.ns.path.display()
+        ))
+    }
+
+    fn wait_listed(&self) -> bool {
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until {
+            let listed = self
+                .ns
+                .nft_output(&["list", "chain", "inet", &self.table, "out"])
+                .is_ok_and(|s| s.matches("nftrace").count() == 2);
+            if listed {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    fn send(&mut self, text: &str) -> Result<(), String> {
+        let pipe = self.commands.as_mut().ok_or("the nft process is gone")?;
+        pipe.write_all(text.as_bytes())
+            .and_then(|()| pipe.flush())
+            .map_err(|e| format!("cannot write to nft: {e}"))
+    }
+
+    /// Asks for `flow` to be traced from now on (once per timeout).
+    pub fn trace(&mut self, flow: FlowKey) -> Result<(), String> {
+        if self.flows.len() >= MAX_FLOWS {
+            return Err(format!("{MAX_FLOWS} flows are traced already"));
+        }
+        let (set, proto) = (if flow.saddr.is_ipv4() { "f4" } else { "f6" }, flow.proto);
+        let line = format!(
+            "add element inet {} {set} {{ {} . {} . {proto} . {} . {} }}\n",
+            self.table, flow.saddr, flow.daddr, flow.sport, flow.dport
+        );
+        self.send(&line)?;
+        self.flows.insert(
+            flow,
+            FlowState {
+                live_at_ns: None,
+                asked: Instant::now(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Takes what the monitor heard; waits up to `wait` for the first.
+    pub fn take_heard(&mut self, wait: Duration) {
+        let mut first = true;
+        loop {
+            let got = if first && !wait.is_zero() {
+                self.heard.recv_timeout(wait)
+            } else {
+                self.heard.try_recv().map_err(|_| RecvTimeoutError::Timeout)
+            };
+            first = false;
+            match got {
+                Ok(Heard::Drop(d)) => self.drops.push_back(d),
+                Ok(Heard::Lost(at)) => self.lost_at_ns = Some(at),
+                Ok(Heard::Live(flow, at)) => {
+                    if let Some(f) = self.flows.get_mut(&flow) {
+                        f.live_at_ns.get_or_insert(at);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Forgets flows whose element has timed out in the kernel.
+    pub fn expire_flows(&mut self) {
+        let keep = FLOW_TIMEOUT - Duration::from_secs(5);
+        self.flows.retain(|_, f| f.asked.elapsed() < keep);
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        let _ = self.send(&format!("delete table inet {}\n", self.table));
+        // EOF ends `nft -i`; its socket's close removes an owned table.
+        self.commands = None;
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until && matches!(self.owner.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.owner.kill();
+        let _ = self.owner.wait();
+        let _ = self.monitor.kill();
+        let _ = self.monitor.wait();
+    }
+}
+
+/// The monitor thread: trace lines → drops of ferret's flows; echoes of
+/// ferret's elements → the moment each flow is traced.
+fn read_monitor(out: std::process::ChildStdout, table: &str, tx: &mpsc::Sender<Heard>) {
+    let mut packets: HashMap<String, TracedPacket> = HashMap::new();
+    for line in BufReader::new(out).lines() {
+        let Ok(line) = line else { break };
+        let at_ns = now_ns();
+        let heard = match monitor_line::parse(&line) {
+            MonitorLine::Packet { id, packet } => {
+                if packets.len() > 4096 {
+                    packets.clear();
+                }
+                match packet {
+                    Some(p) => packets.insert(id, p),
+                    None => packets.remove(&id),
+                };
+                None
+            }
+            MonitorLine::ElementAdded { table: t, flow } if t == table => {
+                Some(Heard::Live(flow, at_ns))
+            }
+            MonitorLine::Lost => Some(Heard::Lost(at_ns)),
+            MonitorLine::Rule {
+                id,
+                place,
+                handle,
+                text,
+                verdict,
+            } if verdict == "drop" => packets.remove(&id).map(|packet| {
+                let comment = text.as_deref().and_then(comment_of);
+                let text = text.map(|t| without_counters(&t));
+                Heard::Drop(TracedDrop {
+                    at_ns,
+                    packet,
+                    verdict: NftVerdict {
+                        family: place.family,
+                        table: place.table,
+                        chain: place.chain,
+                        handle,
+                        rule: text,
+                        policy: false,
+                        comment,
+                    },
+                })
+            }),
+            MonitorLine::Policy { id, place, verdict } if verdict == "drop" => {
+                packets.remove(&id).map(|packet| {
+                    Heard::Drop(TracedDrop {
+                        at_ns,
+                        packet,
+                        verdict: NftVerdict {
+                            family: place.family,
+                            table: place.table,
+                            chain: place.chain,
+                            handle: None,
+                            rule: None,
+                            policy: true,
+                            comment: None,
+                        },
+                    })
+                })
+            }
+            _ => None,
+        };
+        if let Some(h) = heard {
+            if tx.send(h).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// The rule without its counter's values (`counter packets 5 bytes 300`
+/// → `counter`): they are the monitor's snapshot, not this packet's.
+pub fn without_counters(rule: &str) -> String {
+    let mut out = String::with_capacity(rule.len());
+    let mut rest = rule;
+    while let Some(at) = rest.find("counter packets ") {
+        let after = &rest[at + "counter packets ".len()..];
+        let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+        let n = digits(after);
+        let tail = &after[n..];
+        let Some(bytes) = tail.strip_prefix(" bytes ").filter(|_| n > 0) else {
+            out.push_str(&rest[..at + "counter packets ".len()]);
+            rest = after;
+            continue;
+        };
+        let m = digits(bytes);
+        out.push_str(&rest[..at]);
+        out.push_str("counter");
+        rest = &bytes[m..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `... comment "text"` → `text`.
+pub fn comment_of(rule: &str) -> Option<String> {
+    let at = rule.find("comment \"")? + "comment \"".len();
+    let rest = &rule[at..];
+    let end = rest.find('"')?;
+    Some(rest[..end].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_traces_both_families_on_both_hooks_before_everything() {
+        let s = setup_commands("ferret_explain_7", true);
+        assert!(s.starts_with("add table inet ferret_explain_7 { flags owner; }\n"));
+        assert_eq!(s.matches("meta nftrace set 1").count(), 4);
+        assert_eq!(s.matches("priority -2147483647").count(), 2);
+        assert!(!setup_commands("t", false).contains("owner"));
+    }
+
+    #[test]
+    fn counter_values_are_left_out_of_the_rule() {
+        assert_eq!(
+            without_counters("tcp dport 443 counter packets 5 bytes 300 drop comment \"x\""),
+            "tcp dport 443 counter drop comment \"x\""
+        );
+        assert_eq!(without_counters("counter packets 1 bytes 2"), "counter");
+        assert_eq!(without_counters("tcp dport 443 drop"), "tcp dport 443 drop");
+    }
+
+    #[test]
+    fn comments_are_read_from_the_rule_text() {
+        assert_eq!(
+            comment_of("tcp dport 443 counter packets 0 bytes 0 drop comment \"block https\""),
+            Some("block https".into())
+        );
+        assert_eq!(comment_of("tcp dport 443 drop"), None);
+    }
+}
