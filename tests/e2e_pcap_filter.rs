@@ -69,15 +69,6 @@ impl Case {
     }
 }
 
-/// Expressions whose leading `len` ferret reads as its own field.
-fn ferret_len(expr: &str) -> bool {
-    let mut words = expr.split_whitespace();
-    words.next() == Some("len")
-        && words
-            .next()
-            .is_some_and(|op| ["==", "!=", "<", "<=", ">", ">="].contains(&op))
-}
-
 /// The expressions ferret accepts (those it refuses, libpcap refuses too
 /// or they need a name looked up: engine/core/tests/pcap_rules.rs holds
 /// the reasons to libpcap's).
@@ -85,7 +76,7 @@ fn cases() -> (Vec<Case>, usize) {
     let mut cases = Vec::new();
     let mut refused = 0;
     for expr in exprs::all() {
-        if ferret_len(&expr) {
+        if ferret_core::pcap::exprs::reads_ferret_len(&expr) {
             continue;
         }
         let (Ok(rule), Ok(ether)) = (

@@ -143,24 +143,11 @@ impl WallClock {
             .read_at
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
         {
-            self.offset = realtime_minus_monotonic();
+            self.offset = ferret_core::output::pcap::clock_offset_ns();
             self.read_at = Some(Instant::now());
         }
         self.offset
     }
-}
-
-pub fn realtime_minus_monotonic() -> i128 {
-    let read = |clock| {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes one timespec into a valid pointer.
-        unsafe { libc::clock_gettime(clock, &mut ts) };
-        i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
-    };
-    read(libc::CLOCK_REALTIME) - read(libc::CLOCK_MONOTONIC)
 }
 
 /// This machine's host name, the default `--node`.
@@ -201,7 +188,7 @@ mod tests {
         assert_eq!(objs[0]["type"], "event");
         assert_eq!(objs[0]["ts"], ev.meta.ts_ns);
         let wall = objs[0]["time_ns"].as_u64().unwrap() as i128;
-        let expected = i128::from(ev.meta.ts_ns) + realtime_minus_monotonic();
+        let expected = i128::from(ev.meta.ts_ns) + ferret_core::output::pcap::clock_offset_ns();
         assert!(
             (wall - expected).abs() < 1_000_000_000,
             "{wall} vs {expected}"

@@ -63,12 +63,7 @@ const UNBOUNDED: Limits = Limits {
 
 /// Generated frames, then every cut of a few dozen whole frames.
 fn frames(link: FrameLink, seed: u64, count: usize, cut_bases: usize) -> Vec<Frame> {
-    let mut all = frames::generate(link, seed, count);
-    let mut rng = frames::rng::Rng::new(seed ^ 0xc075);
-    for _ in 0..cut_bases {
-        all.extend(frames::whole(&mut rng, link).every_cut());
-    }
-    all
+    frames::with_cuts(link, seed, count, cut_bases)
 }
 
 fn link_of(link: FrameLink) -> LinkType {

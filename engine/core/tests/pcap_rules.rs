@@ -14,22 +14,13 @@ use ferret_core::abi::{field, Meta};
 use ferret_core::check::{CheckEnv, NoNetnsNames};
 use ferret_core::hooks::HookNames;
 use ferret_core::pcap::exprs;
-use ferret_core::pcap::frames::{self, Frame, FrameLink};
+use ferret_core::pcap::frames::{self, FrameLink};
 use ferret_core::pcap::libpcap::{self, LinkType};
 use ferret_core::plan::RulePlan;
 use ferret_core::reasons::DropReasons;
 
 /// tcpdump -r compiles with netmask 0, and so does ferret.
 const NETMASK: u32 = 0;
-
-fn frames(link: FrameLink, seed: u64, count: usize, cut_bases: usize) -> Vec<Frame> {
-    let mut all = frames::generate(link, seed, count);
-    let mut rng = frames::rng::Rng::new(seed ^ 0xfe77);
-    for _ in 0..cut_bases {
-        all.extend(frames::whole(&mut rng, link).every_cut());
-    }
-    all
-}
 
 /// The rule for `on recv where EXPR`, or ferret's first error.
 fn rule(expr: &str) -> Result<RulePlan, String> {
@@ -50,24 +41,14 @@ fn rule(expr: &str) -> Result<RulePlan, String> {
     }
 }
 
-/// Expressions whose leading `len` ferret reads as its own field
-/// (`skb->len`): the documented difference.
-fn ferret_len(expr: &str) -> bool {
-    let mut words = expr.split_whitespace();
-    words.next() == Some("len")
-        && words
-            .next()
-            .is_some_and(|op| ["==", "!=", "<", "<=", ">", ">="].contains(&op))
-}
-
 #[test]
 fn every_expression_means_in_a_rule_what_it_means_to_libpcap() {
-    let ether = frames(FrameLink::Ethernet, 0x51ed, 2500, 40);
-    let raw = frames(FrameLink::RawIp, 0x51ee, 1200, 20);
+    let ether = frames::with_cuts(FrameLink::Ethernet, 0x51ed, 2500, 40);
+    let raw = frames::with_cuts(FrameLink::RawIp, 0x51ee, 1200, 20);
     let (mut compared, mut runs, mut refused) = (0, 0usize, Vec::new());
     let mut wrong = Vec::new();
     for expr in exprs::all() {
-        if ferret_len(&expr) {
+        if exprs::reads_ferret_len(&expr) {
             continue;
         }
         let theirs = libpcap::compile(&expr, LinkType::Ethernet, true, NETMASK);

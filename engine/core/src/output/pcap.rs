@@ -214,7 +214,7 @@ fn write_error(path: &Path, e: pcap_file::PcapError) -> PcapError {
 
 /// CLOCK_REALTIME - CLOCK_MONOTONIC: turns event times (monotonic, from
 /// bpf_ktime_get_ns) into the wall-clock times pcap-ng stores.
-pub(crate) fn clock_offset_ns() -> i128 {
+pub fn clock_offset_ns() -> i128 {
     let read = |clock| {
         let mut ts = libc::timespec {
             tv_sec: 0,

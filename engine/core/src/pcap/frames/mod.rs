@@ -62,6 +62,17 @@ impl Frame {
     }
 }
 
+/// `count` frames from `seed`, then every cut of `cut_bases` more whole
+/// frames (captures shorter than the wire, down to the empty one).
+pub fn with_cuts(link: FrameLink, seed: u64, count: usize, cut_bases: usize) -> Vec<Frame> {
+    let mut all = generate(link, seed, count);
+    let mut rng = Rng::new(seed ^ 0xc075);
+    for _ in 0..cut_bases {
+        all.extend(whole(&mut rng, link).every_cut());
+    }
+    all
+}
+
 /// `count` frames from `seed`.
 pub fn generate(link: FrameLink, seed: u64, count: usize) -> Vec<Frame> {
     let mut rng = Rng::new(seed);
