@@ -20,6 +20,8 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#include "compat.bpf.h"
+
 #include "interp.bpf.h"
 #include "maps.bpf.h"
 #include "run.bpf.h"
@@ -233,7 +235,7 @@ static __always_inline void hist_add(const struct ferret_meta *m, __u32 slot, __
  * once, not once per state of the rule loop. Returns how many updates
  * failed (the caller counts them in `agg_failed`).
  */
-__noinline int aggregate(struct run *r, __u32 slot, __u32 actions, __u64 count_fields,
+FERRET_SUBPROG int aggregate(struct run *r, __u32 slot, __u32 actions, __u64 count_fields,
 			 __u32 hist_field)
 {
 	if (!r)

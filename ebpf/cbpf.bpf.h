@@ -34,6 +34,8 @@
 #include <linux/types.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+
+#include "compat.bpf.h"
 #include <bpf/bpf_endian.h>
 
 #include "ferret_abi.h"
@@ -247,6 +249,7 @@ static __always_inline int cbpf_jump(struct cbpf_state *st, __u16 code, __u8 jt,
 	return 1;
 }
 
+#ifndef FERRET_NO_BPF_LOOP
 /* bpf_loop callback: one instruction; 1 ends the run with st->ret. */
 static long cbpf_step(__u32 i, void *data)
 {
@@ -330,14 +333,27 @@ static long cbpf_step(__u32 i, void *data)
 		return 0;
 	}
 }
+#endif
 
+#ifdef FERRET_NO_BPF_LOOP
+/*
+ * No interpreter without bpf_loop: the loader refuses pcap-filter rules on
+ * such kernels (a 512-instruction bounded loop is past what the verifier
+ * walks), so every program here rejects.
+ */
+static __always_inline __u32 cbpf_run(const struct ferret_cbpf_prog *prog, __u64 pkt,
+				      __u32 caplen, __u32 wirelen)
+{
+	return 0;
+}
+#else
 /*
  * Runs `prog` on the packet at kernel address `pkt`, of which `caplen`
  * bytes may be read and which was `wirelen` long on the wire. Returns the
  * program's `ret` value: 0 rejects. Global, so every caller shares one
  * verified copy.
  */
-__noinline __u32 cbpf_run(const struct ferret_cbpf_prog *prog, __u64 pkt, __u32 caplen,
+FERRET_SUBPROG __u32 cbpf_run(const struct ferret_cbpf_prog *prog, __u64 pkt, __u32 caplen,
 			  __u32 wirelen)
 {
 	struct cbpf_state st = {};
@@ -379,5 +395,6 @@ __noinline __u32 cbpf_run(const struct ferret_cbpf_prog *prog, __u64 pkt, __u32 
 		s->depth = level;
 	return st.ret;
 }
+#endif /* FERRET_NO_BPF_LOOP */
 
 #endif

@@ -10,6 +10,8 @@
 #include <linux/types.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+
+#include "compat.bpf.h"
 #include <bpf/bpf_core_read.h>
 
 #include "kernel_types.bpf.h"
@@ -137,7 +139,7 @@ static __always_inline __u32 capture_source(const struct run *r, __u64 *src, __u
 }
 
 /* Global for the same reason as fill_meta: verified once. */
-__noinline int emit(struct run *r, __s32 stack_id)
+FERRET_SUBPROG int emit(struct run *r, __s32 stack_id)
 {
 	__u32 want = 0, l2 = 0, wire = 0;
 	__u64 src = 0;

@@ -17,6 +17,8 @@
 
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
+
+#include "compat.bpf.h"
 #include <bpf/bpf_core_read.h>
 
 #include "ferret_abi.h"
@@ -45,7 +47,7 @@ static __always_inline __u16 pcap_dev_type(const struct run *r)
  * Runs parts 0..units-1 of the rule in `slot` and sets their bits in
  * meta.pcap. Global, so the verifier checks it once.
  */
-__noinline int run_pcap(struct run *r, __u32 slot, __u32 units)
+FERRET_SUBPROG int run_pcap(struct run *r, __u32 slot, __u32 units)
 {
 	__u32 start, caplen, wirelen, raw, bits = 0;
 	__u16 type;

@@ -11,6 +11,8 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#include "compat.bpf.h"
+
 #include "agg.bpf.h"
 #include "interp.bpf.h"
 #include "maps.bpf.h"
@@ -30,6 +32,21 @@ static __always_inline int within_limit(__u32 idx, __u64 limit, __u64 now)
 	if (!l)
 		return 1;
 	start = l->window_start_ns;
+#ifdef FERRET_NO_BPF_LOOP
+	/*
+	 * Kernels before 5.12 have no compare-and-swap or fetching atomics: a
+	 * plain window reset, and an add whose result is read back. Two CPUs
+	 * at a window's edge may both pass; the limit stays approximate by a
+	 * few events, never unbounded.
+	 */
+	if ((__s64)(now - start) >= (__s64)NSEC_PER_SEC) {
+		l->window_start_ns = now;
+		l->count = 1;
+		return 1;
+	}
+	__sync_fetch_and_add(&l->count, 1);
+	return l->count <= limit;
+#else
 	/* Signed: another CPU may have opened the window a hair "later". */
 	if ((__s64)(now - start) >= (__s64)NSEC_PER_SEC &&
 	    __sync_val_compare_and_swap(&l->window_start_ns, start, now) == start) {
@@ -38,6 +55,7 @@ static __always_inline int within_limit(__u32 idx, __u64 limit, __u64 now)
 		return 1;
 	}
 	return __sync_fetch_and_add(&l->count, 1) < limit;
+#endif
 }
 
 static __always_inline int is_tracked(struct run *r, __u64 bit)
@@ -68,7 +86,7 @@ static __always_inline int func_selects(__u32 func_id, __u64 bit)
  * One rule slot against the event; returns 1 past the last slot. Global, so
  * the verifier checks it once rather than for every state of the caller.
  */
-__noinline int eval_rule(struct run *r, __u32 idx)
+FERRET_SUBPROG int eval_rule(struct run *r, __u32 idx)
 {
 	struct ferret_rule *rule;
 	struct ferret_counters *cnt;
@@ -134,18 +152,74 @@ __noinline int eval_rule(struct run *r, __u32 idx)
 	return 0;
 }
 
+#ifdef FERRET_NO_BPF_LOOP
+/*
+ * Before 5.12 a global function takes only scalars (and the context), and
+ * a static eval_rule would be verified once per slot of the loop below,
+ * far past the verifier's limits. So on those kernels the per-event state
+ * lives in a per-CPU map instead of the stack, one level per context that
+ * can interrupt another on the same CPU (task, softirq), and the global
+ * function finds it by its level.
+ */
+#define RUN_LEVELS 2
+
+struct run_levels {
+	struct run runs[RUN_LEVELS];
+	__u32 depth; /* levels in use on this CPU */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct run_levels);
+} run_levels SEC(".maps");
+
+static __always_inline struct run_levels *run_levels_here(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&run_levels, &zero);
+}
+
+/* Constant offsets only: older verifiers check them more simply. */
+static __always_inline struct run *run_at(struct run_levels *levels, __u32 level)
+{
+	return level ? &levels->runs[1] : &levels->runs[0];
+}
+
+/* eval_rule on the state of `level` on this CPU; 1 ends the loop. */
+__noinline int eval_rule_at(__u32 idx, __u32 level)
+{
+	struct run_levels *levels = run_levels_here();
+
+	if (!levels || level >= RUN_LEVELS)
+		return 1;
+	return eval_rule(run_at(levels, level), idx);
+}
+#endif
+
 /*
  * Every rule slot in turn. A bounded loop rather than bpf_loop: the helper
  * costs ~10 ns a call plus its callback's per iteration, as much as the
  * rest of a non-matching call. eval_rule being global, the verifier walks
- * this loop with a small body.
+ * this loop with a small body. `level` is the state's level in run_levels
+ * where that map is used (FERRET_NO_BPF_LOOP).
  */
-static __always_inline void run_rules(struct run *r)
+static __always_inline void run_rules(struct run *r, __u32 level)
 {
 #pragma clang loop unroll(disable)
 	for (__u32 i = 0; i < FERRET_MAX_RULES; i++) {
-		if (i >= r->nrules || eval_rule(r, i))
+		if (i >= r->nrules)
 			break;
+#ifdef FERRET_NO_BPF_LOOP
+		if (eval_rule_at(i, level))
+			break;
+#else
+		if (eval_rule(r, i))
+			break;
+#endif
 	}
 }
 
@@ -161,8 +235,14 @@ static __always_inline void update_track(struct run *r)
 	if (!(r->new_track & ~r->tracked))
 		return;
 	bits = bpf_map_lookup_elem(&track, &r->meta.skb);
+#ifdef FERRET_NO_BPF_LOOP
+	/* No atomic OR before 5.12; one skb is rarely on two CPUs at once. */
+	if (bits)
+		*bits |= r->new_track;
+#else
 	if (bits)
 		__sync_fetch_and_or(bits, r->new_track);
+#endif
 	else
 		bpf_map_update_elem(&track, &r->meta.skb, &r->new_track, BPF_ANY);
 }

@@ -14,6 +14,8 @@
 
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
+
+#include "compat.bpf.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
@@ -40,7 +42,7 @@
  * Fills len, mark and the header offsets into `r`. Global, like the other
  * heavy helpers, so the verifier checks it once (see fill_meta).
  */
-__noinline int read_skb(struct run *r)
+FERRET_SUBPROG int read_skb(struct run *r)
 {
 	/* u64 elements: 8-aligned, and the base is rounded down to 8 below, so
 	 * every field keeps its natural alignment (the verifier insists on

@@ -110,6 +110,13 @@ pub enum KernelError {
     )]
     NoFunctionBackend { refusals: Vec<BackendRefusal> },
 
+    #[error(
+        "pcap-filter rules need the kernel's bpf_loop helper (Linux 5.17+), which this kernel \
+         lacks; write the filter with ferret's fields instead (for example `tcp and dport == \
+         443` for `tcp dst port 443`)"
+    )]
+    PcapNeedsBpfLoop,
+
     #[error("cannot prepare the function-trigger object: {source}")]
     FuncObject {
         #[source]

@@ -24,6 +24,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 /// The function-trigger object (8-aligned, as the ELF parser wants).
 static FUNC_OBJECT: &[u8] =
     aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ferret_func.bpf.o"));
+/// Its build for kernels without bpf_loop (ebpf/compat.bpf.h).
+static FUNC_OBJECT_COMPAT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ferret_func_compat.bpf.o"));
 
 /// Verifier log size when a load fails and is retried for its log.
 const LOG_BYTES: usize = 16 << 20;
@@ -43,9 +46,14 @@ impl FuncObject {
     pub(super) fn prepare(
         map_fds: &HashMap<String, OwnedFd>,
         kernel_btf: &aya::Btf,
+        build: crate::ObjectBuild,
     ) -> Result<FuncObject, KernelError> {
         let bad = |source| KernelError::FuncObject { source };
-        let mut obj = Object::parse(FUNC_OBJECT).map_err(|e| {
+        let bytes = match build {
+            crate::ObjectBuild::BpfLoop => FUNC_OBJECT,
+            crate::ObjectBuild::Bounded => FUNC_OBJECT_COMPAT,
+        };
+        let mut obj = Object::parse(bytes).map_err(|e| {
             bad(FuncObjectError::Parse {
                 source: Box::new(e),
             })

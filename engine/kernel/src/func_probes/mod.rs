@@ -137,7 +137,7 @@ impl Kernel {
     ) -> Result<FuncAttachReport, KernelError> {
         let start = Instant::now();
         if self.funcs.object.is_none() {
-            self.funcs.object = Some(FuncObject::prepare(&self.map_fds, &self.aya_btf)?);
+            self.funcs.object = Some(FuncObject::prepare(&self.map_fds, &self.aya_btf, self.build)?);
         }
         crate::sys::raise_nofile_limit();
         let backend = match self.funcs.backend {
@@ -208,7 +208,7 @@ impl Kernel {
             return None;
         }
         if self.funcs.object.is_none() {
-            match FuncObject::prepare(&self.map_fds, &self.aya_btf) {
+            match FuncObject::prepare(&self.map_fds, &self.aya_btf, self.build) {
                 Ok(o) => self.funcs.object = Some(o),
                 Err(e) => return Some(e.to_string()),
             }
