@@ -251,4 +251,18 @@ FERRET_SUBPROG int aggregate(struct run *r, __u32 slot, __u32 actions, __u64 cou
 	return count_hashed(&r->meta, slot, count_fields);
 }
 
+#ifdef FERRET_NO_BPF_LOOP
+/* aggregate() on the state of `level` (compat.bpf.h: verified once). */
+__noinline int aggregate_at(__u32 level, __u32 slot, __u32 actions, __u64 count_fields,
+			    __u32 hist_field)
+{
+	struct run *r = run_of_level(level);
+
+	return r ? aggregate(r, slot, actions, count_fields, hist_field) : 0;
+}
+#define AGGREGATE(r, level, ...) aggregate_at(level, __VA_ARGS__)
+#else
+#define AGGREGATE(r, level, ...) aggregate(r, __VA_ARGS__)
+#endif
+
 #endif

@@ -19,12 +19,66 @@
 #ifndef FERRET_COMPAT_BPF_H
 #define FERRET_COMPAT_BPF_H
 
+#include <linux/types.h>
+#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+
+#include "run.bpf.h"
 
 #ifdef FERRET_NO_BPF_LOOP
 #define FERRET_SUBPROG static __noinline
 #else
 #define FERRET_SUBPROG __noinline
+#endif
+
+#ifdef FERRET_NO_BPF_LOOP
+/*
+ * Before 5.12 a global function takes only scalars (and the context), and
+ * a static eval_rule would be verified once per slot of the loop below,
+ * far past the verifier's limits. So on those kernels the per-event state
+ * lives in a per-CPU map instead of the stack, one level per context that
+ * can interrupt another on the same CPU (task, softirq), and the global
+ * functions (eval_rule_at, read_skb_at, fill_meta_at, emit_at) find it by
+ * its level. Each is verified once, as the global functions of the
+ * default build are.
+ */
+#define RUN_LEVELS 2
+
+struct run_levels {
+	struct run runs[RUN_LEVELS];
+	__u32 depth; /* levels in use on this CPU */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct run_levels);
+} run_levels SEC(".maps");
+
+static __always_inline struct run_levels *run_levels_here(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&run_levels, &zero);
+}
+
+/* Constant offsets only: older verifiers check them more simply. */
+static __always_inline struct run *run_at(struct run_levels *levels, __u32 level)
+{
+	return level ? &levels->runs[1] : &levels->runs[0];
+}
+
+/* The state of `level` on this CPU, or NULL. */
+static __always_inline struct run *run_of_level(__u32 level)
+{
+	struct run_levels *levels = run_levels_here();
+
+	if (!levels || level >= RUN_LEVELS)
+		return NULL;
+	return run_at(levels, level);
+}
 #endif
 
 #endif

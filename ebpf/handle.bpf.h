@@ -116,10 +116,10 @@ static __always_inline int handle_rules(const struct hook_call *call, const int 
 		if (cfg->needs & NEED_NET)
 			fill_net_direct(r);
 	} else {
-		read_skb(r);
+		READ_SKB(r, level);
 	}
 	if (needs_more(r, cfg->needs))
-		fill_meta(r, cfg->needs);
+		FILL_META(r, level, cfg->needs);
 
 	run_rules(r, level);
 
@@ -132,10 +132,10 @@ static __always_inline int handle_rules(const struct hook_call *call, const int 
 			if (!(r->filled & FILLED_NET))
 				fill_net_direct(r);
 		}
-		fill_meta(r, NEED_ALL);
+		FILL_META(r, level, NEED_ALL);
 		if (!r->meta.ts_ns)
 			r->meta.ts_ns = bpf_ktime_get_ns();
-		deliver(call->ctx, r);
+		deliver(call->ctx, r, level);
 	}
 #ifdef FERRET_NO_BPF_LOOP
 	levels->depth = level;

@@ -296,4 +296,17 @@ FERRET_SUBPROG int fill_meta(struct run *r, __u32 needs)
 	return 0;
 }
 
+#ifdef FERRET_NO_BPF_LOOP
+/* fill_meta() on the state of `level` (compat.bpf.h: verified once). */
+__noinline int fill_meta_at(__u32 level, __u32 needs)
+{
+	struct run *r = run_of_level(level);
+
+	return r ? fill_meta(r, needs) : 0;
+}
+#define FILL_META(r, level, needs) fill_meta_at(level, needs)
+#else
+#define FILL_META(r, level, needs) fill_meta(r, needs)
+#endif
+
 #endif

@@ -82,11 +82,33 @@ static __always_inline int func_selects(__u32 func_id, __u64 bit)
 	return mask && (*mask & bit);
 }
 
+#ifdef FERRET_NO_BPF_LOOP
+/* run_filter() of slot `idx` on the state of `level` (compat.bpf.h). */
+__noinline int run_filter_at(__u32 level, __u32 idx)
+{
+	struct run *r = run_of_level(level);
+	const struct ferret_rule *rule = bpf_map_lookup_elem(&rules, &idx);
+
+	return r && rule ? run_filter(rule, &r->meta) : 0;
+}
+#define RUN_FILTER(rule, r, level, idx) run_filter_at(level, idx)
+/* eval_rule passes its level on; the default build has none (clang
+ * leaves an unused argument of a global function unset, and the verifier
+ * refuses the call). */
+#define LEVEL_PARAM , __u32 level
+#define LEVEL_ARG(level) , level
+#else
+#define LEVEL_PARAM
+#define LEVEL_ARG(level)
+#define RUN_FILTER(rule, r, level, idx) run_filter(rule, &(r)->meta)
+#endif
+
 /*
- * One rule slot against the event; returns 1 past the last slot. Global, so
+ * One rule slot against the event; returns 1 past the last slot. `level`:
+ * the state's level in run_levels, where that map is used. Global, so
  * the verifier checks it once rather than for every state of the caller.
  */
-FERRET_SUBPROG int eval_rule(struct run *r, __u32 idx)
+FERRET_SUBPROG int eval_rule(struct run *r, __u32 idx LEVEL_PARAM)
 {
 	struct ferret_rule *rule;
 	struct ferret_counters *cnt;
@@ -119,7 +141,7 @@ FERRET_SUBPROG int eval_rule(struct run *r, __u32 idx)
 	if (!hit && rule->pcap_units)
 		run_pcap(r, idx, rule->pcap_units);
 	if (!hit)
-		hit = run_filter(rule, &r->meta);
+		hit = RUN_FILTER(rule, r, level, idx);
 	if (!hit)
 		return 0;
 	if (cnt)
@@ -129,7 +151,7 @@ FERRET_SUBPROG int eval_rule(struct run *r, __u32 idx)
 		r->new_track |= bit;
 	/* Before the rate limit: counts and histograms see every match. */
 	if ((actions & (FERRET_ACT_COUNT | FERRET_ACT_HIST)) &&
-	    aggregate(r, idx, actions, rule->count_fields, rule->hist_field) && cnt)
+	    AGGREGATE(r, level, idx, actions, rule->count_fields, rule->hist_field) && cnt)
 		cnt->agg_failed++;
 	if (!(actions & FERRET_ACT_DELIVER))
 		return 0;
@@ -153,50 +175,12 @@ FERRET_SUBPROG int eval_rule(struct run *r, __u32 idx)
 }
 
 #ifdef FERRET_NO_BPF_LOOP
-/*
- * Before 5.12 a global function takes only scalars (and the context), and
- * a static eval_rule would be verified once per slot of the loop below,
- * far past the verifier's limits. So on those kernels the per-event state
- * lives in a per-CPU map instead of the stack, one level per context that
- * can interrupt another on the same CPU (task, softirq), and the global
- * function finds it by its level.
- */
-#define RUN_LEVELS 2
-
-struct run_levels {
-	struct run runs[RUN_LEVELS];
-	__u32 depth; /* levels in use on this CPU */
-	__u32 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct run_levels);
-} run_levels SEC(".maps");
-
-static __always_inline struct run_levels *run_levels_here(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&run_levels, &zero);
-}
-
-/* Constant offsets only: older verifiers check them more simply. */
-static __always_inline struct run *run_at(struct run_levels *levels, __u32 level)
-{
-	return level ? &levels->runs[1] : &levels->runs[0];
-}
-
 /* eval_rule on the state of `level` on this CPU; 1 ends the loop. */
 __noinline int eval_rule_at(__u32 idx, __u32 level)
 {
-	struct run_levels *levels = run_levels_here();
+	struct run *r = run_of_level(level);
 
-	if (!levels || level >= RUN_LEVELS)
-		return 1;
-	return eval_rule(run_at(levels, level), idx);
+	return r ? eval_rule(r, idx LEVEL_ARG(level)) : 1;
 }
 #endif
 
@@ -217,7 +201,7 @@ static __always_inline void run_rules(struct run *r, __u32 level)
 		if (eval_rule_at(i, level))
 			break;
 #else
-		if (eval_rule(r, i))
+		if (eval_rule(r, i LEVEL_ARG(level)))
 			break;
 #endif
 	}

@@ -91,4 +91,17 @@ static __always_inline void read_skb_direct(struct run *r, struct sk_buff *skb)
 	r->meta.present |= FIELD_BIT(FERRET_F_LEN) | FIELD_BIT(FERRET_F_MARK);
 }
 
+#ifdef FERRET_NO_BPF_LOOP
+/* read_skb() on the state of `level` (compat.bpf.h: verified once). */
+__noinline int read_skb_at(__u32 level)
+{
+	struct run *r = run_of_level(level);
+
+	return r ? read_skb(r) : 0;
+}
+#define READ_SKB(r, level) read_skb_at(level)
+#else
+#define READ_SKB(r, level) read_skb(r)
+#endif
+
 #endif
