@@ -107,7 +107,7 @@ struct cbpf_state {
 	__u32 a;
 	__u32 x;
 	__u32 ret;
-	__u32 mem[FERRET_CBPF_MEM_WORDS];
+	__u32 *mem; /* M[]: this level's row of cbpf_scratch.mem */
 };
 
 /* A big-endian load of `size` (1, 2 or 4) bytes at `off`; 0 when it does
@@ -380,6 +380,8 @@ FERRET_SUBPROG __u32 cbpf_run(const struct ferret_cbpf_prog *prog, __u64 pkt, __
 	 */
 	st.pc = s->zero;
 	level = s->depth;
+	st.mem = s->mem[level < CBPF_LEVELS ? level : CBPF_LEVELS];
+	__builtin_memset(st.mem, 0, sizeof(s->mem[0]));
 	if (level < CBPF_LEVELS) {
 		n = caplen < FERRET_CBPF_WINDOW ? caplen : FERRET_CBPF_WINDOW;
 		if (bpf_probe_read_kernel(s->window[level], n, (const void *)pkt) == 0)

@@ -160,6 +160,13 @@ struct cbpf_scratch {
 	__u32 depth;
 	__u32 zero; /* never written: see cbpf_run */
 	__u8 window[CBPF_LEVELS][FERRET_CBPF_WINDOW];
+	/*
+	 * Each level's scratch memory M[]: on the stack it made the deepest
+	 * call chain (hook, eval_rule, run_pcap, cbpf_run, the bpf_loop
+	 * callback) pass the 512 bytes kernels before 6.2 allow. The last
+	 * row serves runs nested deeper than the levels.
+	 */
+	__u32 mem[CBPF_LEVELS + 1][FERRET_CBPF_MEM_WORDS];
 };
 
 struct {

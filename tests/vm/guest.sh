@@ -88,10 +88,10 @@ fi
 #    location) and stack;
 #  2, 3 closed TCP and UDP ports (busybox nslookup sends UDP to port 53);
 #  4 `count by reason` in the kernel;
-#  5 `capture`, recorded with -w and read back below.
+#  5 `capture`, written with --pcap (run.sh reads it back with tshark).
 nc_closed() { echo "$IP netns exec a nc -w 1 198.18.0.2 9 </dev/null"; }
 udp_closed() { echo "$IP netns exec a timeout 3 nslookup ferret.test 198.18.0.2"; }
-trace "$(nc_to 443); $(nc_closed); $(udp_closed)" --json -w /tmp/rec.pcapng "
+trace "$(nc_to 443); $(nc_closed); $(udp_closed)" --json --pcap /tmp/cap.pcapng "
 on drop where dport == 443 print stack
 on drop where proto == tcp and dport == 9
 on drop where proto == udp and dport == 53
@@ -137,23 +137,15 @@ if [ "${total:-0}" -gt 0 ] && [ "$keyok" -gt 0 ]; then
 else
   fail tp-count-by-reason "$(count_of 4 | cut -c1-300)"
 fi
-# The recording, read back by ferret (the pcap-ng reader), and sent to the
-# host as base64 for tshark (run.sh).
-ferret -r /tmp/rec.pcapng --json >/tmp/readback 2>/tmp/rberr
-rb=$?
-magic=$(head -c4 /tmp/rec.pcapng 2>/dev/null | od -An -tx1 | tr -d ' \n')
-if [ $rb = 0 ] && [ "$magic" = 0a0d0d0a ] && grep -q '"dport":443' /tmp/readback; then
-  pass capture-readback "$(grep -c '"dport":443' /tmp/readback) events read back"
-else
-  fail capture-readback "rc=$rb magic=$magic $(head -3 /tmp/rberr | tr '\n' '|')"
-fi
-if [ -s /tmp/rec.pcapng ] && [ "$(wc -c </tmp/rec.pcapng)" -lt 200000 ]; then
-  base64 /tmp/rec.pcapng | sed 's/^/VMPCAP /'
+# The capture, sent to the host as base64 for tshark (run.sh).
+if [ -s /tmp/cap.pcapng ] && [ "$(wc -c </tmp/cap.pcapng)" -lt 200000 ]; then
+  base64 /tmp/cap.pcapng | sed 's/^/VMPCAP /'
 fi
 
-# `stop after N`: the session ends by itself after N matches.
-rm -f /tmp/out /tmp/err
-ferret 'on drop where dport == 443 stop after 2' >/tmp/out 2>/tmp/err &
+# `stop after N`: the session ends by itself after N matches. It is
+# recorded (-w) and read back by ferret's pcap-ng reader.
+rm -f /tmp/out /tmp/err /tmp/rec.pcapng
+ferret -w /tmp/rec.pcapng 'on drop where dport == 443 capture stop after 2' >/tmp/out 2>/tmp/err &
 pid=$!
 n=0
 while ! grep -q "ready:" /tmp/err 2>/dev/null && [ $n -lt 600 ] && kill -0 $pid 2>/dev/null; do
@@ -171,11 +163,19 @@ if kill -0 $pid 2>/dev/null; then
 else
   wait $pid
   rc=$?
-  lines=$(grep -c '198\.18\.0\.2:443' /tmp/out)
+  ferret -r /tmp/rec.pcapng --json >/tmp/readback 2>/tmp/rberr
+  rb=$?
+  lines=$(grep -c '"dport":443' /tmp/readback)
   if [ $rc = 0 ] && grep -q 'session ended (stop-after)' /tmp/err && [ "$lines" = 2 ]; then
     pass stop-after "$lines events"
   else
     fail stop-after "rc=$rc, $lines events, $(grep 'session ended' /tmp/err)"
+  fi
+  magic=$(head -c4 /tmp/rec.pcapng 2>/dev/null | od -An -tx1 | tr -d ' \n')
+  if [ $rb = 0 ] && [ "$magic" = 0a0d0d0a ] && grep -q '"dport":443' /tmp/readback; then
+    pass capture-readback "$lines events read back by ferret -r"
+  else
+    fail capture-readback "rc=$rb magic=$magic $(head -3 /tmp/rberr | tr '\n' '|')"
   fi
 fi
 
