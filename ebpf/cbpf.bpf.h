@@ -358,7 +358,7 @@ FERRET_SUBPROG __u32 cbpf_run(const struct ferret_cbpf_prog *prog, __u64 pkt, __
 {
 	struct cbpf_state st = {};
 	struct cbpf_scratch *s;
-	__u32 zero = 0, level, n;
+	__u32 zero = 0, level, row, n;
 
 	if (!prog)
 		return 0;
@@ -380,7 +380,11 @@ FERRET_SUBPROG __u32 cbpf_run(const struct ferret_cbpf_prog *prog, __u64 pkt, __
 	 */
 	st.pc = s->zero;
 	level = s->depth;
-	st.mem = s->mem[level < CBPF_LEVELS ? level : CBPF_LEVELS];
+	/* Masked after the compiler forgets the comparison: older verifiers
+	 * do not carry a bound learned on one register to its copy. */
+	row = level < CBPF_LEVELS ? level : CBPF_LEVELS;
+	barrier_var(row);
+	st.mem = s->mem[row & (CBPF_MEM_ROWS - 1)];
 	__builtin_memset(st.mem, 0, sizeof(s->mem[0]));
 	if (level < CBPF_LEVELS) {
 		n = caplen < FERRET_CBPF_WINDOW ? caplen : FERRET_CBPF_WINDOW;

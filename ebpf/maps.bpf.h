@@ -156,6 +156,9 @@ struct {
  * which are in use.
  */
 #define CBPF_LEVELS 4
+/* Rows of mem: the levels, one for deeper runs, and padding to a power of
+ * two (cbpf_run masks the row with it). */
+#define CBPF_MEM_ROWS 8
 struct cbpf_scratch {
 	__u32 depth;
 	__u32 zero; /* never written: see cbpf_run */
@@ -163,10 +166,10 @@ struct cbpf_scratch {
 	/*
 	 * Each level's scratch memory M[]: on the stack it made the deepest
 	 * call chain (hook, eval_rule, run_pcap, cbpf_run, the bpf_loop
-	 * callback) pass the 512 bytes kernels before 6.2 allow. The last
-	 * row serves runs nested deeper than the levels.
+	 * callback) pass the 512 bytes kernels before 6.2 allow. Row
+	 * CBPF_LEVELS serves runs nested deeper than the levels.
 	 */
-	__u32 mem[CBPF_LEVELS + 1][FERRET_CBPF_MEM_WORDS];
+	__u32 mem[CBPF_MEM_ROWS][FERRET_CBPF_MEM_WORDS];
 };
 
 struct {
