@@ -45,9 +45,12 @@ static __always_inline __u16 pcap_dev_type(const struct run *r)
 
 /*
  * Runs parts 0..units-1 of the rule in `slot` and sets their bits in
- * meta.pcap. Global, so the verifier checks it once.
+ * meta.pcap. Inline in eval_rule (a global function, so still checked
+ * once): a frame of its own made the deepest call chain (hook, eval_rule,
+ * run_pcap, cbpf_run, the bpf_loop callback) pass the 512 bytes of stack
+ * kernels before 6.2 allow.
  */
-FERRET_SUBPROG int run_pcap(struct run *r, __u32 slot, __u32 units)
+static __always_inline int run_pcap(struct run *r, __u32 slot, __u32 units)
 {
 	__u32 start, caplen, wirelen, raw, bits = 0;
 	__u16 type;

@@ -22,6 +22,8 @@ IP=/usr/sbin/ip
 pass() { echo "VMTEST $1 PASS $2"; }
 fail() { echo "VMTEST $1 FAIL $2"; }
 skip() { echo "VMTEST $1 SKIP $2"; }
+# Seconds since boot at each part, to see where the time goes under TCG.
+stamp() { echo "VMINFO time $1 $(cut -d' ' -f1 /proc/uptime)"; }
 
 # Lab: a (198.18.0.1) <-> b (198.18.0.2); b drops TCP 443 in input and
 # DNATs port 80 to 8080 (the track test).
@@ -60,6 +62,7 @@ trace() {
 }
 nc_to() { echo "$IP netns exec a nc -w 1 198.18.0.2 $1 </dev/null"; }
 
+stamp features
 # ferret features: the whole answer goes to the log (it is what a bug
 # report carries); the checks are that it is JSON with the expected facts,
 # and the facts decide what the scenarios below expect.
@@ -73,7 +76,7 @@ backend=$(sed -n 's/^    "backend": "\([a-z.]*\)",*$/\1/p' /tmp/features)
 backend=${backend:-none}
 # Why function triggers are refused, for the SKIP line.
 grep '"why"' /tmp/features | sed 's/^ *"why": //' >/tmp/funcerr
-echo "VMINFO facts: drop_reasons=$reasons bpf_loop=$loop function_backend=$backend"
+echo "VMINFO facts: release=$(uname -r) drop_reasons=$reasons bpf_loop=$loop function_backend=$backend"
 if [ $rc = 0 ] && head -c1 /tmp/features | grep -q '{' && tail -n1 /tmp/features | grep -q '^}' &&
   grep -q '"vmlinux": true' /tmp/features &&
   grep -q '"drop": "tp_btf"' /tmp/features &&
@@ -83,6 +86,7 @@ else
   fail features "rc=$rc, functions: $backend, expected $EXPECT_BACKEND"
 fi
 
+stamp tracepoints
 # Tracepoint scenarios, one session (loading is the slow part under TCG):
 #  1 the nftables drop of TCP 443 with its reason (or, before 5.17, the
 #    location) and stack;
@@ -142,6 +146,7 @@ if [ -s /tmp/cap.pcapng ] && [ "$(wc -c </tmp/cap.pcapng)" -lt 200000 ]; then
   base64 /tmp/cap.pcapng | sed 's/^/VMPCAP /'
 fi
 
+stamp stop-after
 # `stop after N`: the session ends by itself after N matches. It is
 # recorded (-w) and read back by ferret's pcap-ng reader.
 rm -f /tmp/out /tmp/err /tmp/rec.pcapng
@@ -179,6 +184,7 @@ else
   fi
 fi
 
+stamp pcap-filter
 # pcap-filter text: classic BPF run by the kernel's interpreter, which
 # needs bpf_loop; without it ferret refuses the rule and says why.
 trace "$(nc_to 443)" --json 'on drop where tcp dst port 443'
@@ -211,6 +217,7 @@ else
   fail reason-filter "rc=$rc without drop reasons: $(head -3 /tmp/err | tr '\n' '|')"
 fi
 
+stamp functions
 # Function triggers (`func`, `any`): where ferret features found a backend.
 if [ "$backend" = none ]; then
   skip functions "$(head -2 /tmp/funcerr | tr -d '\n' | cut -c1-300)"
@@ -335,6 +342,7 @@ else
   fail drop_reason_func_text "$(head -3 /tmp/out | tr '\n' '|')"
 fi
 
+stamp seed-table
 # The README's scenario in function mode: pwru's `pwru port https`, as a
 # user types it, in the table; its lines go to the console as VMOUT (the
 # README shows a real run), and the path must end in the drop with its
@@ -351,6 +359,7 @@ else
   fail seed_table "$drops drop lines; $(grep "^$skb " /tmp/out | grep -E '\(SKB_' | tr '\n' '|')"
 fi
 
+stamp backends
 # Where kprobe.multi is the default, single kprobes are tested too.
 if [ "$EXPECT_BACKEND" = kprobe.multi ]; then
   trace "$(nc_to 443)" --json --backend kprobe 'on func ip_rcv*, nf_hook_slow where port 443'
@@ -380,6 +389,7 @@ fi
 
 fi
 
+stamp demo
 # The demo, as a new user runs it: its own lab, its own traffic.
 timeout 120 ferret demo >/tmp/out 2>/tmp/err
 rc=$?
@@ -390,5 +400,6 @@ else
   fail demo "rc=$rc, $(grep -c . /tmp/out) lines"
 fi
 
+stamp done
 echo "VMDONE"
 poweroff -f

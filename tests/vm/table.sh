@@ -35,8 +35,10 @@ table() {
   function functions(k,   b) {
     b = fact[k, "function_backend"]
     if (b == "" ) return "not run"
-    if (b == "none") return "✗ no backend: needs bpf_get_attach_cookie (Linux 5.15+)"
-    return "✓ " b
+    if (b != "none") return "✓ " b
+    if (det[k, "functions"] ~ /bpf_get_attach_cookie/)
+      return "✗ refused: needs bpf_get_attach_cookie (Linux 5.15+)"
+    return "✗ no backend (see the run)"
   }
   {
     sub(/\r$/, "")
@@ -47,8 +49,6 @@ table() {
     if (w[1] == "VMTEST") {
       st[k, w[2]] = w[3]
       det[k, w[2]] = rest
-    } else if (w[1] == "VMINFO" && w[2] == "kernel") {
-      release[k] = w[3]
     } else if (w[1] == "VMINFO" && w[2] == "facts:") {
       for (i = 3; i <= n; i++) { split(w[i], kv, "="); fact[k, kv[1]] = kv[2] }
     }
@@ -74,7 +74,7 @@ table() {
       "demo|`ferret demo`"
     nr = split(rows, row, "\n")
     printf "| feature |"
-    for (j = 1; j <= nk; j++) printf " %s (%s) |", order[j], release[order[j]]
+    for (j = 1; j <= nk; j++) printf " %s (%s) |", order[j], fact[order[j], "release"]
     printf "\n|---|"
     for (j = 1; j <= nk; j++) printf "---|"
     printf "\n"
