@@ -44,19 +44,25 @@ static __always_inline __u16 pcap_dev_type(const struct run *r)
 }
 
 /*
- * Runs parts 0..units-1 of the rule in `slot` and sets their bits in
- * meta.pcap. Inline in eval_rule (a global function, so still checked
- * once): a frame of its own made the deepest call chain (hook, eval_rule,
- * run_pcap, cbpf_run, the bpf_loop callback) pass the 512 bytes of stack
- * kernels before 6.2 allow.
+ * Runs the pcap-filter parts of the rule in `slot` and sets their bits in
+ * meta.pcap, for that slot (pcap_for). Global, so the verifier checks it
+ * once. Called from the rule loop itself, not from eval_rule: the call
+ * chain hook, eval_rule, run_pcap, cbpf_run, the bpf_loop callback took
+ * more than the 512 bytes of stack kernels before 6.2 allow.
  */
-static __always_inline int run_pcap(struct run *r, __u32 slot, __u32 units)
+FERRET_SUBPROG int run_pcap(struct run *r, __u32 slot)
 {
-	__u32 start, caplen, wirelen, raw, bits = 0;
+	__u32 start, caplen, wirelen, raw, units, bits = 0;
+	const struct ferret_rule *rule;
 	__u16 type;
 
 	if (!r)
 		return 0;
+	rule = bpf_map_lookup_elem(&rules, &slot);
+	if (!rule)
+		return 0;
+	units = rule->pcap_units;
+	r->pcap_for = slot + 1;
 	type = pcap_dev_type(r);
 	raw = !(r->mac_off != HDR_UNSET && r->mac_off <= r->data_off &&
 		(type == ARPHRD_ETHER || type == ARPHRD_LOOPBACK));

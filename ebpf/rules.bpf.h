@@ -103,6 +103,9 @@ __noinline int run_filter_at(__u32 level, __u32 idx)
 #define RUN_FILTER(rule, r, level, idx) run_filter(rule, &(r)->meta)
 #endif
 
+/* eval_rule's answer when the rule's pcap-filter parts have to run first. */
+#define EVAL_NEEDS_PCAP 2
+
 /*
  * One rule slot against the event; returns 1 past the last slot. `level`:
  * the state's level in run_levels, where that map is used. Global, so
@@ -131,6 +134,11 @@ FERRET_SUBPROG int eval_rule(struct run *r, __u32 idx LEVEL_PARAM)
 	/* A function event counts only for the rules that selected it. */
 	if (r->hook == FERRET_HOOK_FUNC && !func_selects(r->meta.func_id, bit))
 		return 0;
+#ifndef FERRET_NO_BPF_LOOP
+	/* The rule loop runs the pcap-filter parts, then asks again. */
+	if (rule->pcap_units && r->pcap_for != idx + 1)
+		return EVAL_NEEDS_PCAP;
+#endif
 	cnt = bpf_map_lookup_elem(&counters, &idx);
 	if (cnt)
 		cnt->seen++;
@@ -138,8 +146,6 @@ FERRET_SUBPROG int eval_rule(struct run *r, __u32 idx LEVEL_PARAM)
 	 * in this slot cannot make an unrelated rule match. */
 	if (actions & FERRET_ACT_TRACK)
 		hit = is_tracked(r, bit);
-	if (!hit && rule->pcap_units)
-		run_pcap(r, idx, rule->pcap_units);
 	if (!hit)
 		hit = RUN_FILTER(rule, r, level, idx);
 	if (!hit)
@@ -201,7 +207,13 @@ static __always_inline void run_rules(struct run *r, __u32 level)
 		if (eval_rule_at(i, level))
 			break;
 #else
-		if (eval_rule(r, i LEVEL_ARG(level)))
+		int v = eval_rule(r, i);
+
+		if (v == EVAL_NEEDS_PCAP) {
+			run_pcap(r, i);
+			v = eval_rule(r, i);
+		}
+		if (v)
 			break;
 #endif
 	}
