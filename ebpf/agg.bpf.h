@@ -20,6 +20,8 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#include "compat.bpf.h"
+
 #include "interp.bpf.h"
 #include "maps.bpf.h"
 #include "run.bpf.h"
@@ -233,7 +235,7 @@ static __always_inline void hist_add(const struct ferret_meta *m, __u32 slot, __
  * once, not once per state of the rule loop. Returns how many updates
  * failed (the caller counts them in `agg_failed`).
  */
-__noinline int aggregate(struct run *r, __u32 slot, __u32 actions, __u64 count_fields,
+FERRET_SUBPROG int aggregate(struct run *r, __u32 slot, __u32 actions, __u64 count_fields,
 			 __u32 hist_field)
 {
 	if (!r)
@@ -248,5 +250,19 @@ __noinline int aggregate(struct run *r, __u32 slot, __u32 actions, __u64 count_f
 		return count_compact(&r->meta, slot, count_fields);
 	return count_hashed(&r->meta, slot, count_fields);
 }
+
+#ifdef FERRET_NO_BPF_LOOP
+/* aggregate() on the state of `level` (compat.bpf.h: verified once). */
+__noinline int aggregate_at(__u32 level, __u32 slot, __u32 actions, __u64 count_fields,
+			    __u32 hist_field)
+{
+	struct run *r = run_of_level(level);
+
+	return r ? aggregate(r, slot, actions, count_fields, hist_field) : 0;
+}
+#define AGGREGATE(r, level, ...) aggregate_at(level, __VA_ARGS__)
+#else
+#define AGGREGATE(r, level, ...) aggregate(r, __VA_ARGS__)
+#endif
 
 #endif

@@ -37,6 +37,8 @@
 #include <linux/types.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+
+#include "compat.bpf.h"
 #include <bpf/bpf_endian.h>
 
 #include "ferret_abi.h"
@@ -44,6 +46,7 @@
 #include "direct.bpf.h"
 #include "cbpf_insn.bpf.h"
 
+#ifndef FERRET_NO_BPF_LOOP
 /* bpf_loop callback: one instruction; 1 ends the run with st->ret. */
 static long cbpf_step(__u32 i, void *data)
 {
@@ -127,7 +130,19 @@ static long cbpf_step(__u32 i, void *data)
 		return 0;
 	}
 }
+#endif
 
+#ifdef FERRET_NO_BPF_LOOP
+/*
+ * No interpreter without bpf_loop: the loader refuses pcap-filter rules on
+ * such kernels (a 512-instruction bounded loop is past what the verifier
+ * walks), so every program here rejects.
+ */
+static __always_inline __u32 cbpf_run(__u32 index, __u64 pkt, __u32 caplen, __u32 wirelen)
+{
+	return 0;
+}
+#else
 /*
  * Runs the program in pcap_progs slot `index` on the packet at kernel
  * address `pkt`, of which `caplen` bytes may be read and which was
@@ -136,7 +151,7 @@ static long cbpf_step(__u32 i, void *data)
  * shares one verified copy. Its frame is on the deepest call chain (see
  * struct cbpf_state): it holds the state and nothing else.
  */
-__noinline __u32 cbpf_run(__u32 index, __u64 pkt, __u32 caplen, __u32 wirelen)
+FERRET_SUBPROG __u32 cbpf_run(__u32 index, __u64 pkt, __u32 caplen, __u32 wirelen)
 {
 	struct cbpf_state st = {};
 	const struct ferret_cbpf_prog *prog;
@@ -183,6 +198,9 @@ __noinline __u32 cbpf_run(__u32 index, __u64 pkt, __u32 caplen, __u32 wirelen)
 	if (level >= CBPF_LEVELS)
 		return 0;
 	s->depth = level + 1;
+	/* Masked too: older verifiers do not carry the bound above to the
+	 * register the index is computed in. */
+	level &= CBPF_LEVELS - 1;
 	st.mem = s->mem[level];
 	__builtin_memset(st.mem, 0, sizeof(s->mem[0]));
 	st.ret = 0;
@@ -199,5 +217,6 @@ __noinline __u32 cbpf_run(__u32 index, __u64 pkt, __u32 caplen, __u32 wirelen)
 	s->depth = level;
 	return st.ret;
 }
+#endif /* FERRET_NO_BPF_LOOP */
 
 #endif

@@ -10,6 +10,8 @@
 #include <linux/types.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+
+#include "compat.bpf.h"
 #include <bpf/bpf_core_read.h>
 
 #include "kernel_types.bpf.h"
@@ -137,7 +139,7 @@ static __always_inline __u32 capture_source(const struct run *r, __u64 *src, __u
 }
 
 /* Global for the same reason as fill_meta: verified once. */
-__noinline int emit(struct run *r, __s32 stack_id)
+FERRET_SUBPROG int emit(struct run *r, __s32 stack_id)
 {
 	__u32 want = 0, l2 = 0, wire = 0;
 	__u64 src = 0;
@@ -159,14 +161,28 @@ __noinline int emit(struct run *r, __s32 stack_id)
 	return emit_sized(r, stack_id, l2, src, wire, want, CAP_CLASS_4);
 }
 
-static __always_inline void deliver(void *ctx, struct run *r)
+#ifdef FERRET_NO_BPF_LOOP
+/* emit() on the state of `level` (compat.bpf.h: verified once). */
+__noinline int emit_at(__u32 level, __s32 stack_id)
+{
+	struct run *r = run_of_level(level);
+
+	return r ? emit(r, stack_id) : -1;
+}
+#define EMIT(r, level, stack_id) emit_at(level, stack_id)
+#else
+#define EMIT(r, level, stack_id) emit(r, stack_id)
+#endif
+
+/* `level`: the state's level in run_levels, where that map is used. */
+static __always_inline void deliver(void *ctx, struct run *r, __u32 level)
 {
 	__s32 stack_id = NO_STACK;
 
 	/* Here, not in emit(): the helper needs the program's own ctx. */
 	if (r->actions & FERRET_ACT_STACK)
 		stack_id = bpf_get_stackid(ctx, &stacks, 0);
-	bump(r->deliver, emit(r, stack_id) != 0);
+	bump(r->deliver, EMIT(r, level, stack_id) != 0);
 }
 
 #endif

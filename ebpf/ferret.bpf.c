@@ -12,9 +12,9 @@
  * Tracepoint programs put their hook id in func_id: that is the id
  * engine/core/src/hooks.rs names them by.
  *
- * Needs bpf_loop (5.17+): the filter interpreter hands instructions past
- * the second to it. Kernels 5.10..5.16 would need that tail rewritten as
- * a bounded loop; not done.
+ * Built twice (engine/kernel/build.rs): the default build hands long
+ * filter programs to bpf_loop (5.17+); the build with FERRET_NO_BPF_LOOP
+ * runs on 5.10+ (see compat.bpf.h), and the loader picks by probing.
  */
 #include <linux/types.h>
 #include <linux/bpf.h>

@@ -74,52 +74,72 @@ static __always_inline int handle_rules(const struct hook_call *call, const int 
 	/* Read up front: tested through `call` below, clang keeps an early
 	 * dead store of meta.present (one more instruction per program). */
 	int has_reason = call->has_reason;
-	struct run r = {};
 	__u32 nrules;
+#ifdef FERRET_NO_BPF_LOOP
+	struct run_levels *levels = run_levels_here();
+	struct run *r;
+	__u32 level;
+
+	if (!levels)
+		return 0;
+	level = levels->depth;
+	if (level >= RUN_LEVELS)
+		return 0;
+	levels->depth = level + 1;
+	r = run_at(levels, level);
+	__builtin_memset(r, 0, sizeof(*r));
+#else
+	struct run state = {};
+	struct run *r = &state;
+	const __u32 level = 0;
+#endif
 
 	nrules = cfg->nrules < FERRET_MAX_RULES ? cfg->nrules : FERRET_MAX_RULES;
-	r.hook = call->hook;
-	r.nrules = nrules;
-	r.wakeup_bytes = cfg->wakeup_bytes;
-	r.net_off = HDR_UNSET;
-	r.mac_off = HDR_UNSET;
-	r.meta.skb = call->skb_addr;
-	r.meta.location = call->location;
-	r.meta.cpu = bpf_get_smp_processor_id();
-	r.meta.reason = call->reason;
-	r.meta.func_id = call->func_id;
+	r->hook = call->hook;
+	r->nrules = nrules;
+	r->wakeup_bytes = cfg->wakeup_bytes;
+	r->net_off = HDR_UNSET;
+	r->mac_off = HDR_UNSET;
+	r->meta.skb = call->skb_addr;
+	r->meta.location = call->location;
+	r->meta.cpu = bpf_get_smp_processor_id();
+	r->meta.reason = call->reason;
+	r->meta.func_id = call->func_id;
 	/* Every program names its source in func_id (engine/core/src/hooks.rs). */
-	r.meta.present = FIELD_BIT(FERRET_F_CPU) | FIELD_BIT(FERRET_F_FUNC);
+	r->meta.present = FIELD_BIT(FERRET_F_CPU) | FIELD_BIT(FERRET_F_FUNC);
 	if (has_reason)
-		r.meta.present |= FIELD_BIT(FERRET_F_REASON);
+		r->meta.present |= FIELD_BIT(FERRET_F_REASON);
 	if (btf) {
-		read_skb_direct(&r, skb);
+		read_skb_direct(r, skb);
 		if (cfg->needs & NEED_DEV)
-			fill_dev_direct(&r, skb);
+			fill_dev_direct(r, skb);
 		if (cfg->needs & NEED_NET)
-			fill_net_direct(&r);
+			fill_net_direct(r);
 	} else {
-		read_skb(&r);
+		READ_SKB(r, level);
 	}
-	if (needs_more(&r, cfg->needs))
-		fill_meta(&r, cfg->needs);
+	if (needs_more(r, cfg->needs))
+		FILL_META(r, level, cfg->needs);
 
-	run_rules(&r);
+	run_rules(r, level);
 
-	if (r.new_track || r.any_track)
-		update_track(&r);
-	if (r.deliver) {
+	if (r->new_track || r->any_track)
+		update_track(r);
+	if (r->deliver) {
 		/* Userspace prints every field, whatever the filters read. */
 		if (btf) {
-			fill_dev_direct(&r, skb);
-			if (!(r.filled & FILLED_NET))
-				fill_net_direct(&r);
+			fill_dev_direct(r, skb);
+			if (!(r->filled & FILLED_NET))
+				fill_net_direct(r);
 		}
-		fill_meta(&r, NEED_ALL);
-		if (!r.meta.ts_ns)
-			r.meta.ts_ns = bpf_ktime_get_ns();
-		deliver(call->ctx, &r);
+		FILL_META(r, level, NEED_ALL);
+		if (!r->meta.ts_ns)
+			r->meta.ts_ns = bpf_ktime_get_ns();
+		deliver(call->ctx, r, level);
 	}
+#ifdef FERRET_NO_BPF_LOOP
+	levels->depth = level;
+#endif
 	return 0;
 }
 

@@ -24,6 +24,8 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#include "compat.bpf.h"
+
 #include "ferret_abi.h"
 
 /* Fields with a presence bit: `present` is a u32. */
@@ -159,6 +161,7 @@ static __always_inline int step(const struct ferret_insn *insns, const struct fe
 	return CONTINUE;
 }
 
+#ifndef FERRET_NO_BPF_LOOP
 struct interp {
 	const struct ferret_insn *insns; /* points into a `rules` map value */
 	const struct ferret_meta *meta;
@@ -178,6 +181,44 @@ static long interp_step(__u32 i, void *data)
 	st->verdict = v == 1;
 	return 1;
 }
+#endif
+
+#ifdef FERRET_NO_BPF_LOOP
+/*
+ * Without bpf_loop: a bounded loop whose counter is the instruction index,
+ * from `pc` on. Jumps are forward-only, so every instruction the program
+ * runs comes up in order, and the others are passed over. The index is
+ * a constant in each iteration (constant offsets into the rule), and
+ * nothing the verifier tracks precisely depends on the path through a
+ * step, so the paths of one iteration merge at the next: the verifier
+ * walks each iteration's branches about once.
+ */
+static __always_inline int run_bounded(const struct ferret_rule *rule,
+				       const struct ferret_meta *meta, __u32 ninsns, __u32 pc)
+{
+	for (__u32 i = 0; i < FERRET_MAX_INSNS; i++) {
+		const struct ferret_insn *in = &rule->insns[i];
+		__u64 hi = 0, lo = 0;
+		__u32 next;
+
+		if (i >= ninsns)
+			return 0;
+		if (i != pc)
+			continue;
+		if (load_field(meta, in->field, &hi, &lo) && compare(in, hi, lo))
+			next = in->jt;
+		else
+			next = in->jf;
+		if (next == FERRET_TARGET_MATCH)
+			return 1;
+		if (next <= i || next == FERRET_TARGET_NOMATCH)
+			return 0;
+		pc = next;
+	}
+	/* Past the last instruction: no match. */
+	return 0;
+}
+#endif
 
 /*
  * The one entry point of the interpreter, for hooks and tests alike. Global,
@@ -189,17 +230,22 @@ static long interp_step(__u32 i, void *data)
  * them. A bounded loop instead would cost the verifier ~13k instructions
  * per program, which every program pays again at startup.
  */
-__noinline int run_filter(const struct ferret_rule *rule, const struct ferret_meta *meta)
+FERRET_SUBPROG int run_filter(const struct ferret_rule *rule, const struct ferret_meta *meta)
 {
+#ifndef FERRET_NO_BPF_LOOP
 	struct interp st;
-	__u32 pc = 0, ninsns;
 	int v;
+#endif
+	__u32 pc = 0, ninsns;
 
 	if (!rule || !meta)
 		return 0;
 	ninsns = rule->ninsns;
 	if (ninsns == 0)
 		return 1;
+#ifdef FERRET_NO_BPF_LOOP
+	return run_bounded(rule, meta, ninsns, pc);
+#else
 	v = step(rule->insns, meta, ninsns, &pc);
 	if (v != CONTINUE)
 		return v;
@@ -215,6 +261,7 @@ __noinline int run_filter(const struct ferret_rule *rule, const struct ferret_me
 	/* Forward-only jumps visit each instruction at most once. */
 	bpf_loop(FERRET_MAX_INSNS, interp_step, &st, 0);
 	return st.verdict;
+#endif
 }
 
 #endif

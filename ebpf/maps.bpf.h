@@ -156,6 +156,8 @@ struct {
  * which are in use.
  */
 #define CBPF_LEVELS 4
+/* Rows of mem: the levels, one for deeper runs, and padding to a power of
+ * two (cbpf_run masks the row with it). */
 struct cbpf_scratch {
 	__u32 depth;
 	__u32 zero; /* never written: see cbpf_run */

@@ -10,6 +10,8 @@
 
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
+
+#include "compat.bpf.h"
 #include <bpf/bpf_core_read.h>
 
 #include "kernel_types.bpf.h"
@@ -270,7 +272,7 @@ static __always_inline void fill_net(struct run *r)
  * non-static) function: the verifier checks it once on its own instead of
  * once per path of every caller, which keeps hook programs cheap to load.
  */
-__noinline int fill_meta(struct run *r, __u32 needs)
+FERRET_SUBPROG int fill_meta(struct run *r, __u32 needs)
 {
 	struct sk_buff *skb;
 
@@ -293,5 +295,18 @@ __noinline int fill_meta(struct run *r, __u32 needs)
 	}
 	return 0;
 }
+
+#ifdef FERRET_NO_BPF_LOOP
+/* fill_meta() on the state of `level` (compat.bpf.h: verified once). */
+__noinline int fill_meta_at(__u32 level, __u32 needs)
+{
+	struct run *r = run_of_level(level);
+
+	return r ? fill_meta(r, needs) : 0;
+}
+#define FILL_META(r, level, needs) fill_meta_at(level, needs)
+#else
+#define FILL_META(r, level, needs) fill_meta(r, needs)
+#endif
 
 #endif

@@ -17,6 +17,8 @@
 
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
+
+#include "compat.bpf.h"
 #include <bpf/bpf_core_read.h>
 
 #include "ferret_abi.h"
@@ -42,19 +44,26 @@ static __always_inline __u16 pcap_dev_type(const struct run *r)
 }
 
 /*
- * Runs parts 0..units-1 of the rule in `slot` and sets their bits in
- * meta.pcap. Global, so the verifier checks it once; inlined, its locals
- * would grow eval_rule's frame, which other call chains (aggregation)
- * already bring near the 512-byte stack.
+ * Runs the pcap-filter parts of the rule in `slot` and sets their bits in
+ * meta.pcap, for that slot (pcap_for). Global, so the verifier checks it
+ * once. Called from the rule loop itself, not from eval_rule: the call
+ * chain hook, eval_rule, run_pcap, cbpf_run, the bpf_loop callback took
+ * more than the 512 bytes of stack kernels before 6.2 allow.
  */
-__noinline int run_pcap(struct run *r, __u32 slot, __u32 units)
+FERRET_SUBPROG int run_pcap(struct run *r, __u32 slot)
 {
-	__u32 start, caplen, wirelen, raw, base;
+	__u32 start, caplen, wirelen, raw, units, base;
+	const struct ferret_rule *rule;
 	__u64 pkt, lens;
 	__u16 type;
 
 	if (!r)
 		return 0;
+	rule = bpf_map_lookup_elem(&rules, &slot);
+	if (!rule)
+		return 0;
+	units = rule->pcap_units;
+	r->pcap_for = slot + 1;
 	type = pcap_dev_type(r);
 	raw = !(r->mac_off != HDR_UNSET && r->mac_off <= r->data_off &&
 		(type == ARPHRD_ETHER || type == ARPHRD_LOOPBACK));

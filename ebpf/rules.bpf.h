@@ -11,6 +11,8 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#include "compat.bpf.h"
+
 #include "agg.bpf.h"
 #include "interp.bpf.h"
 #include "maps.bpf.h"
@@ -30,6 +32,21 @@ static __always_inline int within_limit(__u32 idx, __u64 limit, __u64 now)
 	if (!l)
 		return 1;
 	start = l->window_start_ns;
+#ifdef FERRET_NO_BPF_LOOP
+	/*
+	 * Kernels before 5.12 have no compare-and-swap or fetching atomics: a
+	 * plain window reset, and an add whose result is read back. Two CPUs
+	 * at a window's edge may both pass; the limit stays approximate by a
+	 * few events, never unbounded.
+	 */
+	if ((__s64)(now - start) >= (__s64)NSEC_PER_SEC) {
+		l->window_start_ns = now;
+		l->count = 1;
+		return 1;
+	}
+	__sync_fetch_and_add(&l->count, 1);
+	return l->count <= limit;
+#else
 	/* Signed: another CPU may have opened the window a hair "later". */
 	if ((__s64)(now - start) >= (__s64)NSEC_PER_SEC &&
 	    __sync_val_compare_and_swap(&l->window_start_ns, start, now) == start) {
@@ -38,6 +55,7 @@ static __always_inline int within_limit(__u32 idx, __u64 limit, __u64 now)
 		return 1;
 	}
 	return __sync_fetch_and_add(&l->count, 1) < limit;
+#endif
 }
 
 static __always_inline int is_tracked(struct run *r, __u64 bit)
@@ -64,11 +82,36 @@ static __always_inline int func_selects(__u32 func_id, __u64 bit)
 	return mask && (*mask & bit);
 }
 
+#ifdef FERRET_NO_BPF_LOOP
+/* run_filter() of slot `idx` on the state of `level` (compat.bpf.h). */
+__noinline int run_filter_at(__u32 level, __u32 idx)
+{
+	struct run *r = run_of_level(level);
+	const struct ferret_rule *rule = bpf_map_lookup_elem(&rules, &idx);
+
+	return r && rule ? run_filter(rule, &r->meta) : 0;
+}
+#define RUN_FILTER(rule, r, level, idx) run_filter_at(level, idx)
+/* eval_rule passes its level on; the default build has none (clang
+ * leaves an unused argument of a global function unset, and the verifier
+ * refuses the call). */
+#define LEVEL_PARAM , __u32 level
+#define LEVEL_ARG(level) , level
+#else
+#define LEVEL_PARAM
+#define LEVEL_ARG(level)
+#define RUN_FILTER(rule, r, level, idx) run_filter(rule, &(r)->meta)
+#endif
+
+/* eval_rule's answer when the rule's pcap-filter parts have to run first. */
+#define EVAL_NEEDS_PCAP 2
+
 /*
- * One rule slot against the event; returns 1 past the last slot. Global, so
+ * One rule slot against the event; returns 1 past the last slot. `level`:
+ * the state's level in run_levels, where that map is used. Global, so
  * the verifier checks it once rather than for every state of the caller.
  */
-__noinline int eval_rule(struct run *r, __u32 idx)
+FERRET_SUBPROG int eval_rule(struct run *r, __u32 idx LEVEL_PARAM)
 {
 	struct ferret_rule *rule;
 	struct ferret_counters *cnt;
@@ -91,6 +134,11 @@ __noinline int eval_rule(struct run *r, __u32 idx)
 	/* A function event counts only for the rules that selected it. */
 	if (r->hook == FERRET_HOOK_FUNC && !func_selects(r->meta.func_id, bit))
 		return 0;
+#ifndef FERRET_NO_BPF_LOOP
+	/* The rule loop runs the pcap-filter parts, then asks again. */
+	if (rule->pcap_units && r->pcap_for != idx + 1)
+		return EVAL_NEEDS_PCAP;
+#endif
 	cnt = bpf_map_lookup_elem(&counters, &idx);
 	if (cnt)
 		cnt->seen++;
@@ -98,10 +146,8 @@ __noinline int eval_rule(struct run *r, __u32 idx)
 	 * in this slot cannot make an unrelated rule match. */
 	if (actions & FERRET_ACT_TRACK)
 		hit = is_tracked(r, bit);
-	if (!hit && rule->pcap_units)
-		run_pcap(r, idx, rule->pcap_units);
 	if (!hit)
-		hit = run_filter(rule, &r->meta);
+		hit = RUN_FILTER(rule, r, level, idx);
 	if (!hit)
 		return 0;
 	if (cnt)
@@ -111,7 +157,7 @@ __noinline int eval_rule(struct run *r, __u32 idx)
 		r->new_track |= bit;
 	/* Before the rate limit: counts and histograms see every match. */
 	if ((actions & (FERRET_ACT_COUNT | FERRET_ACT_HIST)) &&
-	    aggregate(r, idx, actions, rule->count_fields, rule->hist_field) && cnt)
+	    AGGREGATE(r, level, idx, actions, rule->count_fields, rule->hist_field) && cnt)
 		cnt->agg_failed++;
 	if (!(actions & FERRET_ACT_DELIVER))
 		return 0;
@@ -134,18 +180,42 @@ __noinline int eval_rule(struct run *r, __u32 idx)
 	return 0;
 }
 
+#ifdef FERRET_NO_BPF_LOOP
+/* eval_rule on the state of `level` on this CPU; 1 ends the loop. */
+__noinline int eval_rule_at(__u32 idx, __u32 level)
+{
+	struct run *r = run_of_level(level);
+
+	return r ? eval_rule(r, idx LEVEL_ARG(level)) : 1;
+}
+#endif
+
 /*
  * Every rule slot in turn. A bounded loop rather than bpf_loop: the helper
  * costs ~10 ns a call plus its callback's per iteration, as much as the
  * rest of a non-matching call. eval_rule being global, the verifier walks
- * this loop with a small body.
+ * this loop with a small body. `level` is the state's level in run_levels
+ * where that map is used (FERRET_NO_BPF_LOOP).
  */
-static __always_inline void run_rules(struct run *r)
+static __always_inline void run_rules(struct run *r, __u32 level)
 {
 #pragma clang loop unroll(disable)
 	for (__u32 i = 0; i < FERRET_MAX_RULES; i++) {
-		if (i >= r->nrules || eval_rule(r, i))
+		if (i >= r->nrules)
 			break;
+#ifdef FERRET_NO_BPF_LOOP
+		if (eval_rule_at(i, level))
+			break;
+#else
+		int v = eval_rule(r, i);
+
+		if (v == EVAL_NEEDS_PCAP) {
+			run_pcap(r, i);
+			v = eval_rule(r, i);
+		}
+		if (v)
+			break;
+#endif
 	}
 }
 
@@ -161,8 +231,14 @@ static __always_inline void update_track(struct run *r)
 	if (!(r->new_track & ~r->tracked))
 		return;
 	bits = bpf_map_lookup_elem(&track, &r->meta.skb);
+#ifdef FERRET_NO_BPF_LOOP
+	/* No atomic OR before 5.12; one skb is rarely on two CPUs at once. */
+	if (bits)
+		*bits |= r->new_track;
+#else
 	if (bits)
 		__sync_fetch_and_or(bits, r->new_track);
+#endif
 	else
 		bpf_map_update_elem(&track, &r->meta.skb, &r->new_track, BPF_ANY);
 }

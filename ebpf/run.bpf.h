@@ -44,7 +44,7 @@ struct run {
 	__u32 tail;      /* skb->tail, an offset from head */
 	__u32 data_off;  /* skb->data, an offset from head */
 	__u16 dev_type;  /* skb->dev->type (ARPHRD_*), 0xffff if not read */
-	__u16 pad16;
+	__u16 pcap_for;  /* meta.pcap holds the verdicts of this slot + 1 (0: none) */
 	__u16 protocol;  /* skb->protocol, host order */
 	__u16 skb_nh;    /* skb->network_header as read */
 	__u16 net_off;   /* effective network header offset, HDR_UNSET if none */

@@ -14,6 +14,8 @@
 
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>
+
+#include "compat.bpf.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
@@ -40,7 +42,7 @@
  * Fills len, mark and the header offsets into `r`. Global, like the other
  * heavy helpers, so the verifier checks it once (see fill_meta).
  */
-__noinline int read_skb(struct run *r)
+FERRET_SUBPROG int read_skb(struct run *r)
 {
 	/* u64 elements: 8-aligned, and the base is rounded down to 8 below, so
 	 * every field keeps its natural alignment (the verifier insists on
@@ -88,5 +90,18 @@ static __always_inline void read_skb_direct(struct run *r, struct sk_buff *skb)
 	r->dev_type = skb->dev ? skb->dev->type : 0;
 	r->meta.present |= FIELD_BIT(FERRET_F_LEN) | FIELD_BIT(FERRET_F_MARK);
 }
+
+#ifdef FERRET_NO_BPF_LOOP
+/* read_skb() on the state of `level` (compat.bpf.h: verified once). */
+__noinline int read_skb_at(__u32 level)
+{
+	struct run *r = run_of_level(level);
+
+	return r ? read_skb(r) : 0;
+}
+#define READ_SKB(r, level) read_skb_at(level)
+#else
+#define READ_SKB(r, level) read_skb(r)
+#endif
 
 #endif

@@ -1,5 +1,5 @@
-//! Compiles the C eBPF objects (ebpf/ferret.bpf.c, ebpf/ferret_func.bpf.c)
-//! with clang into OUT_DIR; src/lib.rs and src/funcload.rs embed them with
+//! Compiles the C eBPF objects (ebpf/ferret.bpf.c, ebpf/ferret_func.bpf.c,
+//! each with and without bpf_loop) with clang into OUT_DIR; src/lib.rs and src/funcload.rs embed them with
 //! `include_bytes!`, and tests/abi_btf reads their BTF.
 //!
 //! The toolchain has no rust-src, so the kernel side cannot be Rust; clang is
@@ -33,15 +33,31 @@ fn main() {
     }
 
     // The main object (loaded by aya) and the function-trigger object
-    // (loaded by src/funcload.rs; see ebpf/ferret_func.bpf.c).
+    // (loaded by src/funcload.rs; see ebpf/ferret_func.bpf.c), each twice:
+    // for kernels with bpf_loop, and `*_compat` for those without it
+    // (before 5.17; see ebpf/compat.bpf.h). The loader picks by probing.
     for name in ["ferret", "ferret_func"] {
-        compile(&clang, &ebpf, name, &out_dir.join(format!("{name}.bpf.o")));
+        compile(
+            &clang,
+            &ebpf,
+            name,
+            &[],
+            &out_dir.join(format!("{name}.bpf.o")),
+        );
+        compile(
+            &clang,
+            &ebpf,
+            name,
+            &["-DFERRET_NO_BPF_LOOP"],
+            &out_dir.join(format!("{name}_compat.bpf.o")),
+        );
     }
 }
 
-fn compile(clang: &Path, ebpf: &Path, name: &str, out: &Path) {
+fn compile(clang: &Path, ebpf: &Path, name: &str, defines: &[&str], out: &Path) {
     let mut cmd = Command::new(clang);
     cmd.args(["-target", "bpf", "-O2", "-g", "-Wall"])
+        .args(defines)
         // v3: 32-bit sub-registers, and the atomics `limit N/s` uses.
         .arg("-mcpu=v3")
         // bpf_tracing.h picks the pt_regs layout by target architecture.

@@ -1,8 +1,11 @@
 #!/bin/sh
 # /init of the test VM: mount, load modules, build a namespace lab with an
 # nftables drop of TCP 443, run ferret against it, print one
-# "VMTEST <name> PASS|FAIL <detail>" line per check, power off.
+# "VMTEST <name> PASS|FAIL|SKIP <detail>" line per check, power off.
 # The host (tests/vm/run.sh) reads these lines from the serial console.
+# What the kernel offers (`ferret features`) decides what each check
+# expects: drop reasons or only locations, pcap-filter rules or their
+# refusal without bpf_loop, function scenarios or their refusal.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -18,6 +21,9 @@ echo "VMINFO kernel $(uname -r)"
 IP=/usr/sbin/ip
 pass() { echo "VMTEST $1 PASS $2"; }
 fail() { echo "VMTEST $1 FAIL $2"; }
+skip() { echo "VMTEST $1 SKIP $2"; }
+# Seconds since boot at each part, to see where the time goes under TCG.
+stamp() { echo "VMINFO time $1 $(cut -d' ' -f1 /proc/uptime)"; }
 
 # Lab: a (198.18.0.1) <-> b (198.18.0.2); b drops TCP 443 in input and
 # DNATs port 80 to 8080 (the track test).
@@ -56,6 +62,166 @@ trace() {
 }
 nc_to() { echo "$IP netns exec a nc -w 1 198.18.0.2 $1 </dev/null"; }
 
+stamp features
+# ferret features: the whole answer goes to the log (it is what a bug
+# report carries); the checks are that it is JSON with the expected facts,
+# and the facts decide what the scenarios below expect.
+ferret features --json >/tmp/features 2>/tmp/err
+rc=$?
+sed 's/^/VMLOG /' /tmp/features /tmp/err
+fact() { grep -q "$1" /tmp/features && echo yes || echo no; }
+reasons=$(fact '"enum": true')
+loop=$(fact '"bpf_loop": true')
+backend=$(sed -n 's/^    "backend": "\([a-z.]*\)",*$/\1/p' /tmp/features)
+backend=${backend:-none}
+# Why function triggers are refused, for the SKIP line.
+grep '"why"' /tmp/features | sed 's/^ *"why": //' >/tmp/funcerr
+echo "VMINFO facts: release=$(uname -r) drop_reasons=$reasons bpf_loop=$loop function_backend=$backend"
+if [ $rc = 0 ] && head -c1 /tmp/features | grep -q '{' && tail -n1 /tmp/features | grep -q '^}' &&
+  grep -q '"vmlinux": true' /tmp/features &&
+  grep -q '"drop": "tp_btf"' /tmp/features &&
+  [ "$backend" = "$EXPECT_BACKEND" ]; then
+  pass features "functions: $backend"
+else
+  fail features "rc=$rc, functions: $backend, expected $EXPECT_BACKEND"
+fi
+
+stamp tracepoints
+# Tracepoint scenarios, one session (loading is the slow part under TCG):
+#  1 the nftables drop of TCP 443 with its reason (or, before 5.17, the
+#    location) and stack;
+#  2, 3 closed TCP and UDP ports (busybox nslookup sends UDP to port 53);
+#  4 `count by reason` in the kernel;
+#  5 `capture`, written with --pcap (run.sh reads it back with tshark).
+nc_closed() { echo "$IP netns exec a nc -w 1 198.18.0.2 9 </dev/null"; }
+udp_closed() { echo "$IP netns exec a timeout 3 nslookup ferret.test 198.18.0.2"; }
+trace "$(nc_to 443); $(nc_closed); $(udp_closed)" --json --pcap /tmp/cap.pcapng "
+on drop where dport == 443 print stack
+on drop where proto == tcp and dport == 9
+on drop where proto == udp and dport == 53
+on drop where dport == 443 count by reason
+on drop where dport == 443 capture"
+rc=$?
+[ $rc = 3 ] && ferret -v --duration 1s 'on drop' 2>&1 | tail -40 | sed 's/^/VMLOG /'
+echo "VMINFO $(grep -E 'ready:|detached' /tmp/err | tr '\n' ' ')"
+of_rule() { grep -E "\"rules\":\[([0-9]+,)*$1(,[0-9]+)*\]" /tmp/out; }
+count_of() { grep "\"rule\":$1,.*\"type\":\"count\"" /tmp/out | grep '"final":true'; }
+[ $rc = 0 ] && pass tp-exit-status || fail tp-exit-status "rc=$rc"
+drop=$(of_rule 1 | grep '"dport":443' | head -1)
+if [ "$reasons" = yes ]; then
+  cause='"reason":"NETFILTER_DROP"'
+else
+  cause='"location":"[a-z_]'
+fi
+if echo "$drop" | grep -q "$cause" && echo "$drop" | grep -q '"stack":\[[^]]*nf_hook_slow'; then
+  pass tp-drop-443 "$(echo "$drop" | grep -oE '"(reason|location)":"[^"]*"' | tr '\n' ' ')"
+else
+  fail tp-drop-443 "want $cause and nf_hook_slow in the stack: $(echo "$drop" | cut -c1-400)"
+fi
+for c in "2 tcp" "3 udp"; do
+  set -- $c
+  ev=$(of_rule $1 | head -1)
+  if [ "$reasons" = yes ]; then want='"reason":"NO_SOCKET"'; else want='"location":"[a-z_]'; fi
+  if echo "$ev" | grep -q "\"proto\":\"$2\"" && echo "$ev" | grep -q "$want"; then
+    pass tp-closed-$2 "$(echo "$ev" | grep -oE '"(reason|location)":"[^"]*"' | tr '\n' ' ')"
+  elif echo "$ev" | grep -q . && echo "$ev" | grep -q "$want"; then
+    pass tp-closed-$2 "$(echo "$ev" | cut -c1-200)"
+  else
+    fail tp-closed-$2 "want $want: $(echo "${ev:-no event}" | cut -c1-300)"
+  fi
+done
+total=$(count_of 4 | grep -o '"total":[0-9]*' | cut -d: -f2)
+if [ "$reasons" = yes ]; then
+  keyok=$(count_of 4 | grep -c '"key":{"reason":"NETFILTER_DROP"}')
+else
+  keyok=1
+fi
+if [ "${total:-0}" -gt 0 ] && [ "$keyok" -gt 0 ]; then
+  pass tp-count-by-reason "$total drops; $(count_of 4 | grep -o '"entries":\[[^]]*\]' | cut -c1-200)"
+else
+  fail tp-count-by-reason "$(count_of 4 | cut -c1-300)"
+fi
+# The capture, sent to the host as base64 for tshark (run.sh).
+if [ -s /tmp/cap.pcapng ] && [ "$(wc -c </tmp/cap.pcapng)" -lt 200000 ]; then
+  base64 /tmp/cap.pcapng | sed 's/^/VMPCAP /'
+fi
+
+stamp stop-after
+# `stop after N`: the session ends by itself after N matches. It is
+# recorded (-w) and read back by ferret's pcap-ng reader.
+rm -f /tmp/out /tmp/err /tmp/rec.pcapng
+ferret -w /tmp/rec.pcapng 'on drop where dport == 443 capture stop after 2' >/tmp/out 2>/tmp/err &
+pid=$!
+n=0
+while ! grep -q "ready:" /tmp/err 2>/dev/null && [ $n -lt 600 ] && kill -0 $pid 2>/dev/null; do
+  n=$((n + 1)); sleep 0.1
+done
+for i in 1 2 3 4; do
+  kill -0 $pid 2>/dev/null || break
+  sh -c "$(nc_to 443)" >/dev/null 2>&1
+done
+n=0
+while kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do n=$((n + 1)); sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then
+  kill -INT $pid; wait $pid
+  fail stop-after "still running after the traffic"
+else
+  wait $pid
+  rc=$?
+  ferret -r /tmp/rec.pcapng --json >/tmp/readback 2>/tmp/rberr
+  rb=$?
+  lines=$(grep -c '"dport":443' /tmp/readback)
+  if [ $rc = 0 ] && grep -q 'session ended (stop-after)' /tmp/err && [ "$lines" = 2 ]; then
+    pass stop-after "$lines events"
+  else
+    fail stop-after "rc=$rc, $lines events, $(grep 'session ended' /tmp/err)"
+  fi
+  magic=$(head -c4 /tmp/rec.pcapng 2>/dev/null | od -An -tx1 | tr -d ' \n')
+  if [ $rb = 0 ] && [ "$magic" = 0a0d0d0a ] && grep -q '"dport":443' /tmp/readback; then
+    pass capture-readback "$lines events read back by ferret -r"
+  else
+    fail capture-readback "rc=$rb magic=$magic $(head -3 /tmp/rberr | tr '\n' '|')"
+  fi
+fi
+
+stamp pcap-filter
+# pcap-filter text: classic BPF run by the kernel's interpreter, which
+# needs bpf_loop; without it ferret refuses the rule and says why.
+trace "$(nc_to 443)" --json 'on drop where tcp dst port 443'
+rc=$?
+if [ "$loop" = yes ]; then
+  if [ $rc = 0 ] && grep -q '"dport":443' /tmp/out; then
+    pass pcap-filter "$(grep -c '"dport":443' /tmp/out) events"
+  else
+    fail pcap-filter "rc=$rc, $(grep -c . /tmp/out) events"
+  fi
+elif [ $rc != 0 ] && grep -q 'bpf_loop.*Linux 5.17' /tmp/err; then
+  pass pcap-filter "refused: $(grep -o 'pcap-filter rules need[^;]*' /tmp/err | head -1)"
+else
+  fail pcap-filter "rc=$rc without bpf_loop: $(head -3 /tmp/err | tr '\n' '|')"
+fi
+
+# A reason filter: where the kernel has drop reasons it matches the
+# nftables drop; where it has none, the rule is refused and says why.
+trace "$(nc_to 443)" --json 'on drop where reason == NETFILTER_DROP and dport == 443'
+rc=$?
+if [ "$reasons" = yes ]; then
+  if [ $rc = 0 ] && grep -q '"reason":"NETFILTER_DROP"' /tmp/out; then
+    pass reason-filter "$(grep -c . /tmp/out) events"
+  else
+    fail reason-filter "rc=$rc"
+  fi
+elif [ $rc != 0 ] && grep -qi 'reason' /tmp/err; then
+  pass reason-filter "refused: $(grep -i 'error' /tmp/err | head -1 | cut -c1-200)"
+else
+  fail reason-filter "rc=$rc without drop reasons: $(head -3 /tmp/err | tr '\n' '|')"
+fi
+
+stamp functions
+# Function triggers (`func`, `any`): where ferret features found a backend.
+if [ "$backend" = none ]; then
+  skip functions "$(head -2 /tmp/funcerr | tr -d '\n' | cut -c1-300)"
+else
 # funcs: discovery lists ip_rcv with its argument.
 if ferret funcs 'ip_rcv' 2>/dev/null | grep -q "ip_rcv .*arg 1"; then pass funcs; else fail funcs "$(ferret funcs ip_rcv 2>&1 | tail -1)"; fi
 # Module functions: nf_tables is a module here; its inet chain hook takes
@@ -118,7 +284,6 @@ if [ $rc = 3 ]; then
   ferret -v --duration 1s 'on drop' 2>&1 | tail -60 | sed 's/^/VMLOG /'
 fi
 echo "VMINFO $(grep -E 'ready:|detached' /tmp/err | tr '\n' ' ')"
-of_rule() { grep -E "\"rules\":\[([0-9]+,)*$1(,[0-9]+)*\]" /tmp/out; }
 funcs_of() { of_rule "$1" | grep -o '"func":"[^"]*"' | sort -u | tr '\n' ' '; }
 [ $rc = 0 ] && pass exit-status || fail exit-status "rc=$rc"
 of_rule 1 | grep -q '"dport":443' && pass tracepoint-drop || fail tracepoint-drop "no drop event"
@@ -139,7 +304,6 @@ else
   fail func-glob "$funcs"
 fi
 of_rule 4 | grep -q '"dport":8080' && pass track-dnat || fail track-dnat "no event after DNAT"
-count_of() { grep "\"rule\":$1,.*\"type\":\"count\"" /tmp/out | grep '"final":true'; }
 dense=$(count_of 5 | grep -o '"total":[0-9]*' | cut -d: -f2)
 hashed=$(count_of 6 | grep -o '"total":[0-9]*' | cut -d: -f2)
 if [ "${dense:-0}" -gt 0 ] && [ "$dense" = "$hashed" ] &&
@@ -178,6 +342,7 @@ else
   fail drop_reason_func_text "$(head -3 /tmp/out | tr '\n' '|')"
 fi
 
+stamp seed-table
 # The README's scenario in function mode: pwru's `pwru port https`, as a
 # user types it, in the table; its lines go to the console as VMOUT (the
 # README shows a real run), and the path must end in the drop with its
@@ -194,6 +359,7 @@ else
   fail seed_table "$drops drop lines; $(grep "^$skb " /tmp/out | grep -E '\(SKB_' | tr '\n' '|')"
 fi
 
+stamp backends
 # Where kprobe.multi is the default, single kprobes are tested too.
 if [ "$EXPECT_BACKEND" = kprobe.multi ]; then
   trace "$(nc_to 443)" --json --backend kprobe 'on func ip_rcv*, nf_hook_slow where port 443'
@@ -221,20 +387,19 @@ else
   fail module_fentry "$(grep -c . /tmp/out) events; $(grep -E 'skipped|ready|error' /tmp/err | head -3 | tr '\n' '|')"
 fi
 
-# ferret features: the whole answer goes to the log (it is what a bug
-# report carries); the check is that it is JSON with the expected facts and
-# the function backend the traces above met.
-ferret features --json >/tmp/features 2>/tmp/err
-rc=$?
-sed 's/^/VMLOG /' /tmp/features /tmp/err
-if [ $rc = 0 ] && head -c1 /tmp/features | grep -q '{' && tail -n1 /tmp/features | grep -q '^}' &&
-  grep -q '"vmlinux": true' /tmp/features &&
-  grep -q '"drop": "tp_btf"' /tmp/features &&
-  grep -q "\"backend\": \"$EXPECT_BACKEND\"" /tmp/features; then
-  pass features "$EXPECT_BACKEND"
-else
-  fail features "rc=$rc, $(grep '"backend"' /tmp/features)"
 fi
 
+stamp demo
+# The demo, as a new user runs it: its own lab, its own traffic.
+timeout 120 ferret demo >/tmp/out 2>/tmp/err
+rc=$?
+sed 's/^/VMLOG /' /tmp/err | head -10
+if [ $rc = 0 ] && grep -q '198\.18\.[0-9.]*:443' /tmp/out; then
+  pass demo "$(grep -c '198\.18\.[0-9.]*:443' /tmp/out) drop lines"
+else
+  fail demo "rc=$rc, $(grep -c . /tmp/out) lines"
+fi
+
+stamp done
 echo "VMDONE"
 poweroff -f

@@ -28,6 +28,8 @@ copy_with_libs() {
     cp -L "$lib" "$root$lib"
   done
 }
+# Service names (`port https` in pcap-filter text, resolved by libpcap).
+[ -f /etc/services ] && cp /etc/services "$root/etc/services"
 copy_with_libs /usr/sbin/ip /usr/sbin/ip
 copy_with_libs /usr/sbin/nft /usr/sbin/nft
 for b in "$@"; do copy_with_libs "$b" "/usr/bin/$(basename "$b")"; done

@@ -103,6 +103,13 @@ impl Event {
         self.hook == abi::hook::DROP || self.is_drop_function()
     }
 
+    /// A drop that carries its reason: every drop function's call, and the
+    /// `drop` tracepoint's where the kernel passes one (5.17+; before,
+    /// only the drop's location is known).
+    pub fn has_reason(&self) -> bool {
+        self.is_drop() && self.has(abi::field::REASON)
+    }
+
     /// A call of a drop function, which carries its reason.
     pub fn is_drop_function(&self) -> bool {
         self.hook == abi::hook::FUNC && self.has(abi::field::REASON)

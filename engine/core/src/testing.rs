@@ -58,6 +58,7 @@ pub fn tcp_drop_meta() -> Meta {
             field::LEN,
             field::TCPFLAGS,
             field::TTL,
+            field::REASON,
         ]),
         family: 0x0800,
         proto: 6,

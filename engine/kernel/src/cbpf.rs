@@ -4,7 +4,7 @@
 //! `ferret_core::pcap::run`. Writing a slot is a map write; nothing is
 //! reloaded.
 
-use super::{program, Kernel, KernelError};
+use super::{program, Kernel, KernelError, ObjectBuild};
 use crate::wire::Wire;
 use aya::programs::{RawTracePoint, RawTracePointRunOptions, TestRun};
 use ferret_core::abi::{CbpfFrame, CbpfProg, CBPF_PROGS, CBPF_TEST_BYTES};
@@ -13,8 +13,14 @@ pub(super) const PROGRAM: &str = "ferret_test_cbpf";
 
 impl Kernel {
     /// Writes program slot `slot` (0..`abi::CBPF_PROGS`).
+    /// Refused with [`KernelError::PcapNeedsBpfLoop`] on kernels without
+    /// bpf_loop, whose object has no classic BPF interpreter (an empty
+    /// program, which rejects everything, is still written).
     pub fn set_pcap_prog(&mut self, slot: usize, prog: &CbpfProg) -> Result<(), KernelError> {
         check_prog_slot(slot)?;
+        if self.build == ObjectBuild::Bounded && prog.len != 0 {
+            return Err(KernelError::PcapNeedsBpfLoop);
+        }
         self.maps.pcap_progs.set(slot as u32, Wire(*prog))
     }
 

@@ -110,6 +110,13 @@ pub enum KernelError {
     )]
     NoFunctionBackend { refusals: Vec<BackendRefusal> },
 
+    #[error(
+        "pcap-filter rules need the kernel's bpf_loop helper (Linux 5.17+), which this kernel \
+         lacks; write the filter with ferret's fields instead (for example `tcp and dport == \
+         443` for `tcp dst port 443`)"
+    )]
+    PcapNeedsBpfLoop,
+
     #[error("cannot prepare the function-trigger object: {source}")]
     FuncObject {
         #[source]
@@ -309,11 +316,39 @@ fn verifier_summary(log: &str, io_error: &io::Error) -> String {
             || l.starts_with("stack depth")
             || l.starts_with("max_states_per_insn")
     };
-    log.lines()
+    let last = log
+        .lines()
         .map(str::trim)
         .rev()
         .find(|l| !l.is_empty() && !is_stat(l))
-        .map_or_else(|| io_error.to_string(), str::to_owned)
+        .map_or_else(|| io_error.to_string(), str::to_owned);
+    match missing_helper(&last) {
+        Some((name, since)) => format!("{last}: this kernel lacks the helper {name} ({since})"),
+        None => last,
+    }
+}
+
+/// The helpers ferret calls that came late, by the number older verifiers
+/// print for a helper they do not know ("invalid func unknown#174").
+const LATE_HELPERS: [(u32, &str, &str); 4] = [
+    (174, "bpf_get_attach_cookie", "Linux 5.15+"),
+    (181, "bpf_loop", "Linux 5.17+"),
+    (183, "bpf_get_func_arg", "Linux 5.17+"),
+    (173, "bpf_get_func_ip", "Linux 5.15+"),
+];
+
+fn missing_helper(summary: &str) -> Option<(&'static str, &'static str)> {
+    let id: u32 = summary
+        .split_once("unknown#")?
+        .1
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    LATE_HELPERS
+        .iter()
+        .find(|(n, _, _)| *n == id)
+        .map(|(_, name, since)| (*name, *since))
 }
 
 #[cfg(test)]
@@ -328,6 +363,15 @@ mod tests {
         let e = io::Error::from_raw_os_error(libc::EACCES);
         assert_eq!(verifier_summary(log, &e), "R0 !read_ok");
         assert_eq!(verifier_summary("", &e), e.to_string());
+        assert_eq!(
+            verifier_summary("invalid func unknown#174\nprocessed 9 insns\n", &e),
+            "invalid func unknown#174: this kernel lacks the helper bpf_get_attach_cookie \
+             (Linux 5.15+)"
+        );
+        assert_eq!(
+            verifier_summary("invalid func unknown#999\n", &e),
+            "invalid func unknown#999"
+        );
     }
 
     #[test]

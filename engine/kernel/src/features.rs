@@ -150,9 +150,9 @@ impl Features {
     pub fn interpreter_path(&self) -> &'static str {
         match self.bpf_loop {
             Ok(true) => "bpf_loop",
-            // ferret has no fallback for it yet (the rule loop and the
-            // interpreter use it): say so rather than promise one.
-            Ok(false) => "none: ferret needs bpf_loop (Linux 5.17+) and will not load",
+            Ok(false) => {
+                "bounded loop (no bpf_loop before Linux 5.17; pcap-filter rules are refused)"
+            }
             Err(_) => "unknown",
         }
     }
@@ -199,7 +199,7 @@ fn count_module_btf(dir: &Path) -> Result<usize, NotProbed> {
 /// cheapest reliable sign: kallsyms lists names to every user (only the
 /// addresses are hidden), and no program has to be verified. The
 /// `bpf_loop_proto` data symbol counts too, where KALLSYMS_ALL lists it.
-fn has_bpf_loop() -> Result<bool, NotProbed> {
+pub fn has_bpf_loop() -> Result<bool, NotProbed> {
     let text = std::fs::read_to_string(KALLSYMS).map_err(|source| NotProbed::Unreadable {
         path: KALLSYMS,
         source,

@@ -24,6 +24,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 /// The function-trigger object (8-aligned, as the ELF parser wants).
 static FUNC_OBJECT: &[u8] =
     aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ferret_func.bpf.o"));
+/// Its build for kernels without bpf_loop (ebpf/compat.bpf.h).
+static FUNC_OBJECT_COMPAT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ferret_func_compat.bpf.o"));
 
 /// Verifier log size when a load fails and is retried for its log.
 const LOG_BYTES: usize = 16 << 20;
@@ -47,11 +50,16 @@ impl FuncObject {
     pub(super) fn prepare(
         map_fds: &HashMap<String, OwnedFd>,
         kernel_btf: &aya::Btf,
+        build: crate::ObjectBuild,
         rdonly_cast: Option<u32>,
     ) -> Result<FuncObject, KernelError> {
         let bad = |source| KernelError::FuncObject { source };
-        let patched = rdonly_cast.map(|id| super::kfunc::patch(FUNC_OBJECT, id));
-        let bytes = patched.as_ref().map_or(FUNC_OBJECT, |p| p.bytes());
+        let built = match build {
+            crate::ObjectBuild::BpfLoop => FUNC_OBJECT,
+            crate::ObjectBuild::Bounded => FUNC_OBJECT_COMPAT,
+        };
+        let patched = rdonly_cast.map(|id| super::kfunc::patch(built, id));
+        let bytes = patched.as_ref().map_or(built, |p| p.bytes());
         let mut obj = Object::parse(bytes).map_err(|e| {
             bad(FuncObjectError::Parse {
                 source: Box::new(e),

@@ -81,6 +81,38 @@ use std::sync::Arc;
 
 /// The compiled eBPF object (8-aligned, as the ELF parser wants).
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ferret.bpf.o"));
+/// The same object for kernels without bpf_loop (ebpf/compat.bpf.h).
+static OBJECT_COMPAT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ferret_compat.bpf.o"));
+
+/// Which build of the eBPF objects to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectBuild {
+    /// The interpreters hand long programs to bpf_loop (Linux 5.17+).
+    BpfLoop,
+    /// No bpf_loop (5.10 to 5.16): a bounded filter loop, no pcap-filter
+    /// interpreter, static subprograms, no fetching atomics.
+    Bounded,
+}
+
+impl ObjectBuild {
+    /// The build this kernel can run: [`ObjectBuild::BpfLoop`] when it has
+    /// the helper, or when that cannot be told (kallsyms unreadable: the
+    /// verifier then says what is missing).
+    pub fn probe() -> ObjectBuild {
+        match features::has_bpf_loop() {
+            Ok(false) => ObjectBuild::Bounded,
+            Ok(true) | Err(_) => ObjectBuild::BpfLoop,
+        }
+    }
+
+    fn main_object(self) -> &'static [u8] {
+        match self {
+            ObjectBuild::BpfLoop => OBJECT,
+            ObjectBuild::Bounded => OBJECT_COMPAT,
+        }
+    }
+}
 
 /// The ring must be a power-of-two number of pages; requests are rounded up.
 const MIN_RING: u32 = 4096;
@@ -120,6 +152,8 @@ pub struct Kernel {
     map_fds: StdHashMap<String, std::os::fd::OwnedFd>,
     /// Pre-check skips credited to rule slots (guard_skips.rs).
     skips: guard_skips::SkipLedger,
+    /// The build of the objects loaded (the function object follows it).
+    build: ObjectBuild,
 }
 
 impl Kernel {
@@ -134,6 +168,16 @@ impl Kernel {
     /// [`Kernel::load`] with the kernel's BTF as already read (once per
     /// session, see [`KernelBtf`]).
     pub fn load_with_btf(opts: &LoadOptions, btf: Arc<KernelBtf>) -> Result<Kernel, KernelError> {
+        Kernel::load_build(opts, btf, ObjectBuild::probe())
+    }
+
+    /// [`Kernel::load_with_btf`] with the build chosen by the caller (tests
+    /// run the bounded build on kernels that have bpf_loop too).
+    pub fn load_build(
+        opts: &LoadOptions,
+        btf: Arc<KernelBtf>,
+        build: ObjectBuild,
+    ) -> Result<Kernel, KernelError> {
         let aya_btf = btf.for_aya().map_err(|e| KernelError::NoBtf {
             path: btf.path().display().to_string(),
             source: Box::new(e),
@@ -144,8 +188,9 @@ impl Kernel {
             VerifierLogLevel::DEBUG | VerifierLogLevel::STATS
         };
         let ring = ring_size(opts.ring_bytes);
-        let patched = btf.kfunc_id(kfunc::NAME).map(|id| kfunc::patch(OBJECT, id));
-        let object = patched.as_ref().map_or(OBJECT, |p| p.bytes());
+        let base = build.main_object();
+        let patched = btf.kfunc_id(kfunc::NAME).map(|id| kfunc::patch(base, id));
+        let object = patched.as_ref().map_or(base, |p| p.bytes());
         let have_cast = u32::from(patched.is_some());
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&aya_btf))
@@ -166,7 +211,13 @@ impl Kernel {
             aya_btf,
             attached: StdHashMap::new(),
             funcs: func_probes::FuncProbes::default(),
+            build,
         })
+    }
+
+    /// The build of the objects this kernel session loaded.
+    pub fn build(&self) -> ObjectBuild {
+        self.build
     }
 
     /// Verifies every raw_tp program now (tests: a verifier problem in any

@@ -55,8 +55,8 @@ pub fn event_json(ev: &Event, stack: Option<&[String]>, ctx: &Names) -> Value {
         "len": m.len,
         "hook": ctx.funcs.name(ev.hook).unwrap_or("?"),
         "func": ctx.funcs.name(m.func_id).unwrap_or("?"),
-        "reason": drop.then(|| ctx.reason_name(m.reason)),
-        "reason_code": drop.then_some(m.reason),
+        "reason": ev.has_reason().then(|| ctx.reason_name(m.reason)),
+        "reason_code": ev.has_reason().then_some(m.reason),
         "location": (drop && m.location != 0).then(|| ctx.kallsyms.describe(m.location)),
         "rules": ev.rules,
     });

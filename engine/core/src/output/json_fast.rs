@@ -153,7 +153,7 @@ pub fn write_event(
         None => out.write_all(b"null")?,
     }
     key(out, "reason")?;
-    if drop {
+    if ev.has_reason() {
         match ctx.reasons.as_ref().and_then(|r| r.name_of(m.reason)) {
             Some(n) => string(out, n)?,
             None => {
@@ -166,7 +166,7 @@ pub fn write_event(
         out.write_all(b"null")?;
     }
     key(out, "reason_code")?;
-    opt_num(out, drop.then_some(m.reason))?;
+    opt_num(out, ev.has_reason().then_some(m.reason))?;
     key(out, "rules")?;
     out.write_all(b"[")?;
     for (i, r) in ev.rules.iter().enumerate() {

@@ -43,8 +43,11 @@ impl Names {
             } else {
                 format!("{name}(SKB_DROP_REASON_{reason})")
             }
-        } else if ev.is_drop() {
+        } else if ev.has_reason() {
             format!("kfree_skb_reason(SKB_DROP_REASON_{reason})")
+        } else if ev.is_drop() {
+            // Before 5.17 the tracepoint has no reason.
+            "kfree_skb".to_string()
         } else {
             name.to_string()
         }
@@ -125,8 +128,8 @@ mod tests {
         ev.hook = crate::abi::hook::FUNC;
         ev.meta.func_id = func_id;
         ev.meta.location = 0;
-        if with_reason {
-            ev.meta.present |= 1 << crate::abi::field::REASON;
+        if !with_reason {
+            ev.meta.present &= !(1 << crate::abi::field::REASON);
         }
         ev
     }
@@ -218,5 +221,28 @@ mod tests {
         assert_eq!(v["family"], "ip4");
         assert_eq!(v["skb"], "0xffff888001234500");
         assert!(v.get("stack").is_none(), "no stack unless asked");
+    }
+
+    #[test]
+    fn a_drop_without_a_reason_shows_its_location_only() {
+        // The kfree_skb tracepoint before 5.17: no reason argument.
+        let mut ev = tcp_drop(vec![1]);
+        ev.meta.present &= !(1 << crate::abi::field::REASON);
+        ev.meta.reason = 0;
+        let names = context();
+        assert_eq!(names.func_text(&ev), "kfree_skb");
+        let v = json::event_json(&ev, None, &names);
+        assert_eq!(v["reason"], serde_json::Value::Null);
+        assert_eq!(v["reason_code"], serde_json::Value::Null);
+        assert_eq!(v["location"], "nf_hook_slow+0x10");
+        let mut fast = Vec::new();
+        json_fast::write_event(&mut fast, &ev, None, &names).unwrap();
+        let fast: serde_json::Value = serde_json::from_slice(&fast).unwrap();
+        assert_eq!(fast["reason"], serde_json::Value::Null);
+        assert_eq!(fast["reason_code"], serde_json::Value::Null);
+        assert_eq!(
+            pcap::comment(&ev, &names),
+            "func=kfree_skb location=nf_hook_slow+0x10 rules=1"
+        );
     }
 }

@@ -185,7 +185,9 @@ pub fn comment(ev: &Event, ctx: &Names) -> String {
         ctx.funcs.name(ev.meta.func_id).unwrap_or("?")
     )];
     if ev.is_drop() {
-        parts.push(format!("reason={}", ctx.reason_name(ev.meta.reason)));
+        if ev.has_reason() {
+            parts.push(format!("reason={}", ctx.reason_name(ev.meta.reason)));
+        }
         if ev.meta.location != 0 {
             parts.push(format!(
                 "location={}",

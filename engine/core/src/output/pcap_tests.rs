@@ -17,6 +17,7 @@ fn event(ifname: &str, netns: u32, l2: bool, bytes: &[u8], rules: Vec<usize>) ->
         ifname: name16(ifname.as_bytes()),
         func_id: hook::DROP,
         reason: 3,
+        present: 1 << crate::abi::field::REASON,
         location: 0xffff_ffff_8100_0110,
         ts_ns: 1_000,
         ..Meta::default()

@@ -43,8 +43,9 @@ impl Kernel {
             BackendChoice::Auto | BackendChoice::Only(FuncBackend::Kprobe)
         );
         if try_single {
-            match &kprobe_pmu {
-                Ok(_) => return self.chose(FuncBackend::Kprobe),
+            match kprobe_pmu.map(|_| self.probe_kprobe(targets)) {
+                Ok(Ok(())) => return self.chose(FuncBackend::Kprobe),
+                Ok(Err(reason)) => refusals.push(BackendRefusal::Kprobe { reason }),
                 Err(_) => refusals.push(BackendRefusal::Kprobe {
                     reason: KprobeRefusal::NotBuilt,
                 }),
@@ -74,12 +75,16 @@ impl Kernel {
             self.funcs.object = Some(FuncObject::prepare(
                 &self.map_fds,
                 &self.aya_btf,
+                self.build,
                 self.btf.kfunc_id(crate::kfunc::NAME),
             )?);
         }
         let one = std::slice::from_ref(target);
         let multi = self.probe_multi(one).err();
-        let kprobe = funclink::kprobe_pmu_type().err();
+        let kprobe = match funclink::kprobe_pmu_type() {
+            Ok(_) => self.probe_kprobe(one).err(),
+            Err(_) => Some(KprobeRefusal::NotBuilt),
+        };
         let fentry = self.probe_fentry(one).err();
         Ok(vec![
             (
@@ -88,9 +93,7 @@ impl Kernel {
             ),
             (
                 FuncBackend::Kprobe,
-                kprobe.map(|_| BackendRefusal::Kprobe {
-                    reason: KprobeRefusal::NotBuilt,
-                }),
+                kprobe.map(|reason| BackendRefusal::Kprobe { reason }),
             ),
             (
                 FuncBackend::Fentry,
@@ -122,6 +125,17 @@ impl Kernel {
             // attach_multi finds that out.
             Err(_) => Ok(()),
         }
+    }
+
+    /// Whether the single-kprobe program loads here (its helpers, such as
+    /// the link's cookie, came in 5.15).
+    fn probe_kprobe(&mut self, targets: &[FuncEntry]) -> Result<(), KprobeRefusal> {
+        let position = targets.first().map_or(1, |t| t.position);
+        self.prog(position, false)
+            .map(drop)
+            .map_err(|e| KprobeRefusal::Program {
+                source: Box::new(e),
+            })
     }
 
     /// Whether BPF trampolines work here: load and link the first target.

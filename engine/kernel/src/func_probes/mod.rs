@@ -140,6 +140,7 @@ impl Kernel {
             self.funcs.object = Some(FuncObject::prepare(
                 &self.map_fds,
                 &self.aya_btf,
+                self.build,
                 self.btf.kfunc_id(crate::kfunc::NAME),
             )?);
         }
@@ -215,6 +216,7 @@ impl Kernel {
             match FuncObject::prepare(
                 &self.map_fds,
                 &self.aya_btf,
+                self.build,
                 self.btf.kfunc_id(crate::kfunc::NAME),
             ) {
                 Ok(o) => self.funcs.object = Some(o),

@@ -55,6 +55,12 @@ pub enum KprobeRefusal {
         "the kernel was built without CONFIG_KPROBES (no /sys/bus/event_source/devices/kprobe)"
     )]
     NotBuilt,
+    /// The kprobe program did not load (the verifier names what is missing).
+    #[error("{source}")]
+    Program {
+        #[source]
+        source: LoadError,
+    },
     /// The kprobe event source was there when chosen, and is not now.
     #[error("{source}")]
     EventSource {
