@@ -37,7 +37,13 @@ fn main() {
     // for kernels with bpf_loop, and `*_compat` for those without it
     // (before 5.17; see ebpf/compat.bpf.h). The loader picks by probing.
     for name in ["ferret", "ferret_func"] {
-        compile(&clang, &ebpf, name, &[], &out_dir.join(format!("{name}.bpf.o")));
+        compile(
+            &clang,
+            &ebpf,
+            name,
+            &[],
+            &out_dir.join(format!("{name}.bpf.o")),
+        );
         compile(
             &clang,
             &ebpf,

@@ -58,7 +58,10 @@ fn the_bounded_interpreter_agrees_with_the_reference_evaluator() {
     let mut runner =
         TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &SEED));
     let result = runner.run(&(rule(), meta()), |(rule, meta)| {
-        let got = kernel.borrow_mut().test_filter(&rule, &meta).expect("test run");
+        let got = kernel
+            .borrow_mut()
+            .test_filter(&rule, &meta)
+            .expect("test run");
         let n = (rule.ninsns as usize).min(MAX_INSNS);
         proptest::prop_assert_eq!(got, eval_insns(&rule.insns[..n], &meta));
         Ok(())
@@ -81,7 +84,10 @@ fn pcap_programs_are_refused_naming_bpf_loop() {
     let err = k.set_pcap_prog(0, &ret_all).unwrap_err();
     assert!(matches!(err, KernelError::PcapNeedsBpfLoop), "{err:?}");
     let text = err.to_string();
-    assert!(text.contains("bpf_loop") && text.contains("Linux 5.17"), "{text}");
+    assert!(
+        text.contains("bpf_loop") && text.contains("Linux 5.17"),
+        "{text}"
+    );
     // Emptying a slot stays possible.
     k.clear_pcap_prog(0).unwrap();
 }

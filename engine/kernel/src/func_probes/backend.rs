@@ -72,7 +72,11 @@ impl Kernel {
         target: &FuncEntry,
     ) -> Result<Vec<(FuncBackend, Option<BackendRefusal>)>, KernelError> {
         if self.funcs.object.is_none() {
-            self.funcs.object = Some(FuncObject::prepare(&self.map_fds, &self.aya_btf, self.build)?);
+            self.funcs.object = Some(FuncObject::prepare(
+                &self.map_fds,
+                &self.aya_btf,
+                self.build,
+            )?);
         }
         let one = std::slice::from_ref(target);
         let multi = self.probe_multi(one).err();

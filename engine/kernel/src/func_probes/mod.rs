@@ -137,7 +137,11 @@ impl Kernel {
     ) -> Result<FuncAttachReport, KernelError> {
         let start = Instant::now();
         if self.funcs.object.is_none() {
-            self.funcs.object = Some(FuncObject::prepare(&self.map_fds, &self.aya_btf, self.build)?);
+            self.funcs.object = Some(FuncObject::prepare(
+                &self.map_fds,
+                &self.aya_btf,
+                self.build,
+            )?);
         }
         crate::sys::raise_nofile_limit();
         let backend = match self.funcs.backend {
