@@ -124,7 +124,7 @@ fn json_says_what_could_not_be_probed_and_the_fallbacks() {
     );
     assert_eq!(
         v["paths"]["interpreter"],
-        "none: ferret needs bpf_loop (Linux 5.17+) and will not load"
+        "bounded loop (no bpf_loop before Linux 5.17; pcap-filter rules are refused)"
     );
     assert_eq!(
         v["paths"]["drop_cause"],
@@ -189,7 +189,7 @@ fn text_names_unprobed_facts_and_missing_privileges() {
         "{text}"
     );
     assert!(
-        text.contains("rule interpreter: none: ferret needs bpf_loop"),
+        text.contains("rule interpreter: bounded loop (no bpf_loop before Linux 5.17"),
         "{text}"
     );
 }

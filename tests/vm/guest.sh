@@ -343,6 +343,12 @@ else
 fi
 
 stamp seed-table
+# QUICK=1 (the default run): on the single-kprobe kernel the README table,
+# fentry and the demo are left to the other kernel and to the full matrix.
+if [ "${QUICK:-0}" = 1 ] && [ "$EXPECT_BACKEND" = kprobe ]; then
+  skip seed_table "quick run"
+  skip fentry "quick run"
+else
 # The README's scenario in function mode: pwru's `pwru port https`, as a
 # user types it, in the table; its lines go to the console as VMOUT (the
 # README shows a real run), and the path must end in the drop with its
@@ -352,11 +358,10 @@ grep -E '198\.18\.0\.1:[0-9]+->198\.18\.0\.2:443' /tmp/out | head -1 >/tmp/first
 skb=$(cut -d' ' -f1 /tmp/first)
 { head -1 /tmp/out; grep "^$skb " /tmp/out | head -3; echo "..."; grep "^$skb " /tmp/out | tail -12; } | sed 's/^/VMOUT /'
 # One drop per packet: helpers the reason is passed on to are no drops.
-# A retransmitted SYN may get the freed skb's address again; it is sent
-# from the timer (ksoftirqd), not from nc's context, so only the lines of
-# the first line's task count.
-task=$(awk '{print $3}' /tmp/first)
-drops=$(grep "^$skb " /tmp/out | awk -v t="$task" '$3 == t' | grep -cE '\(SKB_[A-Z_]+\)$')
+# The packet's life ends at kfree_skbmem; a retransmitted SYN can reuse the
+# address after that, with a drop of its own.
+grep "^$skb " /tmp/out | awk '{ print } / kfree_skbmem$/ { exit }' >/tmp/life
+drops=$(grep -cE '\(SKB_[A-Z_]+\)$' /tmp/life)
 if [ -n "$skb" ] && [ "$drops" = 1 ] && grep "^$skb " /tmp/out | grep -qE '(kfree_skb_reason|_reason_drop)\(SKB_DROP_REASON_NETFILTER_DROP\)$'; then
   pass seed_table "$(grep -c "^$skb " /tmp/out) lines for skb $skb"
 else
@@ -391,17 +396,22 @@ else
   fail module_fentry "$(grep -c . /tmp/out) events; $(grep -E 'skipped|ready|error' /tmp/err | head -3 | tr '\n' '|')"
 fi
 
-fi
+fi # quick
+fi # functions
 
 stamp demo
 # The demo, as a new user runs it: its own lab, its own traffic.
-timeout 120 ferret demo >/tmp/out 2>/tmp/err
-rc=$?
-sed 's/^/VMLOG /' /tmp/err | head -10
-if [ $rc = 0 ] && grep -q '198\.18\.[0-9.]*:443' /tmp/out; then
-  pass demo "$(grep -c '198\.18\.[0-9.]*:443' /tmp/out) drop lines"
+if [ "${QUICK:-0}" = 1 ] && [ "$EXPECT_BACKEND" = kprobe ]; then
+  skip demo "quick run"
 else
-  fail demo "rc=$rc, $(grep -c . /tmp/out) lines"
+  timeout 120 ferret demo >/tmp/out 2>/tmp/err
+  rc=$?
+  sed 's/^/VMLOG /' /tmp/err | head -10
+  if [ $rc = 0 ] && grep -q '198\.18\.[0-9.]*:443' /tmp/out; then
+    pass demo "$(grep -c '198\.18\.[0-9.]*:443' /tmp/out) drop lines"
+  else
+    fail demo "rc=$rc, $(grep -c . /tmp/out) lines"
+  fi
 fi
 
 stamp done

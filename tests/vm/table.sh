@@ -54,6 +54,12 @@ table() {
     }
   }
   END {
+    # Oldest kernel first: the known names in their order, then the rest.
+    n = 0
+    split("5.10 6.1 6.6 6.12 sid", known, " ")
+    for (i = 1; i in known; i++) if (known[i] in seen) { sorted[++n] = known[i]; used[known[i]] = 1 }
+    for (j = 1; j <= nk; j++) if (!(order[j] in used)) sorted[++n] = order[j]
+    for (j = 1; j <= n; j++) order[j] = sorted[j]
     rows = "tp-exit-status|loads, tracepoint triggers (tp_btf)\n" \
       "tp-drop-443|nftables drop of TCP 443: cause and stack\n" \
       "tp-closed-tcp|closed TCP port\n" \
