@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quick start, step 2: install what is missing and run the whole test suite:
-# the workspace's tests, then the function-trigger tests in VMs (tests/vm/).
+# the workspace's tests, then the kernel scenarios in VMs (tests/vm/).
 # As root the privileged tests (kernel loading, network-namespace labs, VMs)
 # run; without root they print why they skip.
 set -euo pipefail
