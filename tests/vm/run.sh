@@ -4,7 +4,8 @@
 # (TCG: nested KVM exists on the CI machine but its boots hang) with an
 # initramfs holding ferret and tests/vm/guest.sh as init; the guest's
 # "VMTEST name PASS|FAIL" lines decide.
-# Usage: tests/vm/run.sh                  the quick default (CI): 6.1 and 6.12
+# Usage: tests/vm/run.sh                  the quick default (CI): every kernel
+#                                         of the matrix, 6.1 with fewer checks
 #        tests/vm/run.sh 5.10 6.1 6.12 sid  the full matrix (~15 min)
 #        FERRET_VM_FULL=1 tests/vm/run.sh 6.1   (`any` with single kprobes: slow)
 # Results per kernel go to target/vm-results.txt; tests/vm/table.sh makes
@@ -18,7 +19,7 @@ kernels=("$@")
 # README table, fentry and the demo are left to 6.12 and the full matrix.
 quick=0
 if [ ${#kernels[@]} = 0 ]; then
-  kernels=(6.1 6.12)
+  kernels=(5.10 6.1 6.12 sid)
   [ -n "${FERRET_VM_FULL:-}" ] || quick=1
 fi
 
