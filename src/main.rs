@@ -7,6 +7,7 @@ mod demo;
 mod exit;
 mod features_cmd;
 mod funcs_cmd;
+mod output_file;
 mod paths_sink;
 mod playbook_cmd;
 mod privdrop;

@@ -6,9 +6,9 @@
 
 use crate::cli::OutputArgs;
 use crate::exit::Exit;
+use crate::output_file::open_output;
 use crate::paths_sink::PathSink;
 use crate::source::RuleSource;
-use crate::trace_cmd::open_output;
 use anyhow::Context as _;
 use ferret_core::check::CheckEnv;
 use ferret_core::event::Event;

@@ -13,20 +13,14 @@ use ferret_session::error::SessionError;
 use ferret_session::oneshot;
 use ferret_session::options::{FunctionOptions, SessionOptions};
 use ferret_session::system::SystemFacts;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 
 /// Loading eBPF programs needs root, or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN.
 pub fn require_root() -> Result<(), Exit> {
     crate::caps::require_for_tracing()
 }
 
-/// Creates the output: stdout, or a new file readable only by its owner.
-pub fn open_output(args: &OutputArgs) -> anyhow::Result<Box<dyn Write>> {
-    Ok(match &args.output {
-        None => Box::new(std::io::stdout().lock()),
-        Some(path) => Box::new(ferret_core::outfile::create(path).context("the output file")?),
-    })
-}
+pub use crate::output_file::open_output;
 
 pub fn run(source: &RuleSource, args: &OutputArgs) -> anyhow::Result<Exit> {
     if let Some(path) = &args.read {

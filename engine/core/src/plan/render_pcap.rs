@@ -47,8 +47,9 @@ fn absolute(insn: Insn, pc: usize) -> String {
     words.join(" ")
 }
 
-#[cfg(all(test, feature = "libpcap"))]
+#[cfg(test)]
 mod tests {
+    #[cfg(feature = "libpcap")]
     #[test]
     fn check_lists_both_programs_of_a_part() {
         let plan = crate::testing::compile_ok("on drop where tcp port 443");
