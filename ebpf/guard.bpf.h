@@ -11,7 +11,9 @@
  * (an IPv6 packet for a port, a kernel without bpf_rdonly_cast) goes the
  * full way, so the pre-check never changes what matches. Addresses are
  * compared as IPv4 addresses in network byte order (a CIDR block is one
- * range), so they too are decided for IPv4 packets only.
+ * range), so they too are decided for IPv4 packets only. A pcap-filter
+ * pre-check (field PCAP) compares a key of the packet's class (pcap_view.bpf.h)
+ * with the classes the parts' programs can accept at all.
  */
 #ifndef FERRET_GUARD_BPF_H
 #define FERRET_GUARD_BPF_H
@@ -23,6 +25,7 @@
 #include "direct.bpf.h"
 #include "kernel_types.bpf.h"
 #include "maps.bpf.h"
+#include "pcap_view.bpf.h"
 
 #define GUARD_UNDECIDED -1
 #define GUARD_ABSENT 0
@@ -92,6 +95,9 @@ static __always_inline int guard_value(__u32 field, struct sk_buff *skb, __u32 r
 	case FERRET_F_SADDR:
 	case FERRET_F_DADDR:
 		return guard_ipv4_value(skb, field, v);
+	case FERRET_F_PCAP:
+		/* The class of the bytes the rules' pcap-filter parts see. */
+		return pcap_key(skb, v) ? GUARD_VALUE : GUARD_UNDECIDED;
 	default:
 		return GUARD_UNDECIDED;
 	}

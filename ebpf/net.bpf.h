@@ -13,6 +13,8 @@
 #define ETH_P_IP 0x0800
 #define ETH_P_ARP 0x0806
 #define ETH_P_IPV6 0x86DD
+#define ARPHRD_ETHER 1 /* net_device types that carry Ethernet headers */
+#define ARPHRD_LOOPBACK 772
 
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17

@@ -3,12 +3,10 @@
  * A rule's pcap-filter parts against the packet: which bytes libpcap's
  * programs see, and their verdicts as the bits of meta.pcap.
  *
- * The view (documented in docs/language.md, "Which bytes a filter sees"):
- * an skb whose MAC header is set on an Ethernet or loopback device is seen
- * from that header, by the programs compiled for Ethernet; any other skb
- * (locally built before the neighbour layer, tunnel and IP-only devices)
- * from its network header, or from skb->data when that is unset, by the
- * programs compiled for raw IP (DLT_RAW). Only the linear data is captured:
+ * The view (pcap_view.bpf.h; docs/language.md, "Which bytes a filter
+ * sees"): from the MAC header on Ethernet and loopback devices, else from
+ * the IP header (locally built packets before the neighbour layer, tunnel
+ * and IP-only devices). Only the linear data is captured:
  * the captured length ends at skb->tail, and the length on the wire is
  * skb->len counted from the view's first byte, as libpcap's `len`.
  */
@@ -26,9 +24,8 @@
 #include "maps.bpf.h"
 #include "run.bpf.h"
 #include "cbpf.bpf.h"
+#include "pcap_view.bpf.h"
 
-#define ARPHRD_ETHER 1
-#define ARPHRD_LOOPBACK 772
 #define DEV_TYPE_UNKNOWN 0xffff
 
 /* The device type, when the hook's read did not take it (helper path). */
@@ -52,10 +49,10 @@ static __always_inline __u16 pcap_dev_type(const struct run *r)
  */
 FERRET_SUBPROG int run_pcap(struct run *r, __u32 slot)
 {
-	__u32 start, caplen, wirelen, raw, units, base;
+	__u32 start, caplen, wirelen, units, base;
 	const struct ferret_rule *rule;
+	struct pcap_view view;
 	__u64 pkt, lens;
-	__u16 type;
 
 	if (!r)
 		return 0;
@@ -64,15 +61,8 @@ FERRET_SUBPROG int run_pcap(struct run *r, __u32 slot)
 		return 0;
 	units = rule->pcap_units;
 	r->pcap_for = slot + 1;
-	type = pcap_dev_type(r);
-	raw = !(r->mac_off != HDR_UNSET && r->mac_off <= r->data_off &&
-		(type == ARPHRD_ETHER || type == ARPHRD_LOOPBACK));
-	if (!raw)
-		start = r->mac_off;
-	else if (r->skb_nh != HDR_UNSET && r->skb_nh != 0)
-		start = r->skb_nh;
-	else
-		start = r->data_off;
+	view = pcap_view_of(r->mac_off, r->skb_nh, r->data_off, pcap_dev_type(r));
+	start = view.start;
 	caplen = r->tail > start ? r->tail - start : 0;
 	/* skb->len counts from skb->data. */
 	wirelen = r->meta.len + r->data_off - start;
@@ -83,7 +73,7 @@ FERRET_SUBPROG int run_pcap(struct run *r, __u32 slot)
 	 * stays at its smallest (see struct cbpf_state); the bits go straight
 	 * to meta. engine/core/src/abi/cbpf.rs: pcap_prog_index.
 	 */
-	base = slot * FERRET_PCAP_UNITS * 2 + raw;
+	base = slot * FERRET_PCAP_UNITS * 2 + view.raw;
 	pkt = r->head + start;
 	lens = (__u64)caplen << 32 | wirelen;
 	r->meta.pcap = 0;

@@ -186,6 +186,10 @@ pub struct PcapUnit {
     pub raw: Option<crate::pcap::Program>,
     /// libpcap's reason when `raw` is `None`.
     pub raw_refused: Option<String>,
+    /// The packet keys either program can accept: the hook pre-check's
+    /// values (pcap::prefilter).
+    #[serde(skip)]
+    pub keys: Vec<crate::pcap::prefilter::KeyRange>,
 }
 
 #[cfg(test)]

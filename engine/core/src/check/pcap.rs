@@ -101,12 +101,14 @@ fn compile_unit(text: &str, span: Span) -> Result<PcapUnit, Box<Diagnostic>> {
         )
     })?;
     let raw = build(LinkType::RawIp);
+    let keys = crate::pcap::prefilter::admitted_keys(&ether, raw.as_ref().ok());
     Ok(PcapUnit {
         text: text.to_string(),
         span,
         raw_refused: raw.as_ref().err().cloned(),
         raw: raw.ok(),
         ether,
+        keys,
     })
 }
 

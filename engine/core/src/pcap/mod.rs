@@ -6,12 +6,14 @@
 
 /// The expressions the differential tests hold interpreters to (libpcap's,
 /// this crate's, the kernel's): test support, data only.
+pub mod abstract_run;
 pub mod exprs;
 pub mod frames;
 pub mod insn;
 pub mod interp;
 #[cfg(feature = "libpcap")]
 pub mod libpcap;
+pub mod prefilter;
 pub mod validate;
 pub mod words;
 

@@ -12,6 +12,8 @@
 //! hull instead of many ranges) only lets more through, never less.
 
 use crate::abi::{self, field, op, Guard, Insn, Rule, GUARD_HOOKS, GUARD_RANGES, TARGET_MATCH};
+use crate::ir::PcapUnit;
+use crate::pcap::prefilter::merge;
 
 /// Fields the kernel side can read before an event is set up, cheapest
 /// first (ties go to the first), with the largest value each can hold.
@@ -43,25 +45,31 @@ const MAX_STATES: usize = 64;
 /// so the field may even be absent there.
 type Range = (u64, u64);
 
-/// The pre-check of every guardable hook for these kernel rule entries.
+/// The pre-check of every guardable hook for these kernel rule entries;
+/// `pcap[i]` are the pcap-filter parts of `rules[i]` (none where missing).
+/// A field every rule tests comes first; else, when every rule needs a
+/// pcap-filter part, the keys those parts admit (guard_pcap.rs).
 /// A tracking rule anywhere turns them all off: a tracked packet matches
 /// whatever its fields, and freed packets must leave the track map.
-pub fn hook_guards(rules: &[Rule]) -> [Guard; GUARD_HOOKS] {
+pub fn hook_guards(rules: &[Rule], pcap: &[&[PcapUnit]]) -> [Guard; GUARD_HOOKS] {
     let mut guards = [Guard::default(); GUARD_HOOKS];
-    let active: Vec<&Rule> = rules
+    let active: Vec<(&Rule, &[PcapUnit])> = rules
         .iter()
-        .filter(|r| r.state == abi::RULE_ACTIVE)
+        .enumerate()
+        .filter(|(_, r)| r.state == abi::RULE_ACTIVE)
+        .map(|(i, r)| (r, pcap.get(i).copied().unwrap_or_default()))
         .collect();
-    if active.iter().any(|r| r.actions & abi::act::TRACK != 0) {
+    if active.iter().any(|(r, _)| r.actions & abi::act::TRACK != 0) {
         return guards;
     }
     for (hook, guard) in guards.iter_mut().enumerate() {
-        let programs: Vec<&[Insn]> = active
+        let on_hook: Vec<(&[Insn], &[PcapUnit])> = active
             .iter()
-            .filter(|r| r.hooks & (1 << hook) != 0)
-            .map(|r| &r.insns[..(r.ninsns as usize).min(abi::MAX_INSNS)])
+            .filter(|(r, _)| r.hooks & (1 << hook) != 0)
+            .map(|(r, units)| (&r.insns[..(r.ninsns as usize).min(abi::MAX_INSNS)], *units))
             .collect();
-        if let Some(g) = guard_for(&programs) {
+        let programs: Vec<&[Insn]> = on_hook.iter().map(|(p, _)| *p).collect();
+        if let Some(g) = guard_for(&programs).or_else(|| super::guard_pcap::pcap_guard(&on_hook)) {
             *guard = g;
         }
     }
@@ -247,21 +255,8 @@ fn widen(mut states: Vec<Option<Range>>) -> Vec<Option<Range>> {
     out
 }
 
-/// Sorted, with overlapping and touching ranges joined.
-fn merge(mut ranges: Vec<Range>) -> Vec<Range> {
-    ranges.sort_unstable();
-    let mut out: Vec<Range> = Vec::new();
-    for (lo, hi) in ranges {
-        match out.last_mut() {
-            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
-            _ => out.push((lo, hi)),
-        }
-    }
-    out
-}
-
 /// At most `n` ranges: the smallest gaps are filled first.
-fn fit(mut ranges: Vec<Range>, n: usize) -> Vec<Range> {
+pub(super) fn fit(mut ranges: Vec<Range>, n: usize) -> Vec<Range> {
     while ranges.len() > n {
         let i = (0..ranges.len() - 1)
             .min_by_key(|&i| ranges[i + 1].0 - ranges[i].1)
@@ -279,6 +274,10 @@ pub fn admits(guard: &Guard, meta: &abi::Meta) -> bool {
         return true;
     }
     let id = guard.field as u8;
+    if id == field::PCAP {
+        // Decided on the packet's bytes: guard_pcap::admits_frame.
+        return true;
+    }
     if meta.present & (1 << id) == 0 {
         return false;
     }

@@ -9,7 +9,7 @@ fn entries(text: &str) -> Vec<Rule> {
 }
 
 fn drop_guard(text: &str) -> Guard {
-    hook_guards(&entries(text))[hook::DROP as usize]
+    hook_guards(&entries(text), &[])[hook::DROP as usize]
 }
 
 fn ranges(g: &Guard) -> Vec<(u64, u64)> {
@@ -78,12 +78,12 @@ fn no_precheck_when_some_rule_needs_no_common_field() {
 #[test]
 fn only_active_rules_on_the_hook_count() {
     let mut rules = entries("on drop where dport == 443\non recv where sport == 1");
-    let g = hook_guards(&rules);
+    let g = hook_guards(&rules, &[]);
     assert_eq!(ranges(&g[hook::DROP as usize]), vec![(443, 443)]);
     assert_eq!(ranges(&g[hook::RECV as usize]), vec![(1, 1)]);
     assert_eq!(g[hook::XMIT as usize].field, 0);
     rules[0].state = abi::RULE_PAUSED;
-    assert_eq!(hook_guards(&rules)[hook::DROP as usize].field, 0);
+    assert_eq!(hook_guards(&rules, &[])[hook::DROP as usize].field, 0);
 }
 
 fn program() -> impl Strategy<Value = Vec<Insn>> {

@@ -4,6 +4,7 @@
 pub mod eval;
 mod frame_eval;
 pub mod guard;
+pub mod guard_pcap;
 mod lower;
 mod render;
 mod render_pcap;

@@ -81,7 +81,8 @@ fn precheck_range(address: bool, lo: u64, hi: u64) -> String {
 /// The hooks' pre-checks this rule set gets when it runs alone.
 fn prechecks_text(plan: &Plan, out: &mut String) {
     let entries: Vec<abi::Rule> = plan.rules.iter().map(|r| r.to_abi(0)).collect();
-    let guards = super::guard::hook_guards(&entries);
+    let pcap: Vec<&[crate::ir::PcapUnit]> = plan.rules.iter().map(|r| &r.pcap[..]).collect();
+    let guards = super::guard::hook_guards(&entries, &pcap);
     for (name, hook, _) in crate::hooks::TRACEPOINT_TRIGGERS {
         let g = &guards[*hook as usize];
         let Some(def) = catalog::by_id(g.field as u8).filter(|_| g.field != 0) else {
@@ -89,7 +90,10 @@ fn prechecks_text(plan: &Plan, out: &mut String) {
         };
         let address = def.id == abi::field::SADDR || def.id == abi::field::DADDR;
         let ranges: Vec<String> = (0..g.nranges as usize)
-            .map(|i| precheck_range(address, g.lo[i], g.hi[i]))
+            .map(|i| match def.id {
+                abi::field::PCAP => crate::pcap::prefilter::range_text(g.lo[i], g.hi[i]),
+                _ => precheck_range(address, g.lo[i], g.hi[i]),
+            })
             .collect();
         let _ = match (ranges.is_empty(), address) {
             (true, true) => writeln!(

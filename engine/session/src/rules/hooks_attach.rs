@@ -79,12 +79,14 @@ impl RuleTable {
             self.func_status.clone_tracking = backend.enable_clone_tracking();
         }
         let entries: Vec<abi::Rule> = self.rules().map(|(_, r)| r.entry()).collect();
+        let pcap: Vec<&[ferret_core::ir::PcapUnit]> =
+            self.rules().map(|(_, r)| &r.plan.pcap[..]).collect();
         backend.set_config(&abi::Config {
             nrules,
             needs,
             hooks,
             wakeup_bytes: self.wakeup_bytes,
-            guards: ferret_core::plan::guard::hook_guards(&entries),
+            guards: ferret_core::plan::guard::hook_guards(&entries, &pcap),
         })?;
         let stale: Vec<u32> = self
             .attached
