@@ -260,3 +260,61 @@ fn a_playbook_captures_to_pcap_over_the_fixture_and_needs_the_file() {
     assert!(err.contains("run the playbook with --pcap FILE"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The fixture with its clock stretched a thousandfold: the drops come
+/// 0, 100.1, 202.4 and 250.4 ms after the first instead of microseconds.
+fn stretched_fixture(path: &std::path::Path) {
+    use ferret_core::recording::{self, Item, RecordingWriter};
+    let mut reader = recording::open(std::path::Path::new(FIXTURE)).expect("fixture");
+    let out = std::fs::File::create(path).unwrap();
+    let mut w = RecordingWriter::new(out, reader.context()).unwrap();
+    let mut first = None;
+    while let Some(item) = reader.next_item() {
+        if let Item::Event(r) = item.expect("the fixture reads") {
+            let mut ev = r.event.clone();
+            let t0 = *first.get_or_insert(ev.meta.ts_ns);
+            ev.meta.ts_ns = t0 + (ev.meta.ts_ns - t0) * 1000;
+            w.event(&ev, reader.stack(&r), reader.names()).unwrap();
+        }
+    }
+    w.flush().unwrap();
+}
+
+#[test]
+fn playbook_timers_run_on_the_recording_clock() {
+    // A 60 ms timer has fired 0, 1, 3 and 4 times when each drop arrives,
+    // and never after the last.
+    let dir = std::env::temp_dir().join(format!("ferret-timers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let recording = dir.join("stretched.pcapng");
+    stretched_fixture(&recording);
+    let script = dir.join("timers.rhai");
+    std::fs::write(
+        &script,
+        r#"let ticks = 0;
+let seen = [];
+every(60, "tick");
+rule("on drop call on_drop");
+fn tick() { ticks += 1; }
+fn on_drop(ev) { seen.push(ticks); }
+fn on_end() { report(#{ seen: seen, ticks: ticks }); }
+"#,
+    )
+    .unwrap();
+    let (lines, err, code) = ferret(&[
+        "run",
+        script.to_str().unwrap(),
+        "-r",
+        recording.to_str().unwrap(),
+        "--json",
+        "--allow-unsafe-files",
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{err}");
+    let report = lines
+        .iter()
+        .find(|v| v["type"] == "report")
+        .unwrap_or_else(|| panic!("no report: {err}"));
+    assert_eq!(report["seen"], serde_json::json!([0, 1, 3, 4]), "{report}");
+    assert_eq!(report["ticks"], 4, "{report}");
+}

@@ -7,7 +7,7 @@ use ferret_session::control::RuleControl;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FnPtr, Map, NativeCallContext};
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 type Shared<T> = Rc<RefCell<State<T>>>;
 type Res<T> = Result<T, Box<EvalAltResult>>;
@@ -238,7 +238,7 @@ fn add_timer<T>(ctx: &NativeCallContext, st: &mut State<T>, ms: i64, f: &str) ->
     let every = Duration::from_millis(ms as u64);
     st.timers.push(Timer {
         every,
-        next: Instant::now() + every,
+        next: st.now() + every,
         func: f.to_string(),
     });
     Ok(())

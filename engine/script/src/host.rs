@@ -143,6 +143,11 @@ impl<T: RuleControl + 'static> Host<T> {
         Ok(())
     }
 
+    /// Sets the recording's time, which timers then count on (replay.rs).
+    pub fn set_clock(&mut self, now: Instant) {
+        self.state.borrow_mut().clock = Some(now);
+    }
+
     /// When the next `every()` timer is due.
     pub fn next_timer(&self) -> Option<Instant> {
         self.state.borrow().next_timer()

@@ -2,8 +2,10 @@
 //! rules it adds run offline (ferret_core::recording::offline) over the
 //! recorded events, in order, with the recording's drop reasons and
 //! function names; hooks, `call` handlers, `on_end()`, the tables and the
-//! report are those of a live run. `every()` timers do not fire: a
-//! recording has no wall clock to run them on.
+//! report are those of a live run. `every()` timers run on the
+//! recording's clock: a timer of period P fires before the first event
+//! recorded P after the first event, then every P of recorded time
+//! (each period once, in order); none fires after the last event.
 
 use super::capture::{write_captures, PcapFile};
 use super::event::ScriptEvent;
@@ -163,11 +165,16 @@ pub fn run<R: std::io::Read>(
         out,
         opts,
     );
+    // Timers count on the recording's clock; its first event is at `start`.
+    let start = std::time::Instant::now();
+    let clock = RecordedClock::new(start);
+    host.set_clock(start);
     let mut error = host.start().err();
     let mut stopped = false;
     let mut damage = None;
     if error.is_none() {
         let mut feed = Feed {
+            clock,
             stopped: &mut stopped,
             damage: &mut damage,
             pcap: pcap.as_mut(),
@@ -220,8 +227,52 @@ pub fn run<R: std::io::Read>(
     Ok((outcome, damage))
 }
 
+/// The recording's time as an `Instant` timers can be compared with.
+struct RecordedClock {
+    start: std::time::Instant,
+    /// The first event's time, and the latest seen (events from several
+    /// CPUs may come a little out of order: the clock never goes back).
+    first_ns: Option<u64>,
+    latest_ns: u64,
+}
+
+impl RecordedClock {
+    fn new(start: std::time::Instant) -> RecordedClock {
+        RecordedClock {
+            start,
+            first_ns: None,
+            latest_ns: 0,
+        }
+    }
+
+    /// The instant of an event recorded at `ts_ns`.
+    fn at(&mut self, ts_ns: u64) -> std::time::Instant {
+        let first = *self.first_ns.get_or_insert(ts_ns);
+        self.latest_ns = self.latest_ns.max(ts_ns.saturating_sub(first));
+        self.start + std::time::Duration::from_nanos(self.latest_ns)
+    }
+}
+
+/// Fires every timer period that ends by `now`, one period at a time, in
+/// order, each with the clock at its end; then sets the clock to `now`.
+fn run_timers_until(
+    host: &mut Host<RecordingTracer>,
+    now: std::time::Instant,
+) -> Result<(), ScriptError> {
+    while let Some(due) = host.next_timer().filter(|t| *t <= now) {
+        if host.stop_requested() {
+            break;
+        }
+        host.set_clock(due);
+        host.run_timers(due)?;
+    }
+    host.set_clock(now);
+    Ok(())
+}
+
 /// Hands the recorded events to the playbook's rules and hooks.
 struct Feed<'a> {
+    clock: RecordedClock,
     stopped: &'a mut bool,
     damage: &'a mut Option<ReadError>,
     pcap: Option<&'a mut PcapFile>,
@@ -246,6 +297,13 @@ impl Feed<'_> {
                 Some(Ok(Item::Event(r))) => r,
                 Some(Ok(_)) => continue,
             };
+            let now = self.clock.at(r.event.meta.ts_ns);
+            if let Err(e) = run_timers_until(host, now) {
+                return Ok(Err(e));
+            }
+            if host.stop_requested() {
+                break;
+            }
             let (deliver, with_stack, captures) = {
                 let mut t = host.tracer();
                 if reader.take_names_changed() {

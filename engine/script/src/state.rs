@@ -36,6 +36,9 @@ pub struct State<T> {
     /// Rule id → the `call` handler of that rule.
     pub handlers: HashMap<usize, String>,
     pub timers: Vec<Timer>,
+    /// The recording's time while a playbook reads a recording: timers
+    /// count on it. `None` live, where they count on the wall clock.
+    pub clock: Option<Instant>,
     pub netns: NetnsNames,
     /// (name, parameter count) of every function the playbook defines.
     pub fns: HashSet<(String, usize)>,
@@ -75,6 +78,7 @@ impl<T> State<T> {
             exit: 0,
             handlers: HashMap::new(),
             timers: vec![],
+            clock: None,
             netns: NetnsNames::default(),
             fns,
             capture_file: false,
@@ -122,6 +126,11 @@ impl<T> State<T> {
 
     pub fn has_fn(&self, name: &str, params: usize) -> bool {
         self.fns.contains(&(name.to_string(), params))
+    }
+
+    /// What timers count from: the recording's time, or the wall clock.
+    pub fn now(&self) -> Instant {
+        self.clock.unwrap_or_else(Instant::now)
     }
 
     pub fn next_timer(&self) -> Option<Instant> {
