@@ -27,7 +27,10 @@ type Reader = recording::RecordingReader<BufReader<File>>;
 pub fn run(path: &Path, rules: Option<&RuleSource>, args: &OutputArgs) -> anyhow::Result<Exit> {
     let live_only = [
         (args.cmd.is_some(), "--cmd"),
-        (args.interval.is_some(), "--interval"),
+        (
+            args.interval.is_some() && rules.is_none(),
+            "--interval without rules (the recording's own tables are printed at its end)",
+        ),
         (args.duration.is_some(), "--duration"),
         (
             rules.is_none() && (args.write.is_some() || args.pcap.is_some()),
@@ -200,6 +203,7 @@ fn refilter(
         .map(|p| p.number)
         .collect();
     let mut off = Offline::new(plan, reader.names());
+    let mut ticks = args.interval.map(IntervalTables::new);
     let mut n = 0;
     let damage = loop {
         let r = match reader.next_item() {
@@ -210,6 +214,9 @@ fn refilter(
         };
         if reader.take_names_changed() {
             off.set_names(reader.names());
+        }
+        if let Some(t) = ticks.as_mut() {
+            t.before(r.event.meta.ts_ns, &off, sink, reader.names())?;
         }
         let deliver = off.event(&r.event);
         if deliver.is_empty() {
@@ -265,6 +272,47 @@ fn refilter(
     }
     finish(sink, Some(tables), &summary, reader.names())?;
     Ok((n, damage))
+}
+
+/// `--interval` over a recording: the tables so far, once for each
+/// interval of recorded time that ends before the next event, as a live
+/// session prints them once per interval of wall-clock time.
+struct IntervalTables {
+    every_ns: u64,
+    first_ns: Option<u64>,
+    /// Intervals printed so far.
+    printed: u64,
+}
+
+impl IntervalTables {
+    fn new(every: std::time::Duration) -> IntervalTables {
+        IntervalTables {
+            every_ns: (every.as_nanos() as u64).max(1),
+            first_ns: None,
+            printed: 0,
+        }
+    }
+
+    /// Prints the tables of every interval that ended by `ts_ns`.
+    fn before(
+        &mut self,
+        ts_ns: u64,
+        off: &Offline,
+        sink: &mut dyn Sink,
+        names: &Names,
+    ) -> std::io::Result<()> {
+        let first = *self.first_ns.get_or_insert(ts_ns);
+        while ts_ns.saturating_sub(first) >= (self.printed + 1) * self.every_ns {
+            self.printed += 1;
+            let mut tables = off.aggregates();
+            tables.last = false;
+            tables.elapsed_ms = self.printed * self.every_ns / 1_000_000;
+            if !tables.is_empty() {
+                sink.aggregates(&tables, names)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A recording of the offline session, with the original machine's facts.

@@ -318,3 +318,50 @@ fn on_end() { report(#{ seen: seen, ticks: ticks }); }
     assert_eq!(report["seen"], serde_json::json!([0, 1, 3, 4]), "{report}");
     assert_eq!(report["ticks"], 4, "{report}");
 }
+
+#[test]
+fn interval_tables_come_on_the_recording_clock() {
+    // Drops at 0, 100.1, 202.4 and 250.4 ms: after 60, 120, 180 and 240 ms
+    // the table holds 1, 2, 2 and 3 drops, then all 4 at the end.
+    let dir = std::env::temp_dir().join(format!("ferret-interval-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let recording = dir.join("stretched.pcapng");
+    stretched_fixture(&recording);
+    let (lines, err, code) = ferret(&[
+        "-r",
+        recording.to_str().unwrap(),
+        "on drop count by reason",
+        "--interval",
+        "60ms",
+        "--json",
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{err}");
+    let tables: Vec<(u64, bool, u64)> = lines
+        .iter()
+        .filter(|v| v["type"] == "count")
+        .map(|v| {
+            let n = v["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["count"].as_u64().unwrap())
+                .sum();
+            (v["elapsed_ms"].as_u64().unwrap(), v["final"] == true, n)
+        })
+        .collect();
+    assert_eq!(
+        tables,
+        vec![
+            (60, false, 1),
+            (120, false, 2),
+            (180, false, 2),
+            (240, false, 3),
+            (tables.last().map_or(0, |t| t.0), true, 4)
+        ],
+        "{err}"
+    );
+    let (_, err, code) = ferret(&["-r", FIXTURE, "--interval", "1s"]);
+    assert_eq!(code, 2, "--interval without rules is refused: {err}");
+    assert!(err.contains("--interval without rules"), "{err}");
+}
