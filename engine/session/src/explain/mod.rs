@@ -11,8 +11,10 @@
 //! was (not) tried.
 
 pub mod correlate;
+mod fresh;
 pub mod monitor_line;
 mod netns;
+mod routing;
 mod sockets;
 mod stale;
 mod tracer;
@@ -34,14 +36,47 @@ pub use stale::remove_stale_tables;
 pub struct Explainer {
     table: String,
     /// By namespace inode; `Err` says why that namespace cannot be traced.
-    tracers: HashMap<u32, Result<Tracer, String>>,
-    /// The NETFILTER_DROP value of this kernel's `enum skb_drop_reason`.
-    netfilter_drop: Option<u32>,
-    /// Its NO_SOCKET value.
-    no_socket: Option<u32>,
+    tracers: HashMap<u32, Result<Tracer, tracer::TracerError>>,
+    /// What each explained value of this kernel's `enum skb_drop_reason`
+    /// is, and so what is read for it.
+    causes: HashMap<u32, Cause>,
     listeners: sockets::Listeners,
+    /// Namespaces where facts were read, by inode.
+    namespaces: HashMap<u32, Option<netns::Netns>>,
+    routes: fresh::Fresh<RouteKey, Verdict>,
     latency: Latency,
 }
+
+/// The drop reasons `explain` resolves, by what answers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// NETFILTER_DROP: the nftables trace.
+    Netfilter,
+    /// NO_SOCKET: the namespace's listeners.
+    NoSocket,
+    /// IP_RPFILTER, IP_INNOROUTES, IP_OUTNOROUTES: rp_filter and routes.
+    Route(&'static str),
+}
+
+/// The names behind [`Cause`]s.
+const CAUSES: [(&str, Cause); 5] = [
+    ("NETFILTER_DROP", Cause::Netfilter),
+    ("NO_SOCKET", Cause::NoSocket),
+    ("IP_RPFILTER", Cause::Route("IP_RPFILTER")),
+    ("IP_INNOROUTES", Cause::Route("IP_INNOROUTES")),
+    ("IP_OUTNOROUTES", Cause::Route("IP_OUTNOROUTES")),
+];
+
+/// What a routing verdict depends on: namespace, reason, device,
+/// addresses, mark.
+type RouteKey = (
+    u32,
+    &'static str,
+    String,
+    Option<std::net::IpAddr>,
+    Option<std::net::IpAddr>,
+    u32,
+);
 
 /// Drop → explained event, over the events that were explained.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -67,13 +102,21 @@ impl Explainer {
     /// For this process; removes what killed ferrets left behind first.
     pub fn new(reasons: Option<&ferret_core::reasons::DropReasons>) -> Explainer {
         remove_stale_tables();
-        let value = |name| reasons.and_then(|r| r.value_of(name));
+        let causes = CAUSES
+            .iter()
+            .filter_map(|(name, cause)| Some((reasons?.value_of(name)?, *cause)))
+            .collect();
+        Explainer::with_causes(causes)
+    }
+
+    fn with_causes(causes: HashMap<u32, Cause>) -> Explainer {
         Explainer {
             table: format!("ferret_explain_{}", std::process::id()),
             tracers: HashMap::new(),
-            netfilter_drop: value("NETFILTER_DROP"),
-            no_socket: value("NO_SOCKET"),
+            causes,
             listeners: sockets::Listeners::default(),
+            namespaces: HashMap::new(),
+            routes: fresh::Fresh::default(),
             latency: Latency::default(),
         }
     }
@@ -86,13 +129,13 @@ impl Explainer {
     pub fn explain(&mut self, ev: &Event) -> Verdict {
         let verdict = self.find(ev);
         match verdict {
-            Verdict::Nftables(_) | Verdict::Sockets(_) => {
+            Verdict::Unknown { .. } => self.latency.unknown += 1,
+            _ => {
                 let ns = tracer::now_ns().saturating_sub(ev.meta.ts_ns);
                 self.latency.explained += 1;
                 self.latency.total_ns += ns;
                 self.latency.max_ns = self.latency.max_ns.max(ns);
             }
-            Verdict::Unknown { .. } => self.latency.unknown += 1,
         }
         verdict
     }
@@ -105,21 +148,23 @@ impl Explainer {
         if !ev.is_drop() {
             return unknown("not a drop: only drops are explained");
         }
-        let reason = Some(ev.meta.reason);
-        if reason != self.netfilter_drop && reason != self.no_socket {
-            return unknown("only NETFILTER_DROP (nftables trace) and NO_SOCKET (listening sockets) drops are explained so far");
+        let Some(cause) = self.causes.get(&ev.meta.reason).copied() else {
+            return unknown(UNRESOLVED);
+        };
+        if let Cause::Route(reason) = cause {
+            return self.route_verdict(reason, ev);
         }
         let Some(flow) = flow_of(ev) else {
             return unknown("only TCP, UDP and SCTP flows over IP are explained");
         };
-        if reason == self.no_socket {
+        if cause == Cause::NoSocket {
             return self.listeners.verdict(ev.meta.netns, &flow);
         }
         let table = self.table.clone();
         let tracer = match self.tracers.entry(ev.meta.netns).or_insert_with(|| {
             match netns::find(ev.meta.netns) {
                 Some(ns) => Tracer::start(ns, table),
-                None => Err(format!("network namespace {} not found", ev.meta.netns)),
+                None => Err(netns::NetnsError::NotFound { ino: ev.meta.netns }.into()),
             }
         }) {
             Ok(t) => t,
@@ -128,6 +173,35 @@ impl Explainer {
         explain_in(tracer, ev, flow)
     }
 }
+
+impl Explainer {
+    fn route_verdict(&mut self, reason: &'static str, ev: &Event) -> Verdict {
+        let ino = ev.meta.netns;
+        let key = (
+            ino,
+            reason,
+            ev.ifname().to_string(),
+            ev.saddr(),
+            ev.daddr(),
+            ev.meta.mark,
+        );
+        let found = self
+            .namespaces
+            .entry(ino)
+            .or_insert_with(|| netns::find(ino));
+        let Some(ns) = found.as_ref() else {
+            return Verdict::Unknown {
+                pending: false,
+                tried: format!("routing: {}", netns::NetnsError::NotFound { ino }),
+            };
+        };
+        let read = || Verdict::Routing(routing::facts(ns, reason, ev));
+        self.routes.get(key, read)
+    }
+}
+
+/// What is said of a drop whose reason `explain` does not resolve.
+const UNRESOLVED: &str = "explain resolves NETFILTER_DROP (nftables trace), NO_SOCKET (listening sockets), IP_RPFILTER, IP_INNOROUTES and IP_OUTNOROUTES (rp_filter and routes); nothing is read for this reason";
 
 fn explain_in(t: &mut Tracer, ev: &Event, flow: FlowKey) -> Verdict {
     let pending = |tried: String| Verdict::Unknown {
@@ -277,20 +351,17 @@ mod tests {
 
     #[test]
     fn what_cannot_be_traced_is_unknown_with_the_reason() {
-        let mut x = Explainer {
-            table: "ferret_explain_test".into(),
-            tracers: HashMap::new(),
-            netfilter_drop: Some(12),
-            no_socket: Some(2),
-            listeners: sockets::Listeners::default(),
-            latency: Latency::default(),
-        };
+        let mut x = Explainer::with_causes(
+            [(12, Cause::Netfilter), (2, Cause::NoSocket)]
+                .into_iter()
+                .collect(),
+        );
         let mut ev = tcp_drop(vec![1]);
         ev.meta.reason = 3;
         let Verdict::Unknown { pending, tried } = x.explain(&ev) else {
             panic!()
         };
-        assert!(!pending && tried.contains("NETFILTER_DROP"), "{tried}");
+        assert!(!pending && tried == UNRESOLVED, "{tried}");
         ev.meta.reason = 2;
         ev.meta.proto = 1;
         let Verdict::Unknown { tried, .. } = x.explain(&ev) else {

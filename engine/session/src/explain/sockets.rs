@@ -5,7 +5,7 @@
 //! between shows as it is then.
 
 use super::monitor_line::FlowKey;
-use super::netns::{self, Netns};
+use super::netns::{self, Netns, NetnsError};
 use ferret_core::verdict::{SocketFacts, Verdict};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -19,7 +19,7 @@ const FRESH: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 pub struct Listeners {
     namespaces: HashMap<u32, Option<Netns>>,
-    read: HashMap<u32, (Instant, Result<Vec<Bound>, String>)>,
+    read: HashMap<u32, (Instant, Result<Vec<Bound>, NetnsError>)>,
 }
 
 impl Listeners {
@@ -39,7 +39,7 @@ impl Listeners {
                 .or_insert_with(|| netns::find(ino));
             let read = match ns {
                 Some(ns) => read_in(ns),
-                None => Err(format!("network namespace {ino} not found")),
+                None => Err(NetnsError::NotFound { ino }),
             };
             self.read.insert(ino, (Instant::now(), read));
         }
@@ -84,7 +84,7 @@ impl Bound {
 
 /// The sockets that take packets in namespace `ns`, or why they could
 /// not be read.
-pub fn read_in(ns: &Netns) -> Result<Vec<Bound>, String> {
+pub fn read_in(ns: &Netns) -> Result<Vec<Bound>, NetnsError> {
     const TABLES: [(&str, u8); 4] = [("tcp", 6), ("tcp6", 6), ("udp", 17), ("udp6", 17)];
     let texts = ns.read_proc_net(&TABLES.map(|(n, _)| n))?;
     // A missing table (no IPv6): nothing bound there.

@@ -12,7 +12,7 @@
 
 use super::correlate::TracedDrop;
 use super::monitor_line::{self, FlowKey, MonitorLine, TracedPacket};
-use super::netns::Netns;
+use super::netns::{Netns, NetnsError};
 use ferret_core::verdict::NftVerdict;
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
@@ -24,6 +24,29 @@ use std::time::{Duration, Instant};
 pub const FLOW_TIMEOUT: Duration = Duration::from_secs(120);
 /// Flows traced at once per namespace: bounds what a drop storm installs.
 pub const MAX_FLOWS: usize = 1024;
+
+/// Why a namespace cannot be traced, or a flow not added.
+#[derive(Debug, thiserror::Error)]
+pub enum TracerError {
+    #[error("{source}")]
+    Netns {
+        #[from]
+        source: NetnsError,
+    },
+    #[error("cannot run `{what}`: {source}")]
+    Spawn {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("could not create table inet {table} in {place}")]
+    NotListed { table: String, place: String },
+    #[error("the nft process is gone")]
+    Gone,
+    #[error("cannot write to nft: {source}")]
+    Write { source: std::io::Error },
+    #[error("{max} flows are traced already")]
+    Full { max: usize },
+}
 
 /// What the monitor thread hands over.
 #[derive(Debug)]
@@ -87,14 +110,17 @@ fn setup_commands(table: &str, owner: bool) -> String {
 
 impl Tracer {
     /// Starts the monitor, then creates the table; waits until nft lists it.
-    pub fn start(ns: Netns, table: String) -> Result<Tracer, String> {
+    pub fn start(ns: Netns, table: String) -> Result<Tracer, TracerError> {
         let mut monitor = ns
             .nft(&["-a", "monitor"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot run `nft monitor`: {e}"))?;
+            .map_err(|source| TracerError::Spawn {
+                what: "nft monitor",
+                source,
+            })?;
         let (tx, heard) = mpsc::channel();
         let out = monitor.stdout.take().expect("piped");
         let ours = table.clone();
@@ -105,7 +131,10 @@ impl Tracer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot run `nft -i`: {e}"))?;
+            .map_err(|source| TracerError::Spawn {
+                what: "nft -i",
+                source,
+            })?;
         let commands = owner.stdin.take();
         let mut t = Tracer {
             ns,
@@ -126,11 +155,10 @@ impl Tracer {
                 return Ok(t);
             }
         }
-        Err(format!(
-            "could not create table inet {} in {}",
-            t.table,
-            t.ns.path.display()
-        ))
+        Err(TracerError::NotListed {
+            table: t.table.clone(),
+            place: t.ns.path.display().to_string(),
+        })
     }
 
     fn wait_listed(&self) -> bool {
@@ -148,17 +176,17 @@ impl Tracer {
         false
     }
 
-    fn send(&mut self, text: &str) -> Result<(), String> {
-        let pipe = self.commands.as_mut().ok_or("the nft process is gone")?;
+    fn send(&mut self, text: &str) -> Result<(), TracerError> {
+        let pipe = self.commands.as_mut().ok_or(TracerError::Gone)?;
         pipe.write_all(text.as_bytes())
             .and_then(|()| pipe.flush())
-            .map_err(|e| format!("cannot write to nft: {e}"))
+            .map_err(|source| TracerError::Write { source })
     }
 
     /// Asks for `flow` to be traced from now on (once per timeout).
-    pub fn trace(&mut self, flow: FlowKey) -> Result<(), String> {
+    pub fn trace(&mut self, flow: FlowKey) -> Result<(), TracerError> {
         if self.flows.len() >= MAX_FLOWS {
-            return Err(format!("{MAX_FLOWS} flows are traced already"));
+            return Err(TracerError::Full { max: MAX_FLOWS });
         }
         let (set, proto) = (if flow.saddr.is_ipv4() { "f4" } else { "f6" }, flow.proto);
         let line = format!(
@@ -264,6 +292,8 @@ fn read_monitor(out: std::process::ChildStdout, table: &str, tx: &mpsc::Sender<H
                         rule: text,
                         policy: false,
                         comment,
+                        iptables: None,
+                        ct: None,
                     },
                 })
             }),
@@ -280,6 +310,8 @@ fn read_monitor(out: std::process::ChildStdout, table: &str, tx: &mpsc::Sender<H
                             rule: None,
                             policy: true,
                             comment: None,
+                            iptables: None,
+                            ct: None,
                         },
                     })
                 })
