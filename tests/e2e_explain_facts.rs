@@ -204,3 +204,121 @@ fn an_output_drop_without_a_route_lists_the_table_when_it_has_no_address() {
         );
     }
 }
+
+/// Sets SO_RCVBUF and returns what the kernel made of it (it doubles the
+/// value and has a floor).
+fn small_receive_buffer(sock: &std::net::UdpSocket) -> u64 {
+    use std::os::fd::AsRawFd;
+    let fd = sock.as_raw_fd();
+    let want: libc::c_int = 1024;
+    let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: an open socket and an int of the size given.
+    let set = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&want as *const libc::c_int).cast(),
+            size,
+        )
+    };
+    assert_eq!(set, 0, "setsockopt");
+    let mut got: libc::c_int = 0;
+    let mut len = size;
+    // SAFETY: as above, with room for the int.
+    let read = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&mut got as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(read, 0, "getsockopt");
+    got as u64
+}
+
+#[test]
+fn a_full_udp_receive_buffer_shows_the_sockets_memory_and_limit() {
+    if !root_or_skip("explain receive buffer") {
+        return;
+    }
+    let lab = Lab::create("xrcv").expect("lab");
+    let port = 7210;
+    let rule = format!(
+        "on drop where netns == \"{}\" and udp dst port {port} explain",
+        lab.b
+    );
+    let trace = Trace::start(&[&rule]);
+    // Nobody reads the socket; loopback floods it.
+    let (receiver, limit) = lab
+        .in_ns(&lab.b, move || {
+            let r = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).expect("bind");
+            let limit = small_receive_buffer(&r);
+            let s = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+            for _ in 0..40 {
+                s.send_to(&[7u8; 200], (Ipv4Addr::LOCALHOST, port))
+                    .expect("send");
+            }
+            (r, limit)
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = trace.stop();
+    drop(receiver);
+    let verdicts = only_verdicts(&out.events, "SOCKET_RCVBUFF");
+    assert!(!verdicts.is_empty(), "{:?}\n{}", out.events, out.stderr);
+    for v in verdicts {
+        assert_eq!(v["by"], "socket_buffer", "{v}");
+        assert_eq!((&v["proto"], &v["port"]), (&"udp".into(), &port.into()));
+        let s = &v["socket"];
+        assert_eq!(s["local"], format!("127.0.0.1:{port}"), "{v}");
+        assert_eq!(s["rcvbuf"], limit, "{v}");
+        assert!(s["drops"].as_u64().unwrap() >= 1, "{v}");
+        assert!(s["queued"].as_u64().unwrap() > 0, "{v}");
+    }
+}
+
+#[test]
+fn a_qdisc_drop_shows_the_devices_qdisc_with_its_limit_and_drops() {
+    if !root_or_skip("explain qdisc") {
+        return;
+    }
+    let lab = Lab::create("xqd").expect("lab");
+    // A FIFO of no packets drops every one (and cannot be bypassed).
+    resolve_b(&lab);
+    lab.exec(
+        &lab.a,
+        &[
+            "tc", "qdisc", "replace", "dev", "fa0", "root", "pfifo", "limit", "0",
+        ],
+    )
+    .expect("tc");
+    let port = 7211;
+    let rule = format!(
+        "on drop where netns == \"{}\" and udp dst port {port} explain",
+        lab.a
+    );
+    let trace = Trace::start(&[&rule]);
+    udp_from(&lab, ADDR_A, ADDR_B, port, 3);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = trace.stop();
+    let verdicts = only_verdicts(&out.events, "QDISC_DROP");
+    assert_eq!(verdicts.len(), 3, "{:?}\n{}", out.events, out.stderr);
+    for v in verdicts {
+        assert_eq!(
+            (&v["by"], &v["device"]),
+            (&"qdisc".into(), &"fa0".into()),
+            "{v}"
+        );
+        let q = &v["qdiscs"][0];
+        assert_eq!(
+            (&q["kind"], &q["parent"], &q["limit"]),
+            (&"pfifo".into(), &"root".into(), &0.into()),
+            "{v}"
+        );
+        assert!(q["drops"].as_u64().unwrap() >= 1, "{v}");
+        assert_eq!(q["packets"], 0, "{v}");
+    }
+}

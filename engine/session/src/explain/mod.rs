@@ -10,10 +10,13 @@
 //! explained. Drops for other reasons are reported as unknown with what
 //! was (not) tried.
 
+mod buffers;
 pub mod correlate;
+mod facts;
 mod fresh;
 pub mod monitor_line;
 mod netns;
+mod qdisc;
 mod routing;
 mod sockets;
 mod stale;
@@ -41,9 +44,7 @@ pub struct Explainer {
     /// is, and so what is read for it.
     causes: HashMap<u32, Cause>,
     listeners: sockets::Listeners,
-    /// Namespaces where facts were read, by inode.
-    namespaces: HashMap<u32, Option<netns::Netns>>,
-    routes: fresh::Fresh<RouteKey, Verdict>,
+    facts: facts::FactReader,
     latency: Latency,
 }
 
@@ -56,27 +57,22 @@ enum Cause {
     NoSocket,
     /// IP_RPFILTER, IP_INNOROUTES, IP_OUTNOROUTES: rp_filter and routes.
     Route(&'static str),
+    /// SOCKET_RCVBUFF: the socket's memory.
+    ReceiveBuffer,
+    /// QDISC_DROP: the device's qdiscs.
+    Qdisc,
 }
 
 /// The names behind [`Cause`]s.
-const CAUSES: [(&str, Cause); 5] = [
+const CAUSES: [(&str, Cause); 7] = [
     ("NETFILTER_DROP", Cause::Netfilter),
     ("NO_SOCKET", Cause::NoSocket),
     ("IP_RPFILTER", Cause::Route("IP_RPFILTER")),
     ("IP_INNOROUTES", Cause::Route("IP_INNOROUTES")),
     ("IP_OUTNOROUTES", Cause::Route("IP_OUTNOROUTES")),
+    ("SOCKET_RCVBUFF", Cause::ReceiveBuffer),
+    ("QDISC_DROP", Cause::Qdisc),
 ];
-
-/// What a routing verdict depends on: namespace, reason, device,
-/// addresses, mark.
-type RouteKey = (
-    u32,
-    &'static str,
-    String,
-    Option<std::net::IpAddr>,
-    Option<std::net::IpAddr>,
-    u32,
-);
 
 /// Drop → explained event, over the events that were explained.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -115,8 +111,7 @@ impl Explainer {
             tracers: HashMap::new(),
             causes,
             listeners: sockets::Listeners::default(),
-            namespaces: HashMap::new(),
-            routes: fresh::Fresh::default(),
+            facts: facts::FactReader::default(),
             latency: Latency::default(),
         }
     }
@@ -151,14 +146,18 @@ impl Explainer {
         let Some(cause) = self.causes.get(&ev.meta.reason).copied() else {
             return unknown(UNRESOLVED);
         };
-        if let Cause::Route(reason) = cause {
-            return self.route_verdict(reason, ev);
+        match cause {
+            Cause::Route(reason) => return self.facts.routing(reason, ev),
+            Cause::Qdisc => return self.facts.qdisc(ev),
+            _ => {}
         }
         let Some(flow) = flow_of(ev) else {
             return unknown("only TCP, UDP and SCTP flows over IP are explained");
         };
-        if cause == Cause::NoSocket {
-            return self.listeners.verdict(ev.meta.netns, &flow);
+        match cause {
+            Cause::NoSocket => return self.listeners.verdict(ev.meta.netns, &flow),
+            Cause::ReceiveBuffer => return self.facts.receive_buffer(ev, flow),
+            _ => {}
         }
         let table = self.table.clone();
         let tracer = match self.tracers.entry(ev.meta.netns).or_insert_with(|| {
@@ -174,34 +173,8 @@ impl Explainer {
     }
 }
 
-impl Explainer {
-    fn route_verdict(&mut self, reason: &'static str, ev: &Event) -> Verdict {
-        let ino = ev.meta.netns;
-        let key = (
-            ino,
-            reason,
-            ev.ifname().to_string(),
-            ev.saddr(),
-            ev.daddr(),
-            ev.meta.mark,
-        );
-        let found = self
-            .namespaces
-            .entry(ino)
-            .or_insert_with(|| netns::find(ino));
-        let Some(ns) = found.as_ref() else {
-            return Verdict::Unknown {
-                pending: false,
-                tried: format!("routing: {}", netns::NetnsError::NotFound { ino }),
-            };
-        };
-        let read = || Verdict::Routing(routing::facts(ns, reason, ev));
-        self.routes.get(key, read)
-    }
-}
-
 /// What is said of a drop whose reason `explain` does not resolve.
-const UNRESOLVED: &str = "explain resolves NETFILTER_DROP (nftables trace), NO_SOCKET (listening sockets), IP_RPFILTER, IP_INNOROUTES and IP_OUTNOROUTES (rp_filter and routes); nothing is read for this reason";
+const UNRESOLVED: &str = "explain resolves NETFILTER_DROP (nftables trace), NO_SOCKET (listening sockets), IP_RPFILTER, IP_INNOROUTES and IP_OUTNOROUTES (rp_filter and routes), SOCKET_RCVBUFF (the socket's buffer) and QDISC_DROP (the device's qdiscs); nothing is read for this reason";
 
 fn explain_in(t: &mut Tracer, ev: &Event, flow: FlowKey) -> Verdict {
     let pending = |tried: String| Verdict::Unknown {

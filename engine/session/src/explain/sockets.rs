@@ -74,12 +74,16 @@ impl Bound {
         }
     }
 
-    /// Takes packets for `addr`: the same address or a wildcard (an IPv6
-    /// wildcard also takes IPv4, unless the socket is v6-only, which the
-    /// table does not say).
     fn takes(&self, addr: IpAddr) -> bool {
-        self.addr == addr || self.addr.is_unspecified() && (self.addr.is_ipv6() || addr.is_ipv4())
+        takes(self.addr, addr)
     }
+}
+
+/// A socket bound to `bound` takes packets for `addr`: the same address
+/// or a wildcard (an IPv6 wildcard also takes IPv4, unless the socket is
+/// v6-only, which the tables do not say).
+pub fn takes(bound: IpAddr, addr: IpAddr) -> bool {
+    bound == addr || bound.is_unspecified() && (bound.is_ipv6() || addr.is_ipv4())
 }
 
 /// The sockets that take packets in namespace `ns`, or why they could
