@@ -96,8 +96,9 @@ pub struct QdiscStats {
 /// connection tracking: `ct state invalid drop`, NAT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CtFacts {
-    /// The table has an entry for the flow (in either direction).
-    pub found: bool,
+    /// The table has an entry for the flow (in either direction); `None`
+    /// when it could not be asked.
+    pub found: Option<bool>,
     /// TCP's state (`SYN_SENT`, `ESTABLISHED`); `None` for other protocols.
     pub state: Option<String>,
     /// Status bits: `ASSURED`, `UNREPLIED`, ...
@@ -185,8 +186,10 @@ impl QdiscFacts {
 
 impl CtFacts {
     pub fn text(&self) -> String {
-        if !self.found {
-            return format!("conntrack: no entry ({})", self.tried);
+        match self.found {
+            None => return format!("conntrack: unknown ({})", self.tried),
+            Some(false) => return format!("conntrack: no entry ({})", self.tried),
+            Some(true) => {}
         }
         let mut s = "conntrack:".to_string();
         if let Some(state) = &self.state {
@@ -284,7 +287,7 @@ mod tests {
             "qdisc of fa0: pfifo 8001: root limit 0: 0 sent, 3 dropped, 0 overlimits, 0 queued"
         );
         let none = CtFacts {
-            found: false,
+            found: Some(false),
             state: None,
             status: vec![],
             original: None,

@@ -11,6 +11,7 @@
 //! was (not) tried.
 
 mod buffers;
+mod conntrack;
 pub mod correlate;
 mod facts;
 mod fresh;
@@ -234,7 +235,13 @@ fn explain_in(t: &mut Tracer, ev: &Event, flow: FlowKey) -> Verdict {
                     tried: "nftables trace: the kernel dropped trace messages around this drop (the monitor could not keep up)".into(),
                 }
             }
-            Match::Found { verdict, .. } => return Verdict::Nftables(with_rule_text(t, verdict)),
+            Match::Found { verdict, .. } => {
+                let mut v = with_rule_text(t, verdict);
+                if conntrack::concerns_conntrack(v.rule.as_deref(), &v.chain) {
+                    v.ct = Some(Box::new(conntrack::facts(&t.ns, &flow)));
+                }
+                return Verdict::Nftables(v);
+            }
             Match::Ambiguous { candidates } => {
                 return Verdict::Unknown {
                     pending: false,
