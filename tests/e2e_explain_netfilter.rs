@@ -166,3 +166,61 @@ fn a_rule_on_a_tracked_flow_shows_its_entry_and_both_tuples() {
         );
     }
 }
+
+#[test]
+fn an_iptables_legacy_drop_is_unknown_and_says_why() {
+    if !root_or_skip("explain iptables-legacy") || !have("iptables-legacy") {
+        return;
+    }
+    let lab = Lab::create("xleg").expect("lab");
+    let port = "7240";
+    lab.exec(
+        &lab.b,
+        &[
+            "iptables-legacy",
+            "-A",
+            "INPUT",
+            "-p",
+            "udp",
+            "--dport",
+            port,
+            "-j",
+            "DROP",
+        ],
+    )
+    .expect("iptables-legacy");
+    let rule = format!(
+        "on drop where netns == \"{}\" and udp dst port {port} explain",
+        lab.b
+    );
+    let trace = Trace::start(&[&rule]);
+    let b = lab.b.clone();
+    lab.in_ns(&lab.a, move || {
+        let sock = std::net::UdpSocket::bind((ADDR_A, 0)).expect("bind");
+        sock.send_to(b"x", (ADDR_B, 7240)).expect("send");
+        let sport = sock.local_addr().unwrap().port();
+        wait_for_ruleset(&b, &format!(". {sport} . 7240"));
+        std::thread::sleep(Duration::from_millis(100));
+        for _ in 0..2 {
+            sock.send_to(b"x", (ADDR_B, 7240)).expect("send");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .unwrap();
+    let out = trace.stop();
+    assert_eq!(out.events.len(), 3, "{:?}\n{}", out.events, out.stderr);
+    for ev in &out.events[1..] {
+        let v = &ev["verdict"];
+        assert_eq!(
+            (&v["by"], &v["pending"]),
+            (&"unknown".into(), &false.into()),
+            "{v}"
+        );
+        let tried = v["tried"].as_str().unwrap();
+        assert!(
+            tried.contains("iptables-legacy: filter")
+                && tried.contains("cannot be traced or resolved"),
+            "{tried}"
+        );
+    }
+}

@@ -15,6 +15,7 @@ mod conntrack;
 pub mod correlate;
 mod facts;
 mod fresh;
+mod iptables;
 pub mod monitor_line;
 mod netns;
 mod qdisc;
@@ -237,6 +238,7 @@ fn explain_in(t: &mut Tracer, ev: &Event, flow: FlowKey) -> Verdict {
             }
             Match::Found { verdict, .. } => {
                 let mut v = with_rule_text(t, verdict);
+                iptables::add_save_form(&t.ns, &mut v);
                 if conntrack::concerns_conntrack(v.rule.as_deref(), &v.chain) {
                     v.ct = Some(Box::new(conntrack::facts(&t.ns, &flow)));
                 }
