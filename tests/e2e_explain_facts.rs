@@ -1,6 +1,7 @@
 //! End to end: `explain` on drops no firewall rule made reports the facts
-//! of the drop's namespace behind them: rp_filter and route lookups,
-//! checked against what the lab set up.
+//! of the drop's namespace behind them (rp_filter and route lookups, a
+//! full socket receive buffer, a qdisc's drops), checked against what the
+//! lab set up; `why-dropped.rhai` turns them into its advice.
 
 mod common;
 
@@ -321,4 +322,74 @@ fn a_qdisc_drop_shows_the_devices_qdisc_with_its_limit_and_drops() {
         assert!(q["drops"].as_u64().unwrap() >= 1, "{v}");
         assert_eq!(q["packets"], 0, "{v}");
     }
+}
+
+/// `ferret run --json scripts/why-dropped.rhai -- FILTER`: its report's
+/// group of drops for `reason`.
+fn why_dropped_group(run: impl FnOnce(), filter: &str, reason: &str) -> Value {
+    let script = format!("{}/scripts/why-dropped.rhai", env!("CARGO_MANIFEST_DIR"));
+    let trace = Trace::start_exact(&["run", "--json", &script, "--", filter], &[]);
+    run();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = trace.stop();
+    let report = out
+        .events
+        .iter()
+        .find(|v| v["type"] == "report")
+        .unwrap_or_else(|| panic!("no report; stderr:\n{}", out.stderr));
+    report["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["reason"] == reason)
+        .unwrap_or_else(|| panic!("no {reason} group: {report}"))
+        .clone()
+}
+
+#[test]
+fn why_dropped_gives_the_routing_and_qdisc_facts_as_advice() {
+    if !root_or_skip("why-dropped routing and qdisc") {
+        return;
+    }
+    let lab = Lab::create("xpb").expect("lab");
+    lab.ip(
+        &lab.a,
+        &["addr", "add", &format!("{STRAY}/32"), "dev", "fa0"],
+    )
+    .unwrap();
+    resolve_b(&lab);
+    sysctl(&lab, &lab.b, "net.ipv4.conf.fb0.rp_filter=1");
+    let filter = format!("netns == \"{}\" and udp dst port 7250", lab.b);
+    let g = why_dropped_group(
+        || udp_from(&lab, STRAY, ADDR_B, 7250, 2),
+        &filter,
+        "IP_RPFILTER",
+    );
+    let advice = g["advice"].as_str().unwrap();
+    assert!(
+        advice.starts_with(&format!(
+            "rp_filter 1 is in force on fb0; ip route get {ADDR_B} from {STRAY} iif fb0: "
+        )) && advice.ends_with(&format!("; ip route get {STRAY}: Network is unreachable")),
+        "{g}"
+    );
+    lab.exec(
+        &lab.a,
+        &[
+            "tc", "qdisc", "replace", "dev", "fa0", "root", "pfifo", "limit", "0",
+        ],
+    )
+    .expect("tc");
+    let filter = format!("netns == \"{}\" and udp dst port 7251", lab.a);
+    let g = why_dropped_group(
+        || udp_from(&lab, ADDR_A, ADDR_B, 7251, 2),
+        &filter,
+        "QDISC_DROP",
+    );
+    let advice = g["advice"].as_str().unwrap();
+    assert!(
+        advice.starts_with("the qdisc of fa0 dropped it (pfifo ")
+            && advice.contains(" limit 0, ")
+            && advice.ends_with(" dropped)"),
+        "{g}"
+    );
 }
