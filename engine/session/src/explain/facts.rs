@@ -29,7 +29,8 @@ pub struct FactReader {
     /// By inode; the open namespace keeps its inode from being reused.
     namespaces: HashMap<u32, Option<Netns>>,
     routes: Fresh<RouteKey, Verdict>,
-    buffers: Fresh<(u32, FlowKey), Verdict>,
+    /// By namespace, protocol, destination address and port.
+    buffers: Fresh<(u32, u8, IpAddr, u16), Verdict>,
     qdiscs: Fresh<(u32, String), Verdict>,
 }
 
@@ -79,12 +80,13 @@ impl FactReader {
             Ok(ns) => ns,
             Err(e) => return unknown(format!("receive buffer: {e}")),
         };
-        self.buffers.get((ino, flow), || {
-            buffers::facts(ns, &flow).map_or_else(
-                |e| unknown(format!("receive buffer: {e}")),
-                Verdict::SocketBuffer,
-            )
-        })
+        self.buffers
+            .get((ino, flow.proto, flow.daddr, flow.dport), || {
+                buffers::facts(ns, &flow).map_or_else(
+                    |e| unknown(format!("receive buffer: {e}")),
+                    Verdict::SocketBuffer,
+                )
+            })
     }
 
     /// QDISC_DROP on the event's device.

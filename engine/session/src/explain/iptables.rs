@@ -12,37 +12,26 @@ use ferret_core::verdict::NftVerdict;
 /// iptables' table names.
 const TABLES: [&str; 5] = ["filter", "nat", "mangle", "raw", "security"];
 
-/// Adds the iptables-save form and, when nft did not show one, the
-/// comment of an iptables-nft rule.
-pub fn add_save_form(ns: &Netns, v: &mut NftVerdict) {
-    let Some(handle) = v.handle else { return };
+/// The rule of verdict `v` as `iptables-save` prints it, when it is an
+/// iptables-nft rule.
+pub fn save_form(ns: &Netns, v: &NftVerdict) -> Option<String> {
+    let handle = v.handle?;
     let tool = match v.family.as_str() {
         "ip" => "iptables-nft-save",
         "ip6" => "ip6tables-nft-save",
-        _ => return,
+        _ => return None,
     };
     if !TABLES.contains(&v.table.as_str()) {
-        return;
+        return None;
     }
-    let Ok(listed) = ns.nft_output(&["-a", "list", "chain", &v.family, &v.table, &v.chain]) else {
-        return;
-    };
+    let listed = ns
+        .nft_output(&["-a", "list", "chain", &v.family, &v.table, &v.chain])
+        .ok()?;
     let handles = rule_handles(&listed);
-    let Some(index) = handles.iter().position(|h| *h == handle) else {
-        return;
-    };
-    let Ok(saved) = ns.output(tool, &["-t", &v.table]) else {
-        return;
-    };
+    let index = handles.iter().position(|h| *h == handle)?;
+    let saved = ns.output(tool, &["-t", &v.table]).ok()?;
     let rules = chain_rules(&saved, &v.chain);
-    if rules.len() != handles.len() {
-        return;
-    }
-    let rule = rules[index].clone();
-    if v.comment.is_none() {
-        v.comment = comment_of(&rule);
-    }
-    v.iptables = Some(rule);
+    (rules.len() == handles.len()).then(|| rules[index].clone())
 }
 
 /// The handles of a chain's rules, in order (`... # handle N`; the
@@ -67,7 +56,7 @@ fn chain_rules(saved: &str, chain: &str) -> Vec<String> {
 }
 
 /// `--comment "words"` or `--comment word` of an iptables-save line.
-fn comment_of(rule: &str) -> Option<String> {
+pub fn comment_of(rule: &str) -> Option<String> {
     let rest = rule.split_once("--comment ")?.1;
     match rest.strip_prefix('"') {
         Some(quoted) => {

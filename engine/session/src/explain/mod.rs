@@ -237,12 +237,7 @@ fn explain_in(t: &mut Tracer, ev: &Event, flow: FlowKey) -> Verdict {
                 }
             }
             Match::Found { verdict, .. } => {
-                let mut v = with_rule_text(t, verdict);
-                iptables::add_save_form(&t.ns, &mut v);
-                if conntrack::concerns_conntrack(v.rule.as_deref(), &v.chain) {
-                    v.ct = Some(Box::new(conntrack::facts(&t.ns, &flow)));
-                }
-                return Verdict::Nftables(v);
+                return Verdict::Nftables(with_facts(t, with_rule_text(t, verdict), &flow));
             }
             Match::Ambiguous { candidates } => {
                 return Verdict::Unknown {
@@ -310,6 +305,26 @@ fn with_rule_text(t: &Tracer, mut v: NftVerdict) -> NftVerdict {
             .map(|r| r.trim().to_string())
     });
     v.comment = v.rule.as_deref().and_then(tracer::comment_of);
+    v
+}
+
+/// Adds what other tools say of the rule: its iptables-save form (and
+/// comment) for an iptables-nft rule, the flow's conntrack entry for a
+/// rule on connection tracking. Each answers for a second.
+fn with_facts(t: &mut Tracer, mut v: NftVerdict, flow: &FlowKey) -> NftVerdict {
+    if let Some(handle) = v.handle {
+        let key = (v.family.clone(), v.table.clone(), v.chain.clone(), handle);
+        let ns = &t.ns;
+        v.iptables = t.saved.get(key, || iptables::save_form(ns, &v));
+        if v.comment.is_none() {
+            v.comment = v.iptables.as_deref().and_then(iptables::comment_of);
+        }
+    }
+    if conntrack::concerns_conntrack(v.rule.as_deref(), &v.chain) {
+        let ns = &t.ns;
+        let entry = t.entries.get(*flow, || conntrack::facts(ns, flow));
+        v.ct = Some(Box::new(entry));
+    }
     v
 }
 

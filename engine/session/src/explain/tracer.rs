@@ -11,9 +11,10 @@
 //! in its sets: the flows of drops that `explain` rules matched.
 
 use super::correlate::TracedDrop;
+use super::fresh::Fresh;
 use super::monitor_line::{self, FlowKey, MonitorLine, TracedPacket};
 use super::netns::{Netns, NetnsError};
-use ferret_core::verdict::NftVerdict;
+use ferret_core::verdict::{CtFacts, NftVerdict};
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Stdio};
@@ -77,6 +78,10 @@ pub struct Tracer {
     pub drops: VecDeque<TracedDrop>,
     /// When the monitor last said that trace messages were lost.
     pub lost_at_ns: Option<u64>,
+    /// Recent iptables-save forms, by family, table, chain and handle.
+    pub saved: Fresh<(String, String, String, u64), Option<String>>,
+    /// Recent conntrack entries, by flow.
+    pub entries: Fresh<FlowKey, CtFacts>,
 }
 
 /// The monotonic clock the events' times are on.
@@ -146,6 +151,8 @@ impl Tracer {
             flows: HashMap::new(),
             drops: VecDeque::new(),
             lost_at_ns: None,
+            saved: Fresh::default(),
+            entries: Fresh::default(),
         };
         // The `owner` flag needs Linux 5.12; older kernels get a plain
         // table, which a later start removes if this ferret is killed.
