@@ -224,3 +224,101 @@ fn an_iptables_legacy_drop_is_unknown_and_says_why() {
         );
     }
 }
+
+/// A namespace of the test's own, deleted on drop.
+struct ExtraNetns(String);
+
+impl Drop for ExtraNetns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .status();
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .expect("ip");
+    assert!(out.status.success(), "ip {args:?}: {out:?}");
+}
+
+#[test]
+fn a_bridge_family_rule_is_named_when_bridged_packets_pass_the_ip_hooks() {
+    if !root_or_skip("explain bridge") {
+        return;
+    }
+    // b becomes a switch between a and a third namespace c.
+    let lab = Lab::create("xbr").expect("lab");
+    let c = ExtraNetns(format!("{}-c", lab.b));
+    ip(&["netns", "add", &c.0]);
+    ip(&[
+        "link", "add", "fc0", "netns", &c.0, "type", "veth", "peer", "name", "fb1", "netns", &lab.b,
+    ]);
+    ip(&["-n", &lab.b, "addr", "flush", "dev", "fb0"]);
+    ip(&["-n", &lab.b, "link", "add", "br0", "type", "bridge"]);
+    for dev in ["fb0", "fb1"] {
+        ip(&["-n", &lab.b, "link", "set", dev, "master", "br0"]);
+    }
+    for dev in ["fb1", "br0"] {
+        ip(&["-n", &lab.b, "link", "set", dev, "up"]);
+    }
+    let addr_c = "198.18.0.3";
+    ip(&[
+        "-n",
+        &c.0,
+        "addr",
+        "add",
+        &format!("{addr_c}/24"),
+        "dev",
+        "fc0",
+    ]);
+    ip(&["-n", &c.0, "link", "set", "fc0", "up"]);
+    // ferret sets its trace on the IP hooks; bridged packets pass them
+    // through br_netfilter.
+    let through = lab.exec(
+        &lab.b,
+        &["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1"],
+    );
+    if through.is_err() {
+        eprintln!("skipped explain bridge: no br_netfilter on this kernel");
+        return;
+    }
+    lab.nft(
+        &lab.b,
+        "table bridge switch {\n chain passing {\n  type filter hook forward priority 0; policy accept;\n  udp dport 7260 counter drop\n }\n}\n",
+    )
+    .expect("nft");
+    let rule = format!(
+        "on drop where netns == \"{}\" and udp dst port 7260 explain",
+        lab.b
+    );
+    let trace = Trace::start(&[&rule]);
+    let b = lab.b.clone();
+    lab.in_ns(&lab.a, move || {
+        let sock = std::net::UdpSocket::bind((ADDR_A, 0)).expect("bind");
+        let to: std::net::Ipv4Addr = addr_c.parse().unwrap();
+        // The first datagram waits for ARP, which the bridge passes.
+        sock.send_to(b"x", (to, 7260)).expect("send");
+        let sport = sock.local_addr().unwrap().port();
+        wait_for_ruleset(&b, &format!(". {sport} . 7260"));
+        std::thread::sleep(Duration::from_millis(100));
+        for _ in 0..3 {
+            sock.send_to(b"x", (to, 7260)).expect("send");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .unwrap();
+    let out = trace.stop();
+    let named = named(&out.events);
+    assert_eq!(named.len(), 3, "{:?}\n{}", out.events, out.stderr);
+    for v in named {
+        assert_eq!(
+            (&v["family"], &v["table"], &v["chain"]),
+            (&"bridge".into(), &"switch".into(), &"passing".into()),
+            "{v}"
+        );
+        assert_eq!(v["rule"], "udp dport 7260 counter drop", "{v}");
+    }
+}
