@@ -14,9 +14,30 @@ use ferret_core::verdict::{RouteFacts, RouteLookup, RpFilter};
 pub fn facts(ns: &Netns, reason: &str, ev: &Event) -> RouteFacts {
     let input = reason != "IP_OUTNOROUTES";
     let dev = ev.ifname();
-    let (saddr, daddr) = (ev.saddr(), ev.daddr());
-    let v4 = daddr.is_some_and(|a| a.is_ipv4());
+    let v4 = ev.daddr().is_some_and(|a| a.is_ipv4());
     let rp_filter = (input && v4 && valid_device(dev)).then(|| rp_filter(ns, dev));
+    let queries = queries(reason, ev);
+    let lookups: Vec<RouteLookup> = queries.iter().map(|q| lookup(ns, q)).collect();
+    let routes = lookups.is_empty().then(|| {
+        ns.output("ip", &["route", "show"])
+            .map(|t| t.lines().map(one_line).collect())
+            .unwrap_or_else(|e| vec![format!("cannot list: {e}")])
+    });
+    RouteFacts {
+        reason: reason.to_string(),
+        rp_filter,
+        lookups,
+        routes,
+    }
+}
+
+/// The `ip route get` arguments that ask what the kernel asked: for
+/// input drops the input lookup (and, for rp_filter, the route back to
+/// the source), for output drops the route to the destination; none
+/// without a destination.
+fn queries(reason: &str, ev: &Event) -> Vec<Vec<String>> {
+    let input = reason != "IP_OUTNOROUTES";
+    let dev = ev.ifname();
     let mark = (ev.meta.mark != 0).then(|| ev.meta.mark.to_string());
     let with_mark = |mut q: Vec<String>| {
         if let Some(m) = &mark {
@@ -25,7 +46,7 @@ pub fn facts(ns: &Netns, reason: &str, ev: &Event) -> RouteFacts {
         q
     };
     let mut queries = Vec::new();
-    match (daddr, saddr) {
+    match (ev.daddr(), ev.saddr()) {
         (Some(d), Some(s)) if input && valid_device(dev) => {
             let q = vec![d.to_string(), "from".into(), s.to_string(), "iif".into()];
             queries.push(with_mark([q, vec![dev.to_string()]].concat()));
@@ -42,18 +63,7 @@ pub fn facts(ns: &Netns, reason: &str, ev: &Event) -> RouteFacts {
         }
         (None, _) => {}
     }
-    let lookups: Vec<RouteLookup> = queries.iter().map(|q| lookup(ns, q)).collect();
-    let routes = lookups.is_empty().then(|| {
-        ns.output("ip", &["route", "show"])
-            .map(|t| t.lines().map(one_line).collect())
-            .unwrap_or_else(|e| vec![format!("cannot list: {e}")])
-    });
-    RouteFacts {
-        reason: reason.to_string(),
-        rp_filter,
-        lookups,
-        routes,
-    }
+    queries
 }
 
 /// A device name that is safe in a `/proc/sys` path and as an argument.
@@ -124,6 +134,36 @@ mod tests {
             stderr: "RTNETLINK answers: Network is unreachable\n".into(),
         };
         assert_eq!(lookup_error(e), "Network is unreachable");
+    }
+
+    fn drop_on(dev: &str, mark: u32) -> Event {
+        let mut ev = ferret_core::testing::tcp_drop(vec![1]);
+        ev.meta.ifname = [0; 16];
+        ev.meta.ifname[..dev.len()].copy_from_slice(dev.as_bytes());
+        ev.meta.mark = mark;
+        ev
+    }
+
+    #[test]
+    fn lookups_ask_what_the_kernel_asked() {
+        let joined =
+            |qs: Vec<Vec<String>>| -> Vec<String> { qs.iter().map(|q| q.join(" ")).collect() };
+        let ev = drop_on("fb0", 0);
+        assert_eq!(
+            joined(queries("IP_RPFILTER", &ev)),
+            ["198.18.0.2 from 198.18.0.1 iif fb0", "198.18.0.1"]
+        );
+        assert_eq!(
+            joined(queries("IP_INNOROUTES", &drop_on("fb0", 7))),
+            ["198.18.0.2 from 198.18.0.1 iif fb0 mark 7"]
+        );
+        assert_eq!(
+            joined(queries("IP_OUTNOROUTES", &ev)),
+            ["198.18.0.2 from 198.18.0.1"]
+        );
+        let mut bare = drop_on("", 0);
+        bare.meta.present = 0;
+        assert!(queries("IP_OUTNOROUTES", &bare).is_empty());
     }
 
     #[test]
