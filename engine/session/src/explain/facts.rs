@@ -3,7 +3,7 @@
 //! receive buffer, a device's qdiscs. Each reading answers the drops of
 //! the same cause for a second ([`Fresh`]).
 
-use super::fresh::Fresh;
+use super::fresh::{Budget, Fresh};
 use super::monitor_line::FlowKey;
 use super::netns::{self, Netns, NetnsError};
 use super::{buffers, qdisc, routing};
@@ -23,8 +23,11 @@ type RouteKey = (
     u32,
 );
 
+/// New readings per second (each runs a tool or two, a few ms each).
+const READINGS_PER_SECOND: u32 = 50;
+
 /// The namespaces where facts were read and the recent readings.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FactReader {
     /// By inode; the open namespace keeps its inode from being reused.
     namespaces: HashMap<u32, Option<Netns>>,
@@ -32,6 +35,27 @@ pub struct FactReader {
     /// By namespace, protocol, destination address and port.
     buffers: Fresh<(u32, u8, IpAddr, u16), Verdict>,
     qdiscs: Fresh<(u32, String), Verdict>,
+    budget: Budget,
+}
+
+impl Default for FactReader {
+    fn default() -> Self {
+        FactReader {
+            namespaces: HashMap::new(),
+            routes: Fresh::default(),
+            buffers: Fresh::default(),
+            qdiscs: Fresh::default(),
+            budget: Budget::new(READINGS_PER_SECOND),
+        }
+    }
+}
+
+/// What is said when the second's readings are spent.
+fn over_budget(what: &str, budget: &Budget) -> Verdict {
+    unknown(format!(
+        "{what}: not read: {} new readings a second are spent (drops of many different flows)",
+        budget.per_second()
+    ))
 }
 
 fn unknown(tried: String) -> Verdict {
@@ -67,7 +91,10 @@ impl FactReader {
             Err(e) => return unknown(format!("routing: {e}")),
         };
         self.routes
-            .get(key, || Verdict::Routing(routing::facts(ns, reason, ev)))
+            .get_within(key, &mut self.budget, || {
+                Verdict::Routing(routing::facts(ns, reason, ev))
+            })
+            .unwrap_or_else(|| over_budget("routing", &self.budget))
     }
 
     /// SOCKET_RCVBUFF of a TCP or UDP flow.
@@ -97,9 +124,11 @@ impl FactReader {
             Ok(ns) => ns,
             Err(e) => return unknown(format!("qdisc: {e}")),
         };
-        self.qdiscs.get((ino, device.clone()), || {
-            qdisc::facts(ns, &device)
-                .map_or_else(|e| unknown(format!("qdisc: {e}")), Verdict::Qdisc)
-        })
+        self.qdiscs
+            .get_within((ino, device.clone()), &mut self.budget, || {
+                qdisc::facts(ns, &device)
+                    .map_or_else(|e| unknown(format!("qdisc: {e}")), Verdict::Qdisc)
+            })
+            .unwrap_or_else(|| over_budget("qdisc", &self.budget))
     }
 }
