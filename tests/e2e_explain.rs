@@ -299,6 +299,11 @@ fn iptables_nft_rule_with_a_comment_is_named() {
             )
         );
         assert_eq!(v["comment"], "legacy app", "{v}");
+        assert_eq!(
+            v["iptables"],
+            "-A INPUT -p udp -m udp --dport 6000 -m comment --comment \"legacy app\" -j DROP",
+            "as iptables-save prints it: {v}"
+        );
     }
 }
 

@@ -11,6 +11,13 @@ for c in clang-19 clang; do command -v "$c" >/dev/null 2>&1 && have_clang=1; don
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v bpftool >/dev/null 2>&1 || need+=(bpftool)
+# explain's tests: conntrack entries, iptables-nft and iptables-legacy
+# rules in namespace labs...
+command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
+command -v iptables-nft >/dev/null 2>&1 || need+=(iptables)
+# ...and ufw, confined to a lab namespace (its state stays in the lab's
+# /etc/netns copy; installed, it is disabled on the host).
+command -v ufw >/dev/null 2>&1 || need+=(ufw)
 # The capture tests read ferret's pcap-ng files back with tshark.
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 # The --html page is tested in a real headless browser.

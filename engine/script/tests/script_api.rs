@@ -186,6 +186,8 @@ fn the_verdict_of_explain_reads_as_a_map_and_is_unit_without_one() {
             rule: Some("tcp dport 443 drop".into()),
             policy: false,
             comment: None,
+            iptables: None,
+            ct: None,
         },
     )));
     h.deliver(&ScriptEvent::new(&ev, None, &context(), "lab-b"))

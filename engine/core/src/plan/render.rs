@@ -166,7 +166,8 @@ fn actions_text(a: &crate::ir::ActionsIr) -> String {
 pub const EXPLAIN_CHANGES: &str = "firewall state: while the session runs, `explain` adds an \
 nftables table `inet ferret_explain_<pid>` that sets nftrace for the flows of matching \
 NETFILTER_DROP drops, in each network namespace where one happens (only there); \
-it is removed when ferret ends, and a later start removes one left by a killed ferret";
+it is removed when ferret ends, and a later start removes one left by a killed ferret; \
+for other drops it only reads (ip route get, ss, tc, conntrack -L, iptables-nft-save)";
 
 fn target(t: u8) -> String {
     match t {

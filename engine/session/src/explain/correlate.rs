@@ -131,6 +131,8 @@ mod tests {
             rule: Some("tcp dport 443 drop".into()),
             policy: false,
             comment: None,
+            iptables: None,
+            ct: None,
         }
     }
 

@@ -10,9 +10,16 @@
 //! explained. Drops for other reasons are reported as unknown with what
 //! was (not) tried.
 
+mod buffers;
+mod conntrack;
 pub mod correlate;
+mod facts;
+mod fresh;
+mod iptables;
 pub mod monitor_line;
 mod netns;
+mod qdisc;
+mod routing;
 mod sockets;
 mod stale;
 mod tracer;
@@ -34,14 +41,40 @@ pub use stale::remove_stale_tables;
 pub struct Explainer {
     table: String,
     /// By namespace inode; `Err` says why that namespace cannot be traced.
-    tracers: HashMap<u32, Result<Tracer, String>>,
-    /// The NETFILTER_DROP value of this kernel's `enum skb_drop_reason`.
-    netfilter_drop: Option<u32>,
-    /// Its NO_SOCKET value.
-    no_socket: Option<u32>,
+    tracers: HashMap<u32, Result<Tracer, tracer::TracerError>>,
+    /// What each explained value of this kernel's `enum skb_drop_reason`
+    /// is, and so what is read for it.
+    causes: HashMap<u32, Cause>,
     listeners: sockets::Listeners,
+    facts: facts::FactReader,
     latency: Latency,
 }
+
+/// The drop reasons `explain` resolves, by what answers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// NETFILTER_DROP: the nftables trace.
+    Netfilter,
+    /// NO_SOCKET: the namespace's listeners.
+    NoSocket,
+    /// IP_RPFILTER, IP_INNOROUTES, IP_OUTNOROUTES: rp_filter and routes.
+    Route(&'static str),
+    /// SOCKET_RCVBUFF: the socket's memory.
+    ReceiveBuffer,
+    /// QDISC_DROP: the device's qdiscs.
+    Qdisc,
+}
+
+/// The names behind [`Cause`]s.
+const CAUSES: [(&str, Cause); 7] = [
+    ("NETFILTER_DROP", Cause::Netfilter),
+    ("NO_SOCKET", Cause::NoSocket),
+    ("IP_RPFILTER", Cause::Route("IP_RPFILTER")),
+    ("IP_INNOROUTES", Cause::Route("IP_INNOROUTES")),
+    ("IP_OUTNOROUTES", Cause::Route("IP_OUTNOROUTES")),
+    ("SOCKET_RCVBUFF", Cause::ReceiveBuffer),
+    ("QDISC_DROP", Cause::Qdisc),
+];
 
 /// Drop → explained event, over the events that were explained.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -67,13 +100,20 @@ impl Explainer {
     /// For this process; removes what killed ferrets left behind first.
     pub fn new(reasons: Option<&ferret_core::reasons::DropReasons>) -> Explainer {
         remove_stale_tables();
-        let value = |name| reasons.and_then(|r| r.value_of(name));
+        let causes = CAUSES
+            .iter()
+            .filter_map(|(name, cause)| Some((reasons?.value_of(name)?, *cause)))
+            .collect();
+        Explainer::with_causes(causes)
+    }
+
+    fn with_causes(causes: HashMap<u32, Cause>) -> Explainer {
         Explainer {
             table: format!("ferret_explain_{}", std::process::id()),
             tracers: HashMap::new(),
-            netfilter_drop: value("NETFILTER_DROP"),
-            no_socket: value("NO_SOCKET"),
+            causes,
             listeners: sockets::Listeners::default(),
+            facts: facts::FactReader::default(),
             latency: Latency::default(),
         }
     }
@@ -86,13 +126,13 @@ impl Explainer {
     pub fn explain(&mut self, ev: &Event) -> Verdict {
         let verdict = self.find(ev);
         match verdict {
-            Verdict::Nftables(_) | Verdict::Sockets(_) => {
+            Verdict::Unknown { .. } => self.latency.unknown += 1,
+            _ => {
                 let ns = tracer::now_ns().saturating_sub(ev.meta.ts_ns);
                 self.latency.explained += 1;
                 self.latency.total_ns += ns;
                 self.latency.max_ns = self.latency.max_ns.max(ns);
             }
-            Verdict::Unknown { .. } => self.latency.unknown += 1,
         }
         verdict
     }
@@ -105,21 +145,27 @@ impl Explainer {
         if !ev.is_drop() {
             return unknown("not a drop: only drops are explained");
         }
-        let reason = Some(ev.meta.reason);
-        if reason != self.netfilter_drop && reason != self.no_socket {
-            return unknown("only NETFILTER_DROP (nftables trace) and NO_SOCKET (listening sockets) drops are explained so far");
+        let Some(cause) = self.causes.get(&ev.meta.reason).copied() else {
+            return unknown(UNRESOLVED);
+        };
+        match cause {
+            Cause::Route(reason) => return self.facts.routing(reason, ev),
+            Cause::Qdisc => return self.facts.qdisc(ev),
+            _ => {}
         }
         let Some(flow) = flow_of(ev) else {
             return unknown("only TCP, UDP and SCTP flows over IP are explained");
         };
-        if reason == self.no_socket {
-            return self.listeners.verdict(ev.meta.netns, &flow);
+        match cause {
+            Cause::NoSocket => return self.listeners.verdict(ev.meta.netns, &flow),
+            Cause::ReceiveBuffer => return self.facts.receive_buffer(ev, flow),
+            _ => {}
         }
         let table = self.table.clone();
         let tracer = match self.tracers.entry(ev.meta.netns).or_insert_with(|| {
             match netns::find(ev.meta.netns) {
                 Some(ns) => Tracer::start(ns, table),
-                None => Err(format!("network namespace {} not found", ev.meta.netns)),
+                None => Err(netns::NetnsError::NotFound { ino: ev.meta.netns }.into()),
             }
         }) {
             Ok(t) => t,
@@ -128,6 +174,9 @@ impl Explainer {
         explain_in(tracer, ev, flow)
     }
 }
+
+/// What is said of a drop whose reason `explain` does not resolve.
+const UNRESOLVED: &str = "explain resolves NETFILTER_DROP (nftables trace), NO_SOCKET (listening sockets), IP_RPFILTER, IP_INNOROUTES and IP_OUTNOROUTES (rp_filter and routes), SOCKET_RCVBUFF (the socket's buffer) and QDISC_DROP (the device's qdiscs); nothing is read for this reason";
 
 fn explain_in(t: &mut Tracer, ev: &Event, flow: FlowKey) -> Verdict {
     let pending = |tried: String| Verdict::Unknown {
@@ -187,7 +236,9 @@ fn explain_in(t: &mut Tracer, ev: &Event, flow: FlowKey) -> Verdict {
                     tried: "nftables trace: the kernel dropped trace messages around this drop (the monitor could not keep up)".into(),
                 }
             }
-            Match::Found { verdict, .. } => return Verdict::Nftables(with_rule_text(t, verdict)),
+            Match::Found { verdict, .. } => {
+                return Verdict::Nftables(with_facts(t, with_rule_text(t, verdict), &flow));
+            }
             Match::Ambiguous { candidates } => {
                 return Verdict::Unknown {
                     pending: false,
@@ -257,6 +308,26 @@ fn with_rule_text(t: &Tracer, mut v: NftVerdict) -> NftVerdict {
     v
 }
 
+/// Adds what other tools say of the rule: its iptables-save form (and
+/// comment) for an iptables-nft rule, the flow's conntrack entry for a
+/// rule on connection tracking. Each answers for a second.
+fn with_facts(t: &mut Tracer, mut v: NftVerdict, flow: &FlowKey) -> NftVerdict {
+    if let Some(handle) = v.handle {
+        let key = (v.family.clone(), v.table.clone(), v.chain.clone(), handle);
+        let ns = &t.ns;
+        v.iptables = t.saved.get(key, || iptables::save_form(ns, &v));
+        if v.comment.is_none() {
+            v.comment = v.iptables.as_deref().and_then(iptables::comment_of);
+        }
+    }
+    if conntrack::concerns_conntrack(v.rule.as_deref(), &v.chain) {
+        let ns = &t.ns;
+        let entry = t.entries.get(*flow, || conntrack::facts(ns, flow));
+        v.ct = Some(Box::new(entry));
+    }
+    v
+}
+
 /// The event's 5-tuple, when it has one a trace can match.
 fn flow_of(ev: &Event) -> Option<FlowKey> {
     let proto = ev.proto()?;
@@ -277,20 +348,17 @@ mod tests {
 
     #[test]
     fn what_cannot_be_traced_is_unknown_with_the_reason() {
-        let mut x = Explainer {
-            table: "ferret_explain_test".into(),
-            tracers: HashMap::new(),
-            netfilter_drop: Some(12),
-            no_socket: Some(2),
-            listeners: sockets::Listeners::default(),
-            latency: Latency::default(),
-        };
+        let mut x = Explainer::with_causes(
+            [(12, Cause::Netfilter), (2, Cause::NoSocket)]
+                .into_iter()
+                .collect(),
+        );
         let mut ev = tcp_drop(vec![1]);
         ev.meta.reason = 3;
         let Verdict::Unknown { pending, tried } = x.explain(&ev) else {
             panic!()
         };
-        assert!(!pending && tried.contains("NETFILTER_DROP"), "{tried}");
+        assert!(!pending && tried == UNRESOLVED, "{tried}");
         ev.meta.reason = 2;
         ev.meta.proto = 1;
         let Verdict::Unknown { tried, .. } = x.explain(&ev) else {

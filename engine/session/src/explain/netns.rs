@@ -1,6 +1,7 @@
-//! Network namespaces by inode (what events carry) and `nft` run inside
-//! one: the child enters the namespace between fork and exec, so ferret's
-//! own threads never change namespace.
+//! Network namespaces by inode (what events carry), and programs (`nft`,
+//! `ip`, `tc`, `ss`, `conntrack`) run inside one: the child enters the
+//! namespace between fork and exec, so ferret's own threads never change
+//! namespace.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -8,6 +9,24 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Why something could not be read or run in a namespace.
+#[derive(Debug, thiserror::Error)]
+pub enum NetnsError {
+    #[error("network namespace {ino} not found")]
+    NotFound { ino: u32 },
+    #[error("cannot enter the namespace: {source}")]
+    Enter { source: std::io::Error },
+    #[error("the reading thread failed")]
+    Thread,
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("{program}: {stderr}")]
+    Failed { program: String, stderr: String },
+}
 
 /// An open network namespace.
 #[derive(Debug)]
@@ -69,10 +88,15 @@ fn inode(path: &Path) -> Option<u64> {
 }
 
 impl Netns {
-    /// `nft ARGS` to run in this namespace; it gets SIGTERM when ferret's
-    /// thread that spawned it ends, so no `nft` outlives ferret.
+    /// `nft ARGS` to run in this namespace (see [`Netns::command`]).
     pub fn nft(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new("nft");
+        self.command("nft", args)
+    }
+
+    /// `PROGRAM ARGS` to run in this namespace; it gets SIGTERM when
+    /// ferret's thread that spawned it ends, so none outlives ferret.
+    pub fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
         cmd.args(args);
         let fd = self.file.as_raw_fd();
         // SAFETY: between fork and exec only async-signal-safe calls are
@@ -91,41 +115,66 @@ impl Netns {
         cmd
     }
 
-    /// Reads `/proc/net/NAME` files of this namespace (from a thread that
-    /// enters it, so ferret's other threads stay where they are); `None`
-    /// for a file that does not exist there.
-    pub fn read_proc_net(&self, names: &[&'static str]) -> Result<Vec<Option<String>>, String> {
-        let ns = self.file.try_clone().map_err(|e| e.to_string())?;
-        let names = names.to_vec();
+    /// Reads `/proc/net/NAME` files of this namespace; `None` for a file
+    /// that does not exist there.
+    pub fn read_proc_net(&self, names: &[&str]) -> Result<Vec<Option<String>>, NetnsError> {
+        let paths: Vec<String> = names
+            .iter()
+            .map(|n| format!("/proc/thread-self/net/{n}"))
+            .collect();
+        self.read_files(&paths)
+    }
+
+    /// Reads files as seen from inside this namespace (`/proc/sys/net`,
+    /// `/proc/thread-self/net`), from a thread that enters it, so
+    /// ferret's other threads stay where they are; `None` for a file that
+    /// does not exist there.
+    pub fn read_files(&self, paths: &[String]) -> Result<Vec<Option<String>>, NetnsError> {
+        let ns = self
+            .file
+            .try_clone()
+            .map_err(|source| NetnsError::Enter { source })?;
+        let paths = paths.to_vec();
         std::thread::spawn(move || {
             // SAFETY: setns on an open namespace fd changes only this
             // thread, which ends after reading.
             if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return Err(format!(
-                    "cannot enter the namespace: {}",
-                    std::io::Error::last_os_error()
-                ));
+                return Err(NetnsError::Enter {
+                    source: std::io::Error::last_os_error(),
+                });
             }
-            Ok(names
+            Ok(paths
                 .iter()
-                .map(|n| std::fs::read_to_string(format!("/proc/thread-self/net/{n}")).ok())
+                .map(|p| std::fs::read_to_string(p).ok())
                 .collect())
         })
         .join()
-        .unwrap_or_else(|_| Err("the reading thread failed".into()))
+        .unwrap_or(Err(NetnsError::Thread))
     }
 
     /// Runs `nft ARGS` to its end: its standard output, or its error text.
-    pub fn nft_output(&self, args: &[&str]) -> Result<String, String> {
+    pub fn nft_output(&self, args: &[&str]) -> Result<String, NetnsError> {
+        self.output("nft", args)
+    }
+
+    /// Runs `PROGRAM ARGS` in this namespace to its end: its standard
+    /// output, or its error text.
+    pub fn output(&self, program: &str, args: &[&str]) -> Result<String, NetnsError> {
         let out = self
-            .nft(args)
+            .command(program, args)
             .stdin(std::process::Stdio::null())
             .output()
-            .map_err(|e| format!("cannot run nft: {e}"))?;
+            .map_err(|source| NetnsError::Spawn {
+                program: program.to_string(),
+                source,
+            })?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+            Err(NetnsError::Failed {
+                program: program.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            })
         }
     }
 }

@@ -5,7 +5,7 @@
 //! between shows as it is then.
 
 use super::monitor_line::FlowKey;
-use super::netns::{self, Netns};
+use super::netns::{self, Netns, NetnsError};
 use ferret_core::verdict::{SocketFacts, Verdict};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -19,7 +19,7 @@ const FRESH: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 pub struct Listeners {
     namespaces: HashMap<u32, Option<Netns>>,
-    read: HashMap<u32, (Instant, Result<Vec<Bound>, String>)>,
+    read: HashMap<u32, (Instant, Result<Vec<Bound>, NetnsError>)>,
 }
 
 impl Listeners {
@@ -39,7 +39,7 @@ impl Listeners {
                 .or_insert_with(|| netns::find(ino));
             let read = match ns {
                 Some(ns) => read_in(ns),
-                None => Err(format!("network namespace {ino} not found")),
+                None => Err(NetnsError::NotFound { ino }),
             };
             self.read.insert(ino, (Instant::now(), read));
         }
@@ -74,17 +74,21 @@ impl Bound {
         }
     }
 
-    /// Takes packets for `addr`: the same address or a wildcard (an IPv6
-    /// wildcard also takes IPv4, unless the socket is v6-only, which the
-    /// table does not say).
     fn takes(&self, addr: IpAddr) -> bool {
-        self.addr == addr || self.addr.is_unspecified() && (self.addr.is_ipv6() || addr.is_ipv4())
+        takes(self.addr, addr)
     }
+}
+
+/// A socket bound to `bound` takes packets for `addr`: the same address
+/// or a wildcard (an IPv6 wildcard also takes IPv4, unless the socket is
+/// v6-only, which the tables do not say).
+pub fn takes(bound: IpAddr, addr: IpAddr) -> bool {
+    bound == addr || bound.is_unspecified() && (bound.is_ipv6() || addr.is_ipv4())
 }
 
 /// The sockets that take packets in namespace `ns`, or why they could
 /// not be read.
-pub fn read_in(ns: &Netns) -> Result<Vec<Bound>, String> {
+pub fn read_in(ns: &Netns) -> Result<Vec<Bound>, NetnsError> {
     const TABLES: [(&str, u8); 4] = [("tcp", 6), ("tcp6", 6), ("udp", 17), ("udp6", 17)];
     let texts = ns.read_proc_net(&TABLES.map(|(n, _)| n))?;
     // A missing table (no IPv6): nothing bound there.

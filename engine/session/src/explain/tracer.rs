@@ -11,9 +11,10 @@
 //! in its sets: the flows of drops that `explain` rules matched.
 
 use super::correlate::TracedDrop;
+use super::fresh::Fresh;
 use super::monitor_line::{self, FlowKey, MonitorLine, TracedPacket};
-use super::netns::Netns;
-use ferret_core::verdict::NftVerdict;
+use super::netns::{Netns, NetnsError};
+use ferret_core::verdict::{CtFacts, NftVerdict};
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Stdio};
@@ -24,6 +25,29 @@ use std::time::{Duration, Instant};
 pub const FLOW_TIMEOUT: Duration = Duration::from_secs(120);
 /// Flows traced at once per namespace: bounds what a drop storm installs.
 pub const MAX_FLOWS: usize = 1024;
+
+/// Why a namespace cannot be traced, or a flow not added.
+#[derive(Debug, thiserror::Error)]
+pub enum TracerError {
+    #[error("{source}")]
+    Netns {
+        #[from]
+        source: NetnsError,
+    },
+    #[error("cannot run `{what}`: {source}")]
+    Spawn {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("could not create table inet {table} in {place}")]
+    NotListed { table: String, place: String },
+    #[error("the nft process is gone")]
+    Gone,
+    #[error("cannot write to nft: {source}")]
+    Write { source: std::io::Error },
+    #[error("{max} flows are traced already")]
+    Full { max: usize },
+}
 
 /// What the monitor thread hands over.
 #[derive(Debug)]
@@ -54,6 +78,10 @@ pub struct Tracer {
     pub drops: VecDeque<TracedDrop>,
     /// When the monitor last said that trace messages were lost.
     pub lost_at_ns: Option<u64>,
+    /// Recent iptables-save forms, by family, table, chain and handle.
+    pub saved: Fresh<(String, String, String, u64), Option<String>>,
+    /// Recent conntrack entries, by flow.
+    pub entries: Fresh<FlowKey, CtFacts>,
 }
 
 /// The monotonic clock the events' times are on.
@@ -87,14 +115,17 @@ fn setup_commands(table: &str, owner: bool) -> String {
 
 impl Tracer {
     /// Starts the monitor, then creates the table; waits until nft lists it.
-    pub fn start(ns: Netns, table: String) -> Result<Tracer, String> {
+    pub fn start(ns: Netns, table: String) -> Result<Tracer, TracerError> {
         let mut monitor = ns
             .nft(&["-a", "monitor"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot run `nft monitor`: {e}"))?;
+            .map_err(|source| TracerError::Spawn {
+                what: "nft monitor",
+                source,
+            })?;
         let (tx, heard) = mpsc::channel();
         let out = monitor.stdout.take().expect("piped");
         let ours = table.clone();
@@ -105,7 +136,10 @@ impl Tracer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot run `nft -i`: {e}"))?;
+            .map_err(|source| TracerError::Spawn {
+                what: "nft -i",
+                source,
+            })?;
         let commands = owner.stdin.take();
         let mut t = Tracer {
             ns,
@@ -117,6 +151,8 @@ impl Tracer {
             flows: HashMap::new(),
             drops: VecDeque::new(),
             lost_at_ns: None,
+            saved: Fresh::default(),
+            entries: Fresh::default(),
         };
         // The `owner` flag needs Linux 5.12; older kernels get a plain
         // table, which a later start removes if this ferret is killed.
@@ -126,11 +162,10 @@ impl Tracer {
                 return Ok(t);
             }
         }
-        Err(format!(
-            "could not create table inet {} in {}",
-            t.table,
-            t.ns.path.display()
-        ))
+        Err(TracerError::NotListed {
+            table: t.table.clone(),
+            place: t.ns.path.display().to_string(),
+        })
     }
 
     fn wait_listed(&self) -> bool {
@@ -148,17 +183,17 @@ impl Tracer {
         false
     }
 
-    fn send(&mut self, text: &str) -> Result<(), String> {
-        let pipe = self.commands.as_mut().ok_or("the nft process is gone")?;
+    fn send(&mut self, text: &str) -> Result<(), TracerError> {
+        let pipe = self.commands.as_mut().ok_or(TracerError::Gone)?;
         pipe.write_all(text.as_bytes())
             .and_then(|()| pipe.flush())
-            .map_err(|e| format!("cannot write to nft: {e}"))
+            .map_err(|source| TracerError::Write { source })
     }
 
     /// Asks for `flow` to be traced from now on (once per timeout).
-    pub fn trace(&mut self, flow: FlowKey) -> Result<(), String> {
+    pub fn trace(&mut self, flow: FlowKey) -> Result<(), TracerError> {
         if self.flows.len() >= MAX_FLOWS {
-            return Err(format!("{MAX_FLOWS} flows are traced already"));
+            return Err(TracerError::Full { max: MAX_FLOWS });
         }
         let (set, proto) = (if flow.saddr.is_ipv4() { "f4" } else { "f6" }, flow.proto);
         let line = format!(
@@ -264,6 +299,8 @@ fn read_monitor(out: std::process::ChildStdout, table: &str, tx: &mpsc::Sender<H
                         rule: text,
                         policy: false,
                         comment,
+                        iptables: None,
+                        ct: None,
                     },
                 })
             }),
@@ -280,6 +317,8 @@ fn read_monitor(out: std::process::ChildStdout, table: &str, tx: &mpsc::Sender<H
                             rule: None,
                             policy: true,
                             comment: None,
+                            iptables: None,
+                            ct: None,
                         },
                     })
                 })

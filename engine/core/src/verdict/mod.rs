@@ -1,7 +1,13 @@
 //! What `explain` attaches to a drop: the verdict behind it, or why it is
 //! unknown. The session finds it (an nftables trace in the drop's
-//! namespace); here is only its shape and how the outputs show it.
+//! namespace, or facts read there); here is only its shape and how the
+//! outputs show it.
 
+mod facts;
+
+pub use facts::{
+    BufferFacts, CtFacts, QdiscFacts, QdiscStats, RouteFacts, RouteLookup, RpFilter, SocketMemory,
+};
 use serde::Serialize;
 
 /// The verdict behind one drop.
@@ -13,6 +19,12 @@ pub enum Verdict {
     /// NO_SOCKET: what listens in the drop's namespace (read when the
     /// drop was explained).
     Sockets(SocketFacts),
+    /// IP_RPFILTER, IP_INNOROUTES, IP_OUTNOROUTES: rp_filter and routes.
+    Routing(RouteFacts),
+    /// SOCKET_RCVBUFF: the receiving socket's buffer.
+    SocketBuffer(BufferFacts),
+    /// QDISC_DROP: the device's qdiscs.
+    Qdisc(QdiscFacts),
     /// Not resolved; `tried` says what was done and why it did not answer.
     Unknown {
         /// The flow's trace was set after this packet: later packets of
@@ -39,6 +51,14 @@ pub struct NftVerdict {
     /// The rule's comment (iptables-nft `-m comment`, ufw's own words).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// An iptables-nft rule (its table is iptables'): the rule as
+    /// `iptables-save` prints it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iptables: Option<String>,
+    /// A rule on connection tracking (`ct state`, `ct status`, NAT): the
+    /// flow's conntrack entry, or that there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ct: Option<Box<CtFacts>>,
 }
 
 /// For a NO_SOCKET drop: whether anything takes packets for the
@@ -64,13 +84,23 @@ impl Verdict {
         match self {
             Verdict::Nftables(v) => {
                 let place = format!("{} {} {}", v.family, v.table, v.chain);
-                match (&v.rule, v.handle) {
+                let mut text = match (&v.rule, v.handle) {
                     _ if v.policy => format!("nftables {place} policy drop"),
                     (Some(rule), Some(h)) => format!("nftables {place} handle {h}: {rule}"),
                     (None, Some(h)) => format!("nftables {place} handle {h}"),
                     _ => format!("nftables {place}"),
+                };
+                if let Some(rule) = &v.iptables {
+                    text += &format!("; iptables-save: {rule}");
                 }
+                if let Some(ct) = &v.ct {
+                    text += &format!("; {}", ct.text());
+                }
+                text
             }
+            Verdict::Routing(r) => r.text(),
+            Verdict::SocketBuffer(b) => b.text(),
+            Verdict::Qdisc(q) => q.text(),
             Verdict::Sockets(s) => {
                 let what = format!("{} {}:{}", s.proto, s.address, s.port);
                 let head = if s.listening {
@@ -110,6 +140,8 @@ mod tests {
             rule: Some("tcp dport 443 drop".into()),
             policy: false,
             comment: None,
+            iptables: None,
+            ct: None,
         })
     }
 
