@@ -163,8 +163,8 @@ fn actions_text(a: &crate::ir::ActionsIr) -> String {
 }
 
 /// What `explain` does to the system, said before it runs.
-pub const EXPLAIN_CHANGES: &str = "firewall state: while the session runs, `explain` adds an \
-nftables table `inet ferret_explain_<pid>` that sets nftrace for the flows of matching \
+pub const EXPLAIN_CHANGES: &str = "firewall state: while the session runs, `explain` adds \
+nftables tables `inet` and `bridge ferret_explain_<pid>` that set nftrace for the flows of matching \
 NETFILTER_DROP drops, in each network namespace where one happens (only there); \
 it is removed when ferret ends, and a later start removes one left by a killed ferret; \
 for other drops it only reads (ip route get, ss, tc, conntrack -L, iptables-nft-save)";

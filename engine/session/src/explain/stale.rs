@@ -13,10 +13,10 @@ pub fn remove_stale_tables() -> usize {
         let Ok(listed) = ns.nft_output(&["list", "tables"]) else {
             continue;
         };
-        for name in stale_names(&listed, |pid| {
+        for (family, name) in stale_names(&listed, |pid| {
             std::path::Path::new(&format!("/proc/{pid}")).exists()
         }) {
-            if ns.nft_output(&["delete", "table", "inet", &name]).is_ok() {
+            if ns.nft_output(&["delete", "table", family, &name]).is_ok() {
                 removed += 1;
             }
         }
@@ -24,15 +24,25 @@ pub fn remove_stale_tables() -> usize {
     removed
 }
 
-/// The tables of `nft list tables` output that are ferret's and whose pid
-/// is not alive.
-fn stale_names(listed: &str, alive: impl Fn(u32) -> bool) -> Vec<String> {
+/// The tables (family, name) of `nft list tables` output that are
+/// ferret's (inet, and bridge for bridged packets) and whose pid is not alive.
+fn stale_names(listed: &str, alive: impl Fn(u32) -> bool) -> Vec<(&'static str, String)> {
     listed
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("table inet "))
-        .filter_map(|name| {
+        .filter_map(|l| {
+            let l = l.trim();
+            ["inet", "bridge"].into_iter().find_map(|f| {
+                Some((
+                    f,
+                    l.strip_prefix("table ")?
+                        .strip_prefix(f)?
+                        .strip_prefix(' ')?,
+                ))
+            })
+        })
+        .filter_map(|(family, name)| {
             let pid: u32 = name.strip_prefix("ferret_explain_")?.parse().ok()?;
-            (!alive(pid)).then(|| name.to_string())
+            (!alive(pid)).then(|| (family, name.to_string()))
         })
         .collect()
 }
@@ -41,10 +51,13 @@ fn stale_names(listed: &str, alive: impl Fn(u32) -> bool) -> Vec<String> {
 mod tests {
     #[test]
     fn only_ferrets_tables_of_dead_pids_are_stale() {
-        let listed = "table ip filter\ntable inet ferret_explain_10\ntable inet ferret_explain_11\ntable inet ferret_explain_x\ntable ip ferret_explain_12\n";
+        let listed = "table ip filter\ntable inet ferret_explain_10\ntable inet ferret_explain_11\ntable inet ferret_explain_x\ntable ip ferret_explain_12\ntable bridge ferret_explain_10\ntable bridge ferret_explain_11\n";
         assert_eq!(
             super::stale_names(listed, |pid| pid == 11),
-            vec!["ferret_explain_10".to_string()]
+            vec![
+                ("inet", "ferret_explain_10".to_string()),
+                ("bridge", "ferret_explain_10".to_string())
+            ]
         );
     }
 }

@@ -96,19 +96,35 @@ pub fn now_ns() -> u64 {
 }
 
 fn setup_commands(table: &str, owner: bool) -> String {
+    let mut s = family_commands("inet", table, owner);
+    // Bridged packets pass no IP hook unless br_netfilter sends them
+    // through one: a bridge table traces them at the bridge's own hooks.
+    s += &family_commands("bridge", table, owner);
+    s
+}
+
+/// One family's table: the flow sets, and chains at prerouting and output
+/// that set `nftrace` on packets of a traced flow, before any other chain.
+fn family_commands(family: &str, table: &str, owner: bool) -> String {
     let flags = if owner { " { flags owner; }" } else { "" };
     let key4 = "ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service";
     let key6 = "ipv6_addr . ipv6_addr . inet_proto . inet_service . inet_service";
+    // `meta l4proto` is the inet family's; the bridge family reads the
+    // protocol from the IP header (after IPv6 extension headers, nothing).
+    let (proto4, proto6) = match family {
+        "inet" => ("meta l4proto", "meta l4proto"),
+        _ => ("ip protocol", "ip6 nexthdr"),
+    };
     let t = FLOW_TIMEOUT.as_secs();
-    let mut s = format!("add table inet {table}{flags}\n");
-    s += &format!("add set inet {table} f4 {{ type {key4}; flags timeout; timeout {t}s; }}\n");
-    s += &format!("add set inet {table} f6 {{ type {key6}; flags timeout; timeout {t}s; }}\n");
+    let mut s = format!("add table {family} {table}{flags}\n");
+    s += &format!("add set {family} {table} f4 {{ type {key4}; flags timeout; timeout {t}s; }}\n");
+    s += &format!("add set {family} {table} f6 {{ type {key6}; flags timeout; timeout {t}s; }}\n");
     for (chain, hook) in [("pre", "prerouting"), ("out", "output")] {
         s += &format!(
-            "add chain inet {table} {chain} {{ type filter hook {hook} priority -2147483647; }}\n"
+            "add chain {family} {table} {chain} {{ type filter hook {hook} priority -2147483647; }}\n"
         );
-        s += &format!("add rule inet {table} {chain} ip saddr . ip daddr . meta l4proto . th sport . th dport @f4 meta nftrace set 1\n");
-        s += &format!("add rule inet {table} {chain} ip6 saddr . ip6 daddr . meta l4proto . th sport . th dport @f6 meta nftrace set 1\n");
+        s += &format!("add rule {family} {table} {chain} ip saddr . ip daddr . {proto4} . th sport . th dport @f4 meta nftrace set 1\n");
+        s += &format!("add rule {family} {table} {chain} ip6 saddr . ip6 daddr . {proto6} . th sport . th dport @f6 meta nftrace set 1\n");
     }
     s
 }
@@ -196,11 +212,13 @@ impl Tracer {
             return Err(TracerError::Full { max: MAX_FLOWS });
         }
         let (set, proto) = (if flow.saddr.is_ipv4() { "f4" } else { "f6" }, flow.proto);
-        let line = format!(
-            "add element inet {} {set} {{ {} . {} . {proto} . {} . {} }}\n",
-            self.table, flow.saddr, flow.daddr, flow.sport, flow.dport
-        );
-        self.send(&line)?;
+        for family in ["inet", "bridge"] {
+            let line = format!(
+                "add element {family} {} {set} {{ {} . {} . {proto} . {} . {} }}\n",
+                self.table, flow.saddr, flow.daddr, flow.sport, flow.dport
+            );
+            self.send(&line)?;
+        }
         self.flows.insert(
             flow,
             FlowState {
@@ -243,7 +261,9 @@ impl Tracer {
 
 impl Drop for Tracer {
     fn drop(&mut self) {
-        let _ = self.send(&format!("delete table inet {}\n", self.table));
+        for family in ["inet", "bridge"] {
+            let _ = self.send(&format!("delete table {family} {}\n", self.table));
+        }
         // EOF ends `nft -i`; its socket's close removes an owned table.
         self.commands = None;
         let until = Instant::now() + Duration::from_secs(2);
@@ -373,8 +393,14 @@ mod tests {
     fn setup_traces_both_families_on_both_hooks_before_everything() {
         let s = setup_commands("ferret_explain_7", true);
         assert!(s.starts_with("add table inet ferret_explain_7 { flags owner; }\n"));
-        assert_eq!(s.matches("meta nftrace set 1").count(), 4);
-        assert_eq!(s.matches("priority -2147483647").count(), 2);
+        assert!(s.contains("add table bridge ferret_explain_7 { flags owner; }\n"));
+        assert_eq!(s.matches("meta nftrace set 1").count(), 8);
+        assert_eq!(s.matches("priority -2147483647").count(), 4);
+        assert_eq!(
+            s.matches("add rule bridge ferret_explain_7 pre ip saddr . ip daddr . ip protocol")
+                .count(),
+            1
+        );
         assert!(!setup_commands("t", false).contains("owner"));
     }
 
