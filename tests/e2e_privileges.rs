@@ -321,3 +321,35 @@ fn the_repl_adds_rules_after_dropping_root() {
         .expect("summary");
     assert_eq!(summary["rules"].as_array().unwrap().len(), 2, "{summary}");
 }
+
+#[test]
+fn the_repl_without_root_refuses_explain_and_says_what_to_do() {
+    if !root_or_skip("the_repl_without_root_refuses_explain_and_says_what_to_do") {
+        return;
+    }
+    let p = port(6);
+    let mut run = Running::spawn(
+        Command::new(env!("CARGO_BIN_EXE_ferret")).args(["repl", "--json", "--user", "nobody"]),
+    );
+    let mut stdin = run.child.stdin.take().unwrap();
+    writeln!(stdin, "on drop where udp dst port {p} explain").unwrap();
+    let mut stdout = BufReader::new(run.child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(
+        line.contains("rule not added") && line.contains("--user root"),
+        "{line}"
+    );
+    // The refusal leaves the session as it was: the next rule is rule 1.
+    writeln!(stdin, "{}", rule(p)).unwrap();
+    let mut answers = String::new();
+    while !answers.contains(" added") {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "{answers}");
+        answers.push_str(&line);
+    }
+    assert!(answers.contains("rule 1 added"), "{answers}");
+    writeln!(stdin, "quit").unwrap();
+    drop(stdin);
+    assert_eq!(run.child.wait().unwrap().code(), Some(0));
+}

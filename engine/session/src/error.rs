@@ -16,6 +16,8 @@ pub enum SessionError {
     },
     #[error("rule {rule}: `call {name}` runs a Rhai handler, which only a playbook has: define `fn {name}(ev)` in a playbook that adds this rule and run it with `ferret run PLAYBOOK.rhai`")]
     CallOutsidePlaybook { rule: usize, name: String },
+    #[error("rule {rule}: `explain` runs nft in network namespaces while the trace runs, which needs root, and this session gave up root after loading its programs: start it with `--user root`, or give the rule on the command line (`sudo ferret 'RULE'`), where ferret keeps root for it")]
+    ExplainWithoutRoot { rule: usize },
     #[error(transparent)]
     Rules(#[from] RuleTableError),
     #[error("cannot list the kernel's functions for `func`/`any`: {source}")]
