@@ -60,6 +60,9 @@ pub enum TriggerKind {
     Queue,
     Any,
     Func { globs: Vec<Ident> },
+    /// `tc [GLOB, ..]` (`xdp: false`) or `xdp [GLOB, ..]`: BPF programs by
+    /// name; no globs means every one.
+    Prog { xdp: bool, globs: Vec<Ident> },
     Tp { category: Ident, name: Ident },
 }
 

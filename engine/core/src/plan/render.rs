@@ -20,6 +20,11 @@ pub(super) fn plan_text(plan: &Plan) -> String {
                 } => format!("{name} (tracepoint {tracepoint})"),
                 TriggerIr::Tracepoint { category, name } => format!("tracepoint {category}:{name}"),
                 TriggerIr::Func { globs } => format!("functions {}", globs.join(", ")),
+                TriggerIr::Prog { prog, globs } => format!(
+                    "{} programs {} (fentry/fexit)",
+                    prog.name(),
+                    globs.join(", ")
+                ),
             })
             .collect();
         let _ = writeln!(out, "  hooks:   {}", hooks.join(", "));
