@@ -226,7 +226,7 @@ int ferret_xdp_leave(__u64 *ctx)
  * whether this kernel lets a trampoline attach to a BPF program, which
  * needs some program with BTF to attach to.
  */
-SEC("tc")
+SEC("classifier")
 int ferret_tc_target(void *skb)
 {
 	return 0;

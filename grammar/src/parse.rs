@@ -415,10 +415,7 @@ mod prog_trigger_tests {
             progs("on tc f1, xdp x1 count"),
             [prog(false, &["f1"]), prog(true, &["x1"])]
         );
-        assert_eq!(
-            progs("on xdp or tc"),
-            [prog(true, &[]), prog(false, &[])]
-        );
+        assert_eq!(progs("on xdp or tc"), [prog(true, &[]), prog(false, &[])]);
     }
 
     #[test]

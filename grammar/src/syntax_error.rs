@@ -5,8 +5,9 @@ use crate::ast::Span;
 use crate::pest_parser::R;
 use crate::Diagnostic;
 
-pub(crate) const TRIGGER_WORDS: &[&str] =
-    &["drop", "free", "recv", "xmit", "queue", "any", "func", "tp", "tc", "xdp"];
+pub(crate) const TRIGGER_WORDS: &[&str] = &[
+    "drop", "free", "recv", "xmit", "queue", "any", "func", "tp", "tc", "xdp",
+];
 pub(crate) const PRIMITIVE_WORDS: &[&str] = &[
     "not",
     "ether",

@@ -105,9 +105,7 @@ impl Event {
 
     /// For an event of a traced tc/XDP program (`on tc`, `on xdp`): which
     /// kind, and whether it entered or left it (with the verdict).
-    pub fn prog_point(
-        &self,
-    ) -> Option<(crate::bpf_prog::ProgKind, crate::bpf_prog::ProgPoint)> {
+    pub fn prog_point(&self) -> Option<(crate::bpf_prog::ProgKind, crate::bpf_prog::ProgPoint)> {
         let kind = crate::bpf_prog::ProgKind::of_hook(self.hook)?;
         Some((kind, crate::bpf_prog::ProgPoint::of_meta(&self.meta)?))
     }

@@ -146,6 +146,11 @@ impl Session {
         if explains && self.explainer.is_none() {
             self.explainer = Some(crate::explain::Explainer::new(self.ctx.reasons.as_ref()));
         }
+        // Events of tc/XDP programs carry the program's id.
+        for (id, p) in self.table.traced_programs() {
+            self.ctx.funcs.insert(*id, &p.name);
+            self.ctx.funcs.insert(p.kind.hook(), p.kind.name());
+        }
         // Events of `tp` slots carry the slot's hook as their function id.
         for (hook, _) in self.table.attached() {
             if let Some(tp) = self.table.tracepoint_of(*hook) {
@@ -218,7 +223,9 @@ impl Session {
 
     /// Whether some probe is attached (a hook or a function).
     pub fn probes_attached(&self) -> bool {
-        !self.table.attached().is_empty() || self.table.func_status().attached > 0
+        !self.table.attached().is_empty()
+            || self.table.func_status().attached > 0
+            || !self.table.traced_programs().is_empty()
     }
 
     /// Waits for events or `timeout`.

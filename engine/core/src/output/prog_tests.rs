@@ -68,8 +68,16 @@ fn json_carries_a_prog_object_on_program_events_only() {
     assert_eq!(v["prog"]["at"], "leave");
     assert_eq!(v["prog"]["ret"], 1);
     assert_eq!(v["prog"]["verdict"], "XDP_DROP");
-    assert_eq!(v["location"], serde_json::Value::Null, "a verdict is no address");
-    let enter = json::event_json(&prog_event(abi::hook::TC, prog_at::ENTER, 0), None, &names());
+    assert_eq!(
+        v["location"],
+        serde_json::Value::Null,
+        "a verdict is no address"
+    );
+    let enter = json::event_json(
+        &prog_event(abi::hook::TC, prog_at::ENTER, 0),
+        None,
+        &names(),
+    );
     assert_eq!(enter["prog"]["at"], "enter");
     assert_eq!(enter["prog"]["verdict"], serde_json::Value::Null);
     let plain = json::event_json(&tcp_drop(vec![1]), None, &names());
