@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * An XDP program for the VM scenarios of `on xdp`: it drops UDP to port
- * 9090 (XDP_DROP) and passes everything else (XDP_PASS). Built with BTF.
+ * An XDP program for the VM scenarios of `on xdp`: it drops UDP to port 53
+ * (XDP_DROP; the guest's nslookup sends there) and passes everything else
+ * (XDP_PASS). Built with BTF.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -12,7 +13,7 @@
 #include <bpf/bpf_endian.h>
 
 SEC("xdp")
-int xdp_drop_udp(struct xdp_md *ctx)
+int xdp_drop_udp53(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -26,7 +27,7 @@ int xdp_drop_udp(struct xdp_md *ctx)
 	udp = (void *)ip + ip->ihl * 4;
 	if ((void *)(udp + 1) > end)
 		return XDP_PASS;
-	return udp->dest == bpf_htons(9090) ? XDP_DROP : XDP_PASS;
+	return udp->dest == bpf_htons(53) ? XDP_DROP : XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "GPL";
