@@ -146,11 +146,7 @@ impl Session {
         if explains && self.explainer.is_none() {
             self.explainer = Some(crate::explain::Explainer::new(self.ctx.reasons.as_ref()));
         }
-        // Events of tc/XDP programs carry the program's id.
-        for (id, p) in self.table.traced_programs() {
-            self.ctx.funcs.insert(*id, &p.name);
-            self.ctx.funcs.insert(p.kind.hook(), p.kind.name());
-        }
+        self.name_programs();
         // Events of `tp` slots carry the slot's hook as their function id.
         for (hook, _) in self.table.attached() {
             if let Some(tp) = self.table.tracepoint_of(*hook) {
@@ -205,7 +201,18 @@ impl Session {
     }
 
     pub fn set_paused(&mut self, id: usize, paused: bool) -> Result<(), SessionError> {
-        Ok(self.table.set_paused(&mut self.kernel, id, paused)?)
+        self.table.set_paused(&mut self.kernel, id, paused)?;
+        self.name_programs();
+        Ok(())
+    }
+
+    /// Events of tc/XDP programs carry the program's id: its name, and the
+    /// kind as the hook's.
+    fn name_programs(&mut self) {
+        for (id, p) in self.table.traced_programs() {
+            self.ctx.funcs.insert(*id, &p.name);
+            self.ctx.funcs.insert(p.kind.hook(), p.kind.name());
+        }
     }
 
     pub fn rules(&self) -> impl Iterator<Item = &LiveRule> {
