@@ -119,22 +119,13 @@ enum ferret_trigger_limits {
 	FERRET_TP_SKB_ARG_MAX = 4,
 	FERRET_FUNC_ID0 = 1024,
 	FERRET_MAX_FUNCS = 65536,
-	/* Traced tc and XDP programs: FERRET_PROG_ID0 + i, below FERRET_FUNC_ID0
-	 * (engine/kernel/src/prog_probes.rs). */
-	FERRET_PROG_ID0 = 256,
+	FERRET_PROG_ID0 = 256, /* traced tc/XDP programs (kernel/src/prog_probes.rs) */
 	FERRET_MAX_PROGS = 768,
 };
 
-/*
- * meta.prog_at: where in a traced tc/XDP program an event was taken. A
- * leave event carries the program's return value (its verdict) in the low
- * 32 bits of meta.location.
- */
-enum ferret_prog_at {
-	FERRET_AT_NONE = 0,
-	FERRET_AT_ENTER = 1,
-	FERRET_AT_LEAVE = 2,
-};
+/* meta.prog_at: entering or leaving a traced tc/XDP program; on leave the
+ * low 32 bits of meta.location hold its return value (the verdict). */
+enum ferret_prog_at { FERRET_AT_NONE = 0, FERRET_AT_ENTER = 1, FERRET_AT_LEAVE = 2 };
 
 /* Action flags. */
 enum ferret_action {
