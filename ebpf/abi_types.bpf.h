@@ -19,6 +19,7 @@ struct ferret_abi_types {
 	enum ferret_target target;
 	enum ferret_hook hook;
 	enum ferret_trigger_limits trigger_limits;
+	enum ferret_prog_at prog_at;
 	enum ferret_action action;
 	enum ferret_rule_state rule_state;
 	enum ferret_guard_limits guard_limits;

@@ -113,6 +113,7 @@ static __always_inline __u32 capture_source(const struct run *r, __u64 *src, __u
 {
 	struct sk_buff *skb = (struct sk_buff *)r->meta.skb;
 	__u32 start, snap = r->snaplen;
+	__u64 data;
 	__s64 w;
 
 	/* The MAC header is kept only when it is Ethernet-sized, so the link
@@ -131,7 +132,9 @@ static __always_inline __u32 capture_source(const struct run *r, __u64 *src, __u
 		return 0;
 	*src = r->head + start;
 	/* skb->len counts from skb->data, which moves as layers pull headers. */
-	w = (__s64)r->meta.len + (__s64)((__u64)BPF_CORE_READ(skb, data) - r->head) - (__s64)start;
+	/* An XDP buffer's data is its head (read_xdp); the pointer is no skb. */
+	data = r->hook == FERRET_HOOK_XDP ? r->head : (__u64)BPF_CORE_READ(skb, data);
+	w = (__s64)r->meta.len + (__s64)(data - r->head) - (__s64)start;
 	*wire = w > 0 ? (__u32)w : 0;
 	if (snap > FERRET_MAX_SNAPLEN)
 		snap = FERRET_MAX_SNAPLEN;

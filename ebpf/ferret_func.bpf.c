@@ -164,3 +164,70 @@ FENTRY_ARG(2)
 FENTRY_ARG(3)
 FENTRY_ARG(4)
 FENTRY_ARG(5)
+
+/*
+ * `on tc` and `on xdp`: fentry and fexit on the tc and XDP BPF programs of
+ * the machine. The loader loads these once per traced program, with that
+ * program as the target (attach_prog_fd, and attach_btf_id = its main
+ * function in its own BTF); the cookie is the id ferret gave the program
+ * (FERRET_PROG_ID0 + i, engine/kernel/src/prog_probes.rs). The kernel hands
+ * the target's context over as it runs: a tc program's `struct __sk_buff *`
+ * is the `struct sk_buff *`, an XDP program's `struct xdp_md *` the
+ * `struct xdp_buff *`. fexit sees the return value, the verdict, after the
+ * one argument.
+ */
+static __always_inline int on_prog(void *ctx, __u64 pkt, __u32 hook, __u16 at, __s32 ret,
+				   const int xdp)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 id = COOKIE_FUNC_ID(cookie);
+	__u64 *mask = bpf_map_lookup_elem(&func_rules, &id);
+	struct hook_call call = {
+		.ctx = ctx,
+		.skb_addr = pkt,
+		.hook = hook,
+		.func_id = id,
+		.prog_at = at,
+		.ret = ret,
+		.xdp = xdp,
+	};
+
+	if (!mask || !*mask)
+		return 0;
+	return handle(&call, 0);
+}
+
+SEC("fentry")
+int ferret_tc_enter(__u64 *ctx)
+{
+	return on_prog(ctx, ctx[0], FERRET_HOOK_TC, FERRET_AT_ENTER, 0, 0);
+}
+
+SEC("fexit")
+int ferret_tc_leave(__u64 *ctx)
+{
+	return on_prog(ctx, ctx[0], FERRET_HOOK_TC, FERRET_AT_LEAVE, (__s32)ctx[1], 0);
+}
+
+SEC("fentry")
+int ferret_xdp_enter(__u64 *ctx)
+{
+	return on_prog(ctx, ctx[0], FERRET_HOOK_XDP, FERRET_AT_ENTER, 0, 1);
+}
+
+SEC("fexit")
+int ferret_xdp_leave(__u64 *ctx)
+{
+	return on_prog(ctx, ctx[0], FERRET_HOOK_XDP, FERRET_AT_LEAVE, (__s32)ctx[1], 1);
+}
+
+/*
+ * A tc program for `ferret features` to try fentry on: the question is
+ * whether this kernel lets a trampoline attach to a BPF program, which
+ * needs some program with BTF to attach to.
+ */
+SEC("classifier")
+int ferret_tc_target(void *skb)
+{
+	return 0;
+}

@@ -16,6 +16,7 @@
 #include "maps.bpf.h"
 #include "run.bpf.h"
 #include "skb.bpf.h"
+#include "xdp.bpf.h"
 #include "parse.bpf.h"
 #include "direct.bpf.h"
 #include "guard.bpf.h"
@@ -38,6 +39,9 @@ struct hook_call {
 	__u32 func_id; /* tracepoint programs: their hook id; functions: theirs */
 	__u32 reason;
 	int has_reason;
+	__u16 prog_at; /* tc/XDP programs: FERRET_AT_ENTER or FERRET_AT_LEAVE */
+	__s32 ret;     /* leaving a tc/XDP program: its return value */
+	int xdp;       /* skb_addr is a struct xdp_buff (read_xdp), not an skb */
 };
 
 /* The config, or NULL when no rule listens on `hook`: the cheap early exit. */
@@ -105,6 +109,9 @@ static __always_inline int handle_rules(const struct hook_call *call, const int 
 	r->meta.cpu = bpf_get_smp_processor_id();
 	r->meta.reason = call->reason;
 	r->meta.func_id = call->func_id;
+	r->meta.prog_at = call->prog_at;
+	if (call->prog_at == FERRET_AT_LEAVE)
+		r->meta.location = (__u32)call->ret;
 	/* Every program names its source in func_id (engine/core/src/hooks.rs). */
 	r->meta.present = FIELD_BIT(FERRET_F_CPU) | FIELD_BIT(FERRET_F_FUNC);
 	if (has_reason)
@@ -115,6 +122,8 @@ static __always_inline int handle_rules(const struct hook_call *call, const int 
 			fill_dev_direct(r, skb);
 		if (cfg->needs & NEED_NET)
 			fill_net_direct(r);
+	} else if (call->xdp) {
+		read_xdp(r, call->skb_addr);
 	} else {
 		READ_SKB(r, level);
 	}

@@ -37,6 +37,17 @@ struct net_device {
 	unsigned short type;
 };
 
+/* What an XDP program's context is in the kernel (fentry on XDP sees it). */
+struct xdp_rxq_info {
+	struct net_device *dev;
+};
+
+struct xdp_buff {
+	void *data;
+	void *data_end;
+	struct xdp_rxq_info *rxq;
+};
+
 struct sock_common {
 	possible_net_t skc_net;
 };

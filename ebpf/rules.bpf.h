@@ -131,8 +131,9 @@ FERRET_SUBPROG int eval_rule(struct run *r, __u32 idx LEVEL_PARAM)
 		r->any_track = 1;
 	if (!(rule->hooks & (1u << (r->hook & HOOK_BIT_MASK))))
 		return 0;
-	/* A function event counts only for the rules that selected it. */
-	if (r->hook == FERRET_HOOK_FUNC && !func_selects(r->meta.func_id, bit))
+	/* A function or tc/XDP program event counts only for the rules that
+	 * selected that function or program. */
+	if (r->hook >= FERRET_HOOK_FUNC && !func_selects(r->meta.func_id, bit))
 		return 0;
 #ifndef FERRET_NO_BPF_LOOP
 	/* The rule loop runs the pcap-filter parts, then asks again. */

@@ -68,6 +68,7 @@ fn not_probed(f: &Features) -> Vec<(&'static str, String)> {
     add("bpf_loop", f.bpf_loop.as_ref().err());
     add("ringbuf", f.ringbuf.as_ref().err());
     add("functions", f.functions.as_ref().err());
+    add("programs", f.programs.as_ref().err());
     add("lockdown", f.lockdown.as_ref().err());
     add(
         "unprivileged_bpf_disabled",
@@ -97,6 +98,15 @@ fn functions_path(f: &Features) -> String {
             None => "not available".to_string(),
         },
         Err(_) => "unknown".to_string(),
+    }
+}
+
+/// How `on tc`/`on xdp` reach programs here.
+fn programs_path(f: &Features) -> &'static str {
+    match &f.programs {
+        Ok(None) => "fentry/fexit",
+        Ok(Some(_)) => "not available",
+        Err(_) => "unknown",
     }
 }
 
@@ -158,12 +168,17 @@ pub fn to_json(r: &Report) -> Value {
             "tried_on": functions.map(|b| b.tried_on.clone()),
             "backends": functions.map_or(Value::Null, backends_json),
         },
+        "programs": {
+            "traceable": f.programs.as_ref().ok().map(Option::is_none),
+            "why": f.programs.as_ref().ok().cloned().flatten(),
+        },
         "paths": {
             "ipv4_headers": f.ipv4_header_path(),
             "interpreter": f.interpreter_path(),
             "drop_cause": f.drop_cause_path(),
             "events": events_path(f),
             "functions": functions_path(f),
+            "programs": programs_path(f),
         },
         "limits": {
             "lockdown": f.lockdown.as_ref().ok().cloned().flatten(),
@@ -272,6 +287,13 @@ pub fn to_text(r: &Report) -> String {
         }
         Err(_) => row(&mut out, "function backends", "not probed", &takes),
     }
+    let offers = match &f.programs {
+        Ok(None) => "fentry/fexit usable".to_string(),
+        Ok(Some(why)) => format!("no: {why}"),
+        Err(_) => "not probed".to_string(),
+    };
+    let takes = format!("tc/xdp: {}", programs_path(f));
+    row(&mut out, "tc/XDP programs", &offers, &takes);
     let lockdown = match &f.lockdown {
         Ok(Some(mode)) => mode.clone(),
         Ok(None) => "no lockdown file (LSM not built or securityfs not mounted)".into(),

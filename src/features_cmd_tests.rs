@@ -43,6 +43,9 @@ fn modern() -> Report {
                     ),
                 ],
             }),
+            programs: Ok(Some(
+                "the kernel refuses fentry/fexit on BPF programs (Operation not permitted)".into(),
+            )),
             lockdown: Ok(None),
             unprivileged_bpf_disabled: Ok(2),
             perf_event_paranoid: Ok(2),
@@ -64,6 +67,7 @@ fn old_unprivileged() -> Report {
     f.bpf_loop = Ok(false);
     f.ringbuf = Err(NotProbed::MapRefused { source: eperm() });
     f.functions = Err(NotProbed::EmptyCatalog);
+    f.programs = Err(NotProbed::MapRefused { source: eperm() });
     f.lockdown = Ok(Some("integrity".into()));
     f.triggers[0].kind = AttachKind::RawTp;
     r.caps = Ok(CapSets::default());
@@ -84,6 +88,7 @@ fn json_keys_are_the_documented_ones() {
         "helpers",
         "triggers",
         "functions",
+        "programs",
         "paths",
         "limits",
         "not_probed",
@@ -101,6 +106,12 @@ fn json_keys_are_the_documented_ones() {
     assert!(why.contains("os error 1"), "{why}");
     assert_eq!(v["paths"]["functions"], "not available");
     assert_eq!(v["paths"]["ipv4_headers"], "bpf_rdonly_cast (typed)");
+    assert_eq!(v["programs"]["traceable"], false);
+    assert!(v["programs"]["why"]
+        .as_str()
+        .unwrap()
+        .contains("refuses fentry/fexit"));
+    assert_eq!(v["paths"]["programs"], "not available");
     assert_eq!(v["helpers"]["ringbuf"], true);
     assert_eq!(v["limits"]["lockdown"], Value::Null);
     assert_eq!(v["limits"]["unprivileged_bpf_disabled"], 2);
@@ -139,7 +150,9 @@ fn json_says_what_could_not_be_probed_and_the_fallbacks() {
         .map(|n| n["fact"].as_str().unwrap())
         .collect();
     // A missing enum is a fact about the kernel, not a failed probe.
-    assert_eq!(facts, ["ringbuf", "functions"]);
+    assert_eq!(facts, ["ringbuf", "functions", "programs"]);
+    assert_eq!(v["programs"]["traceable"], Value::Null);
+    assert_eq!(v["paths"]["programs"], "unknown");
 }
 
 #[test]
@@ -157,6 +170,15 @@ fn text_is_one_aligned_screen() {
     assert!(drop.ends_with("drop: tp_btf"), "{drop}");
     assert!(text.contains("120 (enum skb_drop_reason)"), "{text}");
     assert!(text.contains("func/any: not available"), "{text}");
+    let progs = text
+        .lines()
+        .find(|l| l.starts_with("tc/XDP programs"))
+        .unwrap();
+    assert!(
+        progs.contains("no: the kernel refuses fentry/fexit"),
+        "{progs}"
+    );
+    assert!(text.contains("tc/xdp: not available"), "{text}");
     // Each refusal once, in its own words, under its backend.
     let fentry = text
         .lines()

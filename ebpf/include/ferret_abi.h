@@ -103,6 +103,8 @@ enum ferret_hook {
 	FERRET_HOOK_QUEUE = 4,
 	FERRET_HOOK_TP0 = 8, /* .. FERRET_HOOK_TP0 + FERRET_TP_SLOTS - 1 */
 	FERRET_HOOK_FUNC = 16,
+	FERRET_HOOK_TC = 17,  /* fentry/fexit on tc (clsact, tcx) BPF programs */
+	FERRET_HOOK_XDP = 18, /* fentry/fexit on XDP BPF programs */
 };
 
 /*
@@ -117,7 +119,13 @@ enum ferret_trigger_limits {
 	FERRET_TP_SKB_ARG_MAX = 4,
 	FERRET_FUNC_ID0 = 1024,
 	FERRET_MAX_FUNCS = 65536,
+	FERRET_PROG_ID0 = 256, /* traced tc/XDP programs (kernel/src/prog_probes.rs) */
+	FERRET_MAX_PROGS = 768,
 };
+
+/* meta.prog_at: entering or leaving a traced tc/XDP program; on leave the
+ * low 32 bits of meta.location hold its return value (the verdict). */
+enum ferret_prog_at { FERRET_AT_NONE = 0, FERRET_AT_ENTER = 1, FERRET_AT_LEAVE = 2 };
 
 /* Action flags. */
 enum ferret_action {
@@ -190,7 +198,7 @@ struct ferret_config {
 struct ferret_meta {
 	__u64 skb;
 	__u64 ts_ns;
-	__u64 location; /* drop: the address that freed the skb */
+	__u64 location; /* drop: the address that freed the skb; prog leave: the verdict */
 	__u32 cpu;
 	__u32 pid; /* tgid */
 	__u32 tid;
@@ -209,7 +217,7 @@ struct ferret_meta {
 	__u8 pcap; /* bit i: pcap-filter part i of the rule being evaluated accepted */
 	__u16 sport; /* host order */
 	__u16 dport;
-	__u16 pad2;
+	__u16 prog_at; /* enum ferret_prog_at */
 	__u8 saddr[16];
 	__u8 daddr[16];
 	char ifname[16];

@@ -59,8 +59,19 @@ pub enum TriggerKind {
     Xmit,
     Queue,
     Any,
-    Func { globs: Vec<Ident> },
-    Tp { category: Ident, name: Ident },
+    Func {
+        globs: Vec<Ident>,
+    },
+    /// `tc [GLOB, ..]` (`xdp: false`) or `xdp [GLOB, ..]`: BPF programs by
+    /// name; no globs means every one.
+    Prog {
+        xdp: bool,
+        globs: Vec<Ident>,
+    },
+    Tp {
+        category: Ident,
+        name: Ident,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

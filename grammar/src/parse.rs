@@ -111,6 +111,17 @@ impl Builder {
                     .map(|g| self.ident(&g))
                     .collect(),
             },
+            R::prog_trigger => {
+                let mut parts = t.into_inner();
+                let kind = parts.next().expect("tc or xdp");
+                TriggerKind::Prog {
+                    xdp: kind.as_str().eq_ignore_ascii_case("xdp"),
+                    globs: parts
+                        .filter(|g| g.as_rule() == R::prog_glob)
+                        .map(|g| self.ident(&g))
+                        .collect(),
+                }
+            }
             _ => {
                 let name = t
                     .into_inner()
@@ -361,4 +372,61 @@ fn last(p: P<'_>) -> P<'_> {
     p.into_inner()
         .last()
         .expect("grammar guarantees an inner pair")
+}
+
+#[cfg(test)]
+mod prog_trigger_tests {
+    use crate::ast::TriggerKind;
+
+    fn triggers(text: &str) -> Vec<TriggerKind> {
+        let program = crate::parse(text).expect("parses");
+        program.rules[0]
+            .triggers
+            .iter()
+            .map(|t| t.kind.clone())
+            .collect()
+    }
+
+    fn prog(xdp: bool, globs: &[&str]) -> (bool, Vec<String>) {
+        (xdp, globs.iter().map(|g| g.to_string()).collect())
+    }
+
+    fn progs(text: &str) -> Vec<(bool, Vec<String>)> {
+        triggers(text)
+            .into_iter()
+            .filter_map(|k| match k {
+                TriggerKind::Prog { xdp, globs } => {
+                    Some((xdp, globs.into_iter().map(|g| g.text).collect()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tc_and_xdp_take_optional_program_globs() {
+        assert_eq!(progs("on tc"), [prog(false, &[])]);
+        assert_eq!(progs("on XDP print"), [prog(true, &[])]);
+        assert_eq!(
+            progs("on tc drop_*, cls_main where dport == 80"),
+            [prog(false, &["drop_*", "cls_main"])]
+        );
+        assert_eq!(
+            progs("on tc f1, xdp x1 count"),
+            [prog(false, &["f1"]), prog(true, &["x1"])]
+        );
+        assert_eq!(progs("on xdp or tc"), [prog(true, &[]), prog(false, &[])]);
+    }
+
+    #[test]
+    fn tc_mixes_with_other_triggers() {
+        let kinds = triggers("on tc, drop");
+        assert!(matches!(kinds[0], TriggerKind::Prog { xdp: false, .. }));
+        assert_eq!(kinds[1], TriggerKind::Drop);
+    }
+
+    #[test]
+    fn a_word_starting_with_tc_is_no_trigger() {
+        assert!(crate::parse("on tcx").is_err());
+    }
 }

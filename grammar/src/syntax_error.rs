@@ -5,8 +5,9 @@ use crate::ast::Span;
 use crate::pest_parser::R;
 use crate::Diagnostic;
 
-pub(crate) const TRIGGER_WORDS: &[&str] =
-    &["drop", "free", "recv", "xmit", "queue", "any", "func", "tp"];
+pub(crate) const TRIGGER_WORDS: &[&str] = &[
+    "drop", "free", "recv", "xmit", "queue", "any", "func", "tp", "tc", "xdp",
+];
 pub(crate) const PRIMITIVE_WORDS: &[&str] = &[
     "not",
     "ether",
@@ -40,8 +41,9 @@ fn describe(grammar_rule: R) -> Option<(&'static str, &'static [&'static str])> 
     use crate::pest_parser::Rule::*;
     Some(match grammar_rule {
         kw_on => ("`on`", &["on"]),
-        triggers | trigger | simple_trigger | func_trigger | tp_trigger | kw_func | kw_tp => (
-            "a trigger (drop, free, recv, xmit, queue, any, func GLOB, tp CATEGORY:NAME)",
+        triggers | trigger | simple_trigger | func_trigger | tp_trigger | kw_func | kw_tp
+        | prog_trigger | prog_kind => (
+            "a trigger (drop, free, recv, xmit, queue, any, func GLOB, tp CATEGORY:NAME, tc, xdp)",
             TRIGGER_WORDS,
         ),
         kw_where => ("`where`", &["where"]),

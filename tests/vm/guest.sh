@@ -399,6 +399,57 @@ fi
 fi # quick
 fi # functions
 
+# `on tc` and `on xdp`: fentry/fexit on a tc program (clsact ingress of vb,
+# drops TCP to 8080) and an XDP program (generic XDP on vb, drops UDP to
+# 53). Where `ferret features` says the kernel refuses fentry on programs,
+# a session must refuse the rule in words.
+prog_scenarios() {
+  stamp programs
+  if ! $IP netns exec b tc qdisc add dev vb clsact ||
+    ! $IP netns exec b tc filter add dev vb ingress bpf direct-action obj /progs/tc_drop_tcp.bpf.o sec tc ||
+    ! $IP -n b link set dev vb xdpgeneric obj /progs/xdp_drop_udp53.bpf.o sec xdp; then
+    fail prog-setup "cannot load the test programs with tc and ip"
+    return
+  fi
+  if ! grep -q '"traceable": true' /tmp/features; then
+    trace "" --json 'on tc'
+    rc=$?
+    why=$(grep -A2 '"programs": {' /tmp/features | grep '"why"' | cut -c1-200)
+    if [ $rc != 0 ] && grep -qiE 'fentry|cannot trace tc program' /tmp/err; then
+      skip programs "refused as features says ($why): $(grep -i error /tmp/err | head -1 | cut -c1-240)"
+    else
+      fail programs "rc=$rc although features says: $why"
+    fi
+  else
+    trace "$(nc_to 8080); $(nc_to 9); $(udp_closed)" --json "
+on tc drop_tcp_* where dport == 8080
+on tc where dport == 9
+on xdp where proto == udp and dport == 53
+on xdp xdp_* where proto == tcp and dport == 9"
+    rc=$?
+    [ $rc = 3 ] && ferret -v --duration 1s 'on tc' 2>&1 | tail -60 | sed 's/^/VMLOG /'
+    echo "VMINFO $(grep -E 'ready:' /tmp/err | tr '\n' ' ')"
+    prog_of() { of_rule "$1" | grep -o '"func":"[^"]*"\|"prog":{[^}]*}' | sort | uniq -c | tr -s ' \n' '  '; }
+    [ $rc = 0 ] && pass prog-exit-status || fail prog-exit-status "rc=$rc"
+    want_prog() { # rule, name, verdict
+      if of_rule "$1" | grep "\"func\":\"$2\"" | grep -q '"at":"enter"' &&
+        of_rule "$1" | grep "\"func\":\"$2\"" | grep -q "\"at\":\"leave\".*\"verdict\":\"$3\""; then
+        pass "$4" "$(prog_of "$1" | cut -c1-300)"
+      else
+        fail "$4" "want $2 enter and leave $3: $(prog_of "$1" | cut -c1-300)"
+      fi
+    }
+    want_prog 1 drop_tcp_8080 TC_ACT_SHOT tc-shot
+    want_prog 2 drop_tcp_8080 TC_ACT_OK tc-ok
+    want_prog 3 xdp_drop_udp53 XDP_DROP xdp-drop
+    want_prog 4 xdp_drop_udp53 XDP_PASS xdp-pass
+    of_rule 3 | grep -q '"ifname":"vb"' && pass xdp-device || fail xdp-device "$(of_rule 3 | head -1 | cut -c1-300)"
+  fi
+  $IP -n b link set dev vb xdpgeneric off
+  $IP netns exec b tc qdisc del dev vb clsact
+}
+prog_scenarios
+
 stamp demo
 # The demo, as a new user runs it: its own lab, its own traffic.
 if [ "${QUICK:-0}" = 1 ] && [ "$EXPECT_BACKEND" = kprobe ]; then

@@ -32,6 +32,14 @@ copy_with_libs() {
 [ -f /etc/services ] && cp /etc/services "$root/etc/services"
 copy_with_libs /usr/sbin/ip /usr/sbin/ip
 copy_with_libs /usr/sbin/nft /usr/sbin/nft
+# `on tc` / `on xdp`: tc (iproute2 with libbpf) loads the test programs of
+# tests/vm/progs, compiled here with BTF (fentry on a program needs it).
+copy_with_libs /usr/sbin/tc /usr/sbin/tc
+mkdir -p "$root/progs"
+for c in "$here"/progs/*.bpf.c; do
+  clang-19 -target bpf -O2 -g -I/usr/include/x86_64-linux-gnu -c "$c" \
+    -o "$root/progs/$(basename "$c" .c).o"
+done
 for b in "$@"; do copy_with_libs "$b" "/usr/bin/$(basename "$b")"; done
 # pcap-filter text names ports and protocols (`port https`) from these,
 # as on any installed system; libpcap refuses the names without them.
@@ -71,7 +79,7 @@ add_mod() {
 # so that the function catalog meets the modules container and VM
 # networking runs on (module BTF, `name [module]` in ferret funcs).
 for m in veth nf_tables nft_chain_nat nft_nat nft_ct nf_nat nf_conntrack nft_reject_inet nft_reject \
-  bridge vxlan openvswitch; do add_mod "$m"; done
+  bridge vxlan openvswitch sch_ingress cls_bpf; do add_mod "$m"; done
 printf '%s\n' "${order[@]}" >"$root/mods/order"
 rm -f "$root/tmp/all"
 

@@ -57,7 +57,7 @@ for k in "${kernels[@]}"; do
   "$here/initramfs.sh" "$kdir" "$work/initrd-$k.gz" "$ferret"
   log="$work/console-$k.log"
   start=$(date +%s.%N)
-  timeout 420 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
+  timeout 600 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
     -kernel "$kdir"/boot/vmlinuz-* -initrd "$work/initrd-$k.gz" \
     -append "console=ttyS0 quiet panic=-1 EXPECT_BACKEND=$backend FUNCS=$funcs QUICK=$quick" >"$log" 2>&1 || true
   secs=$(echo "$(date +%s.%N) - $start" | bc)

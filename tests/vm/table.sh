@@ -18,6 +18,8 @@ table() {
   awk '
   function cell(k, t,   s, d) {
     s = st[k, t]; d = det[k, t]
+    if ((t == "tc-shot" || t == "xdp-drop") && st[k, "programs"] == "SKIP")
+      return "✗ refused: the kernel forbids fentry on BPF programs"
     if (s == "") return "not run"
     if (s == "FAIL") return "✗ failed"
     if (s == "SKIP") return "— skipped"
@@ -76,6 +78,8 @@ table() {
       "drop_reason_func|drop functions with their reason\n" \
       "track-dnat|`track` across DNAT\n" \
       "fentry|`--backend fentry`\n" \
+      "tc-shot|`on tc`: enter and leave, TC_ACT_SHOT\n" \
+      "xdp-drop|`on xdp`: enter and leave, XDP_DROP\n" \
       "features|`ferret features`\n" \
       "demo|`ferret demo`"
     nr = split(rows, row, "\n")

@@ -103,6 +103,13 @@ impl Event {
         self.hook == abi::hook::DROP || self.is_drop_function()
     }
 
+    /// For an event of a traced tc/XDP program (`on tc`, `on xdp`): which
+    /// kind, and whether it entered or left it (with the verdict).
+    pub fn prog_point(&self) -> Option<(crate::bpf_prog::ProgKind, crate::bpf_prog::ProgPoint)> {
+        let kind = crate::bpf_prog::ProgKind::of_hook(self.hook)?;
+        Some((kind, crate::bpf_prog::ProgPoint::of_meta(&self.meta)?))
+    }
+
     /// A drop that carries its reason: every drop function's call, and the
     /// `drop` tracepoint's where the kernel passes one (5.17+; before,
     /// only the drop's location is known).

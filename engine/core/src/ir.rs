@@ -106,6 +106,12 @@ pub enum TriggerIr {
     Tracepoint { category: String, name: String },
     /// `func GLOB, ..`; `any` is `func *`.
     Func { globs: Vec<String> },
+    /// `tc GLOB, ..`, `xdp GLOB, ..`: BPF programs by name (`tc` alone is
+    /// `tc *`), traced on entry and exit.
+    Prog {
+        prog: crate::bpf_prog::ProgKind,
+        globs: Vec<String>,
+    },
 }
 
 /// A `count by` key or `print` column: a field, or the rule number.

@@ -10,6 +10,7 @@
 pub mod abi;
 pub mod agg_compact;
 pub mod agg_dense;
+pub mod bpf_prog;
 pub mod catalog;
 pub mod check;
 pub mod diag;

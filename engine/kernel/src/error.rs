@@ -117,6 +117,16 @@ pub enum KernelError {
     )]
     PcapNeedsBpfLoop,
 
+    /// `on tc`, `on xdp`.
+    #[error(transparent)]
+    ProgTrace(#[from] crate::prog_probes::ProgTraceError),
+
+    #[error("cannot link a tc/XDP program tracer: {source}")]
+    ProgLink {
+        #[source]
+        source: io::Error,
+    },
+
     #[error("cannot prepare the function-trigger object: {source}")]
     FuncObject {
         #[source]

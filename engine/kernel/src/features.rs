@@ -104,6 +104,9 @@ pub struct Features {
     pub ringbuf: Result<bool, NotProbed>,
     pub triggers: Vec<TriggerPath>,
     pub functions: Result<FunctionBackends, NotProbed>,
+    /// `on tc`/`on xdp`: `Ok(None)` when fentry/fexit on a BPF program
+    /// works here, `Ok(Some(why))` when the kernel refuses it.
+    pub programs: Result<Option<String>, NotProbed>,
     /// The lockdown mode in force ("none", "integrity", ...); `Ok(None)`
     /// when the kernel has no lockdown file.
     pub lockdown: Result<Option<String>, NotProbed>,
@@ -130,6 +133,7 @@ impl Features {
             ringbuf: has_ringbuf(),
             triggers: trigger_paths(btf),
             functions: probe_function_backends(btf),
+            programs: probe_prog_tracing(btf),
             lockdown: lockdown(),
             unprivileged_bpf_disabled: read_number(UNPRIVILEGED_BPF),
             perf_event_paranoid: read_number(PERF_PARANOID),
@@ -283,6 +287,26 @@ fn probe_function_backends(btf: &Arc<KernelBtf>) -> Result<FunctionBackends, Not
         tried_on: target.name.clone(),
         each,
     })
+}
+
+/// Loads ferret's object and tries fentry on its own tc program, as `on
+/// tc` and `on xdp` attach to the machine's programs.
+fn probe_prog_tracing(btf: &Arc<KernelBtf>) -> Result<Option<String>, NotProbed> {
+    let opts = LoadOptions {
+        ring_bytes: 4096,
+        verbose_verifier: false,
+    };
+    let object = |e| NotProbed::Object {
+        source: Box::new(e),
+    };
+    let mut kernel = Kernel::load_with_btf(&opts, btf.clone()).map_err(object)?;
+    match kernel.probe_prog_tracing() {
+        Ok(()) => Ok(None),
+        Err(KernelError::ProgTrace(crate::ProgTraceError::Refused { source })) => Ok(Some(
+            format!("the kernel refuses fentry/fexit on BPF programs ({source})"),
+        )),
+        Err(e) => Ok(Some(e.to_string())),
+    }
 }
 
 fn lockdown() -> Result<Option<String>, NotProbed> {

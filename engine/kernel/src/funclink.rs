@@ -47,13 +47,29 @@ pub(super) fn perf_link_attr(prog_fd: u32, perf_fd: u32, cookie: u64) -> bpf_att
 /// BPF_LINK_CREATE of an fentry program (its target is fixed at load
 /// time) with the cookie `bpf_get_attach_cookie` returns (5.19+).
 pub(super) fn fentry_link_attr(prog_fd: u32, cookie: u64) -> bpf_attr {
+    tracing_link_attr(prog_fd, bpf_attach_type::BPF_TRACE_FENTRY, cookie)
+}
+
+/// BPF_LINK_CREATE of a tracing program (fentry or fexit, `attach`: the
+/// kernel wants the type the program was loaded with) with its cookie.
+pub(super) fn tracing_link_attr(prog_fd: u32, attach: bpf_attach_type, cookie: u64) -> bpf_attr {
     let mut attr = zeroed_attr();
     // SAFETY: as above.
     let l = unsafe { &mut attr.link_create };
     l.__bindgen_anon_1.prog_fd = prog_fd;
-    l.attach_type = bpf_attach_type::BPF_TRACE_FENTRY as u32;
+    l.attach_type = attach as u32;
     l.__bindgen_anon_3.tracing.cookie = cookie;
     attr
+}
+
+/// Links a loaded fentry or fexit program whose target came at load time.
+pub(super) fn attach_tracing(
+    prog: BorrowedFd<'_>,
+    attach: bpf_attach_type,
+    cookie: u64,
+) -> io::Result<OwnedFd> {
+    let mut attr = tracing_link_attr(prog.as_raw_fd() as u32, attach, cookie);
+    sys::bpf(bpf_cmd::BPF_LINK_CREATE, &mut attr)
 }
 
 /// Links a loaded fentry program; the link keeps the program alive.
@@ -179,6 +195,14 @@ mod tests {
         assert_eq!(u32_at(b, 8), 24, "attach_type BPF_TRACE_FENTRY");
         assert_eq!(u32_at(b, 16), 0, "tracing.target_btf_id unused");
         assert_eq!(u64_at(b, 24), 2048, "tracing.cookie");
+    }
+
+    #[test]
+    fn fexit_links_carry_their_own_attach_type() {
+        let attr = tracing_link_attr(4, bpf_attach_type::BPF_TRACE_FEXIT, 300);
+        let b = bytes(&attr);
+        assert_eq!(u32_at(b, 8), 25, "attach_type BPF_TRACE_FEXIT");
+        assert_eq!(u64_at(b, 24), 300, "tracing.cookie");
     }
 
     /// Offsets from include/uapi/linux/perf_event.h.

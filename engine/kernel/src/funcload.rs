@@ -148,6 +148,37 @@ impl FuncObject {
         )
     }
 
+    /// Loads fentry or fexit program `name` (`attach`) for the BPF program
+    /// `target`, whose main function has type id `main_func` in the
+    /// target's own BTF: the union member that names a module's BTF object
+    /// for kernel functions names the target program here
+    /// (attach_prog_fd).
+    pub(super) fn load_prog_tracer(
+        &self,
+        name: &str,
+        attach: bpf_attach_type,
+        main_func: u32,
+        target: BorrowedFd<'_>,
+    ) -> Result<OwnedFd, KernelError> {
+        self.load(
+            name,
+            bpf_prog_type::BPF_PROG_TYPE_TRACING,
+            Some(attach),
+            (main_func, Some(target)),
+        )
+    }
+
+    /// Loads the object's own tc program, a target for trying whether
+    /// fentry on BPF programs works here (`ferret features`).
+    pub(super) fn load_tc_target(&self) -> Result<OwnedFd, KernelError> {
+        self.load(
+            "ferret_tc_target",
+            bpf_prog_type::BPF_PROG_TYPE_SCHED_CLS,
+            None,
+            (0, None),
+        )
+    }
+
     fn load(
         &self,
         name: &str,

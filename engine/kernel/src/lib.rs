@@ -36,6 +36,7 @@
 mod agg;
 mod attach;
 mod attach_kind;
+pub mod bpf_progs;
 mod btf_objects;
 pub mod btf_scan;
 mod btf_types;
@@ -57,6 +58,7 @@ mod maps;
 pub mod module_btf;
 mod percpu;
 mod probe_list;
+mod prog_probes;
 mod sys;
 mod tables;
 mod testrun;
@@ -71,6 +73,7 @@ pub use func_probes::{
     function_backend_status, BackendChoice, BackendRefusal, FentryRefusal, FuncAttachReport,
     FuncBackend, FuncRefusal, KprobeRefusal, MultiRefusal, Progress,
 };
+pub use prog_probes::{ProgTraceError, ProgTraceReport, TracedProg};
 
 use aya::programs::RawTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
@@ -148,6 +151,8 @@ pub struct Kernel {
     maps: maps::Maps,
     /// Function probes (`func`/`any`), in their own object.
     funcs: func_probes::FuncProbes,
+    /// fentry/fexit on tc and XDP programs (`on tc`, `on xdp`).
+    progs: prog_probes::ProgProbes,
     /// Every map's descriptor, for the function object (funcload.rs).
     map_fds: StdHashMap<String, std::os::fd::OwnedFd>,
     /// Pre-check skips credited to rule slots (guard_skips.rs).
@@ -211,6 +216,7 @@ impl Kernel {
             aya_btf,
             attached: StdHashMap::new(),
             funcs: func_probes::FuncProbes::default(),
+            progs: prog_probes::ProgProbes::default(),
             build,
         })
     }

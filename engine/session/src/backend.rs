@@ -3,8 +3,9 @@
 //! rules and slots beyond the maps it writes.
 
 use ferret_core::abi;
+use ferret_core::bpf_prog::ProgKind;
 use ferret_kernel::func_catalog::FuncEntry;
-use ferret_kernel::{AttachKind, FuncAttachReport, Kernel, KernelError};
+use ferret_kernel::{AttachKind, FuncAttachReport, Kernel, KernelError, ProgTraceReport};
 use std::time::Duration;
 
 /// What the rule table needs from the kernel side.
@@ -28,6 +29,13 @@ pub trait Backend {
     fn set_func_rules(&mut self, masks: &[(u32, u64)]) -> Result<(), Self::Error>;
     /// Clones and copies inherit `track`; `Some(why)` when they cannot.
     fn enable_clone_tracking(&mut self) -> Option<String>;
+    /// Traces (fentry/fexit) the loaded tc or XDP programs whose name
+    /// matches a glob, keeping those already traced (`on tc`, `on xdp`).
+    fn trace_programs(
+        &mut self,
+        kind: ProgKind,
+        globs: &[String],
+    ) -> Result<ProgTraceReport, Self::Error>;
 }
 
 impl Backend for Kernel {
@@ -68,5 +76,12 @@ impl Backend for Kernel {
     }
     fn enable_clone_tracking(&mut self) -> Option<String> {
         Kernel::enable_clone_tracking(self)
+    }
+    fn trace_programs(
+        &mut self,
+        kind: ProgKind,
+        globs: &[String],
+    ) -> Result<ProgTraceReport, KernelError> {
+        Kernel::trace_programs(self, kind, globs)
     }
 }

@@ -7,6 +7,7 @@
 mod attached_text;
 mod func_rules;
 mod hooks_attach;
+mod prog_rules;
 
 use ferret_core::abi;
 use ferret_core::hooks::TRACEPOINT_TRIGGERS;
@@ -63,6 +64,17 @@ pub enum RuleTableError {
     NoTracepointSlot { max: usize },
     #[error("no traceable kernel function matches `{globs}`; `ferret funcs GLOB` lists them")]
     NoFunctions { globs: String },
+    #[error(
+        "no {kind} program{} is loaded on this machine{}; `bpftool prog` lists them",
+        if .globs == "*" { String::new() } else { format!(" named `{}`", .globs) },
+        prog_rules::skipped_text(.skipped)
+    )]
+    NoPrograms {
+        kind: &'static str,
+        globs: String,
+        /// (program, why it cannot be traced) of those that matched.
+        skipped: Vec<(String, String)>,
+    },
     #[error("pcap-filter `{text}`: {source}")]
     PcapProgram {
         text: String,
@@ -95,6 +107,9 @@ pub struct RuleTable {
     func_failed: BTreeSet<u32>,
     func_status: FuncStatus,
     clone_tracking_tried: bool,
+    /// tc/XDP programs traced (by ferret's id), and their masks last written.
+    progs: BTreeMap<u32, ferret_kernel::TracedProg>,
+    prog_masks: BTreeMap<u32, u64>,
 }
 
 impl RuleTable {
@@ -111,6 +126,8 @@ impl RuleTable {
             func_failed: BTreeSet::new(),
             func_status: FuncStatus::default(),
             clone_tracking_tried: false,
+            progs: BTreeMap::new(),
+            prog_masks: BTreeMap::new(),
         }
     }
 

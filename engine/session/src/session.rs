@@ -152,6 +152,7 @@ impl Session {
         if explains && self.explainer.is_none() {
             self.explainer = Some(crate::explain::Explainer::new(self.ctx.reasons.as_ref()));
         }
+        self.name_programs();
         // Events of `tp` slots carry the slot's hook as their function id.
         for (hook, _) in self.table.attached() {
             if let Some(tp) = self.table.tracepoint_of(*hook) {
@@ -206,7 +207,18 @@ impl Session {
     }
 
     pub fn set_paused(&mut self, id: usize, paused: bool) -> Result<(), SessionError> {
-        Ok(self.table.set_paused(&mut self.kernel, id, paused)?)
+        self.table.set_paused(&mut self.kernel, id, paused)?;
+        self.name_programs();
+        Ok(())
+    }
+
+    /// Events of tc/XDP programs carry the program's id: its name, and the
+    /// kind as the hook's.
+    fn name_programs(&mut self) {
+        for (id, p) in self.table.traced_programs() {
+            self.ctx.funcs.insert(*id, &p.name);
+            self.ctx.funcs.insert(p.kind.hook(), p.kind.name());
+        }
     }
 
     pub fn rules(&self) -> impl Iterator<Item = &LiveRule> {
@@ -224,7 +236,9 @@ impl Session {
 
     /// Whether some probe is attached (a hook or a function).
     pub fn probes_attached(&self) -> bool {
-        !self.table.attached().is_empty() || self.table.func_status().attached > 0
+        !self.table.attached().is_empty()
+            || self.table.func_status().attached > 0
+            || !self.table.traced_programs().is_empty()
     }
 
     /// Waits for events or `timeout`.

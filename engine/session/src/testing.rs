@@ -7,10 +7,11 @@ use crate::backend::Backend;
 use crate::control::{RuleControl, RuleView};
 use crate::rules::{RuleTable, RulesError};
 use ferret_core::abi;
+use ferret_core::bpf_prog::ProgKind;
 use ferret_core::plan::RulePlan;
 use ferret_core::summary::RuleSummary;
 use ferret_kernel::func_catalog::FuncEntry;
-use ferret_kernel::{AttachKind, FuncAttachReport, FuncBackend};
+use ferret_kernel::{AttachKind, FuncAttachReport, FuncBackend, ProgTraceReport, TracedProg};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -115,6 +116,42 @@ impl Backend for FakeKernel {
     fn enable_clone_tracking(&mut self) -> Option<String> {
         self.log.push("clone tracking".into());
         None
+    }
+    /// Two loaded programs: tc `drop_tcp` and XDP `drop_udp`, traced with
+    /// ids PROG_ID0 and PROG_ID0 + 1; tc `no_btf` cannot be traced.
+    fn trace_programs(
+        &mut self,
+        kind: ProgKind,
+        globs: &[String],
+    ) -> Result<ProgTraceReport, FakeError> {
+        let loaded = [
+            (ProgKind::Tc, "drop_tcp", Some(abi::PROG_ID0)),
+            (ProgKind::Xdp, "drop_udp", Some(abi::PROG_ID0 + 1)),
+            (ProgKind::Tc, "no_btf", None),
+        ];
+        let mut report = ProgTraceReport::default();
+        for (k, name, id) in loaded {
+            if k != kind
+                || !globs
+                    .iter()
+                    .any(|g| ferret_core::hooks::glob_match(g, name))
+            {
+                continue;
+            }
+            match id {
+                Some(id) => report.traced.push(TracedProg {
+                    id,
+                    kind,
+                    name: name.into(),
+                    prog_id: id + 1000,
+                }),
+                None => report
+                    .skipped
+                    .push((name.into(), "loaded without BTF".into())),
+            }
+        }
+        self.log.push(format!("trace {} programs", kind.name()));
+        Ok(report)
     }
 }
 

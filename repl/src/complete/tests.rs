@@ -44,7 +44,8 @@ fn commands_complete_their_arguments() {
 fn triggers_then_where_and_actions() {
     assert_eq!(offered("on ").len(), TRIGGER_WORDS.len());
     assert_eq!(offered("on dr"), ["drop"]);
-    assert_eq!(offered("ON drop, x"), ["xmit"]);
+    assert_eq!(offered("ON drop, x"), ["xdp", "xmit"]);
+    assert_eq!(offered("on t"), ["tc", "tp"]);
     let after = offered("on drop ");
     assert!(after.contains(&"where".to_string()) && after.contains(&"print".to_string()));
     assert_eq!(offered("on drop; on re"), ["recv"]);

@@ -11,6 +11,23 @@ pub mod hook {
     pub const QUEUE: u32 = 4;
     pub const TP0: u32 = 8;
     pub const FUNC: u32 = 16;
+    /// fentry/fexit on tc programs (`on tc`).
+    pub const TC: u32 = 17;
+    /// fentry/fexit on XDP programs (`on xdp`).
+    pub const XDP: u32 = 18;
+}
+
+/// Ids of traced tc/XDP programs: `PROG_ID0 + i`, below the kernel
+/// functions' ids (`FERRET_PROG_ID0`, `FERRET_MAX_PROGS`).
+pub const PROG_ID0: u32 = 256;
+pub const MAX_PROGS: u32 = 768;
+
+/// `meta.prog_at`: where in a traced tc/XDP program an event was taken
+/// (`enum ferret_prog_at`).
+pub mod prog_at {
+    pub const NONE: u16 = 0;
+    pub const ENTER: u16 = 1;
+    pub const LEAVE: u16 = 2;
 }
 
 /// `tp CAT:NAME` triggers at once (`FERRET_TP_SLOTS`).

@@ -36,7 +36,10 @@ pub struct Meta {
     pub pcap: u8,
     pub sport: u16,
     pub dport: u16,
-    pub pad2: u16,
+    /// Where in a traced tc/XDP program (`prog_at::ENTER`, `LEAVE`); 0
+    /// for every other event. A leave event's `location` holds the
+    /// program's return value.
+    pub prog_at: u16,
     pub saddr: [u8; 16],
     pub daddr: [u8; 16],
     pub ifname: [u8; 16],

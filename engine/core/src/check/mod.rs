@@ -8,6 +8,7 @@ mod never;
 mod pcap;
 mod values;
 
+use crate::bpf_prog::ProgKind;
 use crate::catalog;
 use crate::hooks::{HookNames, TRACEPOINT_TRIGGERS};
 use crate::ir::{ActionsIr, CheckedRule, Filter, KeyField, TriggerIr};
@@ -106,7 +107,7 @@ fn check_rule(
     let carries_reason = triggers.iter().any(|t| match t {
         TriggerIr::Hook { hook, .. } => *hook == crate::abi::hook::DROP,
         TriggerIr::Func { globs } => globs.iter().any(|g| env.funcs.may_carry_reason(g)),
-        TriggerIr::Tracepoint { .. } => false,
+        TriggerIr::Tracepoint { .. } | TriggerIr::Prog { .. } => false,
     });
     let mut pcap = Vec::new();
     let filter = match &rule.filter {
@@ -153,6 +154,14 @@ fn triggers(rule: &Rule) -> Vec<TriggerIr> {
             },
             TriggerKind::Any => TriggerIr::Func {
                 globs: vec!["*".into()],
+            },
+            TriggerKind::Prog { xdp, globs } => TriggerIr::Prog {
+                prog: if *xdp { ProgKind::Xdp } else { ProgKind::Tc },
+                globs: if globs.is_empty() {
+                    vec!["*".into()]
+                } else {
+                    globs.iter().map(|g| g.text.clone()).collect()
+                },
             },
             TriggerKind::Tp { category, name } => TriggerIr::Tracepoint {
                 category: category.text.clone(),

@@ -74,6 +74,18 @@ pub fn event_json(ev: &Event, stack: Option<&[String]>, ctx: &Names) -> Value {
     if let Some(v) = &ev.verdict {
         obj["verdict"] = v.to_json();
     }
+    if let Some((kind, point)) = ev.prog_point() {
+        let ret = match point {
+            crate::bpf_prog::ProgPoint::Leave { ret } => Some(ret),
+            crate::bpf_prog::ProgPoint::Enter => None,
+        };
+        obj["prog"] = json!({
+            "kind": kind.name(),
+            "at": point.word(),
+            "ret": ret,
+            "verdict": ret.map(|r| kind.verdict_text(r)),
+        });
+    }
     obj
 }
 

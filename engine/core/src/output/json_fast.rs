@@ -87,7 +87,7 @@ pub fn write_event(
     stack: Option<&[String]>,
     ctx: &Names,
 ) -> io::Result<bool> {
-    if !ev.capture.is_empty() || ev.verdict.is_some() {
+    if !ev.capture.is_empty() || ev.verdict.is_some() || ev.prog_point().is_some() {
         return Ok(false);
     }
     let m = &ev.meta;

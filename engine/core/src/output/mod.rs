@@ -12,6 +12,7 @@ pub use agg::Aggregates;
 pub use json::JsonSink;
 pub use table::{iface_text, tuple_text, TableSink};
 
+use crate::bpf_prog::ProgPoint;
 use crate::event::Event;
 use crate::hooks::HookNames;
 use crate::kallsyms::Kallsyms;
@@ -34,6 +35,14 @@ impl Names {
     /// (`sk_skb_reason_drop(SKB_DROP_REASON_..)`).
     pub fn func_text(&self, ev: &Event) -> String {
         let name = self.funcs.name(ev.meta.func_id).unwrap_or("?");
+        if let Some((kind, point)) = ev.prog_point() {
+            return match point {
+                ProgPoint::Enter => format!("{}/{name} enter", kind.name()),
+                ProgPoint::Leave { ret } => {
+                    format!("{}/{name} leave {}", kind.name(), kind.verdict_text(ret))
+                }
+            };
+        }
         let reason = self.reason_name(ev.meta.reason);
         if ev.is_drop_function() {
             // The enum's own name: drop functions also see the values
@@ -246,3 +255,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "prog_tests.rs"]
+mod prog_tests;

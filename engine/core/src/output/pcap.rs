@@ -195,6 +195,12 @@ pub fn comment(ev: &Event, ctx: &Names) -> String {
             ));
         }
     }
+    if let Some((kind, point)) = ev.prog_point() {
+        parts.push(format!("prog={}", point.word()));
+        if let crate::bpf_prog::ProgPoint::Leave { ret } = point {
+            parts.push(format!("verdict={}", kind.verdict_text(ret)));
+        }
+    }
     let rules: Vec<String> = ev.rules.iter().map(usize::to_string).collect();
     parts.push(format!("rules={}", rules.join(",")));
     if let Some(v) = &ev.verdict {

@@ -76,6 +76,7 @@ pub fn plan_rule(rule: &CheckedRule) -> Result<RulePlan, PlanError> {
     let hooks = rule.triggers.iter().fold(0u32, |m, t| match t {
         TriggerIr::Hook { hook, .. } => m | 1 << hook,
         TriggerIr::Func { .. } => m | 1 << abi::hook::FUNC,
+        TriggerIr::Prog { prog, .. } => m | 1 << prog.hook(),
         TriggerIr::Tracepoint { .. } => m,
     });
     Ok(RulePlan {

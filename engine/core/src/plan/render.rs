@@ -7,6 +7,10 @@ use crate::ir::{KeyField, TriggerIr};
 use serde::ser::{SerializeSeq, Serializer};
 use std::fmt::Write;
 
+/// What `check` says of `tc`/`xdp` triggers, which it cannot try.
+const PROG_TRACING_NEEDS: &str = "a kernel that allows fentry/fexit on BPF programs \
+     (`ferret features` says whether this one does)";
+
 pub(super) fn plan_text(plan: &Plan) -> String {
     let mut out = String::new();
     for r in &plan.rules {
@@ -20,9 +24,20 @@ pub(super) fn plan_text(plan: &Plan) -> String {
                 } => format!("{name} (tracepoint {tracepoint})"),
                 TriggerIr::Tracepoint { category, name } => format!("tracepoint {category}:{name}"),
                 TriggerIr::Func { globs } => format!("functions {}", globs.join(", ")),
+                TriggerIr::Prog { prog, globs } => format!(
+                    "{} programs {} (fentry/fexit)",
+                    prog.name(),
+                    globs.join(", ")
+                ),
             })
             .collect();
         let _ = writeln!(out, "  hooks:   {}", hooks.join(", "));
+        if r.triggers
+            .iter()
+            .any(|t| matches!(t, TriggerIr::Prog { .. }))
+        {
+            let _ = writeln!(out, "  needs:   {PROG_TRACING_NEEDS}");
+        }
         let _ = writeln!(out, "  actions: {}", actions_text(&r.actions));
         if r.actions.explain {
             let _ = writeln!(out, "  changes: {EXPLAIN_CHANGES}");

@@ -259,6 +259,13 @@ fn listens(rule: &RulePlan, ev: &Event, names: &Names) -> bool {
                     .name(ev.meta.func_id)
                     .is_some_and(|n| globs.iter().any(|g| glob_match(g, n)))
         }
+        TriggerIr::Prog { prog, globs } => {
+            ev.hook == prog.hook()
+                && names
+                    .funcs
+                    .name(ev.meta.func_id)
+                    .is_some_and(|n| globs.iter().any(|g| glob_match(g, n)))
+        }
         TriggerIr::Tracepoint { name, .. } => {
             (hook::TP0..hook::FUNC).contains(&ev.hook)
                 && names.funcs.name(ev.meta.func_id) == Some(name)

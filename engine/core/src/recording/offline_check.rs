@@ -41,6 +41,10 @@ pub fn check(plan: &Plan, ctx: &Context) -> Vec<OfflineError> {
                 TriggerIr::Func { globs } => {
                     (1 << hook::FUNC, format!("func {}", globs.join(", ")))
                 }
+                TriggerIr::Prog { prog, globs } => (
+                    1 << prog.hook(),
+                    format!("{} {}", prog.name(), globs.join(", ")),
+                ),
                 TriggerIr::Tracepoint { .. } => continue,
             };
             if ctx.hooks() & bit == 0 {

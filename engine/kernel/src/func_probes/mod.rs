@@ -130,6 +130,20 @@ pub fn function_backend_status() -> Option<String> {
 type Attached = (Vec<u32>, Vec<(String, String)>);
 
 impl Kernel {
+    /// The function object, prepared on first use (the tc/XDP tracers of
+    /// prog_probes.rs live in it too).
+    pub(crate) fn func_object(&mut self) -> Result<&FuncObject, KernelError> {
+        if self.funcs.object.is_none() {
+            self.funcs.object = Some(FuncObject::prepare(
+                &self.map_fds,
+                &self.aya_btf,
+                self.build,
+                self.btf.kfunc_id(crate::kfunc::NAME),
+            )?);
+        }
+        Ok(self.funcs.object.as_ref().expect("prepared above"))
+    }
+
     /// Attaches probes to `targets` (functions not attached yet).
     pub fn attach_functions(
         &mut self,

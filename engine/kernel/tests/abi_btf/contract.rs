@@ -48,7 +48,7 @@ pub fn structs() -> Vec<RustStruct> {
         layout!(Config => "ferret_config" { nrules, needs, hooks, wakeup_bytes, guards }),
         layout!(Meta => "ferret_meta" {
             skb, ts_ns, location, cpu, pid, tid, netns, ifindex, mark, len, mtu, reason,
-            func_id, present, family, proto, tcpflags, ttl, pcap, sport, dport, pad2, saddr,
+            func_id, present, family, proto, tcpflags, ttl, pcap, sport, dport, prog_at, saddr,
             daddr, ifname, comm,
         }),
         layout!(EventHeader => "ferret_event" {
@@ -126,11 +126,19 @@ pub fn numbers() -> Vec<(&'static str, u64)> {
         FERRET_HOOK_QUEUE => hook::QUEUE,
         FERRET_HOOK_TP0 => hook::TP0,
         FERRET_HOOK_FUNC => hook::FUNC,
+        FERRET_HOOK_TC => hook::TC,
+        FERRET_HOOK_XDP => hook::XDP,
         // enum ferret_trigger_limits
         FERRET_TP_SLOTS => abi::TP_SLOTS,
         FERRET_TP_SKB_ARG_MAX => abi::TP_SKB_ARG_MAX,
         FERRET_FUNC_ID0 => func_catalog::FUNC_ID0,
         FERRET_MAX_FUNCS => func_catalog::MAX_FUNCS,
+        FERRET_PROG_ID0 => abi::PROG_ID0,
+        FERRET_MAX_PROGS => abi::MAX_PROGS,
+        // enum ferret_prog_at
+        FERRET_AT_NONE => abi::prog_at::NONE,
+        FERRET_AT_ENTER => abi::prog_at::ENTER,
+        FERRET_AT_LEAVE => abi::prog_at::LEAVE,
         // enum ferret_action
         FERRET_ACT_PRINT => act::PRINT,
         FERRET_ACT_STACK => act::STACK,

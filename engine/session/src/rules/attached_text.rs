@@ -16,6 +16,21 @@ impl RuleTable {
         if let Some(backend) = st.backend {
             names.push(func_status_text(st, backend));
         }
+        for kind in ferret_core::bpf_prog::ProgKind::ALL {
+            let progs: Vec<&str> = self
+                .traced_programs()
+                .values()
+                .filter(|p| p.kind == kind)
+                .map(|p| p.name.as_str())
+                .collect();
+            if !progs.is_empty() {
+                names.push(format!(
+                    "{} {} (fentry/fexit)",
+                    kind.name(),
+                    progs.join(" ")
+                ));
+            }
+        }
         if names.is_empty() {
             "no hooks".into()
         } else {

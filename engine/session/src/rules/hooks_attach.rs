@@ -71,6 +71,7 @@ impl RuleTable {
         }
         let wanted = self.wanted_functions();
         self.sync_functions(backend, &wanted)?;
+        self.sync_programs(backend)?;
         if self.func_attached.iter().any(|id| wanted.contains_key(id)) {
             hooks |= 1 << abi::hook::FUNC;
         }
