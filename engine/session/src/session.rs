@@ -142,12 +142,7 @@ impl Session {
             self.table.set_functions(catalog);
         }
         let explains = rule.explains();
-        // Without root, nft cannot run in the namespaces: every verdict
-        // would be unknown, so the rule is refused with what to do.
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if explains && unsafe { libc::geteuid() } != 0 {
-            return Err(SessionError::ExplainWithoutRoot { rule: rule.number });
-        }
+        crate::explain::needs_root(&rule)?;
         let id = self.table.add(&mut self.kernel, rule)?;
         if explains && self.explainer.is_none() {
             self.explainer = Some(crate::explain::Explainer::new(self.ctx.reasons.as_ref()));

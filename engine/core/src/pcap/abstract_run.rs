@@ -12,6 +12,7 @@
 //! are interp.rs's (libpcap's `bpf_filter`): a load past the captured
 //! bytes rejects, division by zero rejects.
 
+use super::abstract_value::{Bits, Val};
 use super::insn::{class, misc, mode, op, size, src, Insn, MEM_WORDS};
 use super::validate::Program;
 use std::collections::HashSet;
@@ -36,95 +37,6 @@ pub struct Excluded {
     pub offset: u32,
     pub bytes: u32,
     pub values: Vec<u32>,
-}
-
-/// A 32-bit value with some bits unknown; `value` is 0 where `unknown` is 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Bits {
-    value: u32,
-    unknown: u32,
-}
-
-impl Bits {
-    const ANY: Bits = Bits {
-        value: 0,
-        unknown: u32::MAX,
-    };
-
-    const fn known(value: u32) -> Bits {
-        Bits { value, unknown: 0 }
-    }
-
-    fn exact(self) -> Option<u32> {
-        (self.unknown == 0).then_some(self.value)
-    }
-
-    fn min(self) -> u32 {
-        self.value
-    }
-
-    fn max(self) -> u32 {
-        self.value | self.unknown
-    }
-
-    fn and(self, o: Bits) -> Bits {
-        let unknown = (self.unknown | o.unknown) & self.max() & o.max();
-        Bits {
-            value: self.value & o.value & !unknown,
-            unknown,
-        }
-    }
-
-    fn or(self, o: Bits) -> Bits {
-        let value = self.value | o.value;
-        Bits {
-            value,
-            unknown: (self.unknown | o.unknown) & !value,
-        }
-    }
-
-    fn shift(self, by: u32, left: bool) -> Bits {
-        match (by >= 32, left) {
-            (true, _) => Bits::known(0),
-            (false, true) => Bits {
-                value: self.value << by,
-                unknown: self.unknown << by,
-            },
-            (false, false) => Bits {
-                value: self.value >> by,
-                unknown: self.unknown >> by,
-            },
-        }
-    }
-}
-
-/// A register or scratch word: its bits, and whether it is still the
-/// excluded load's value untouched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Val {
-    bits: Bits,
-    excluded: bool,
-}
-
-impl Val {
-    const ANY: Val = Val {
-        bits: Bits::ANY,
-        excluded: false,
-    };
-
-    const fn known(v: u32) -> Val {
-        Val {
-            bits: Bits::known(v),
-            excluded: false,
-        }
-    }
-
-    fn of(bits: Bits) -> Val {
-        Val {
-            bits,
-            excluded: false,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -7,6 +7,7 @@
 /// The expressions the differential tests hold interpreters to (libpcap's,
 /// this crate's, the kernel's): test support, data only.
 pub mod abstract_run;
+mod abstract_value;
 pub mod exprs;
 pub mod frames;
 pub mod insn;

@@ -341,6 +341,17 @@ fn flow_of(ev: &Event) -> Option<FlowKey> {
     })
 }
 
+/// Refuses an `explain` rule in a session that gave up root (the REPL,
+/// `serve`): nft could not run in the namespaces, so every verdict would
+/// be unknown.
+pub fn needs_root(rule: &ferret_core::plan::RulePlan) -> Result<(), crate::error::SessionError> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if rule.explains() && unsafe { libc::geteuid() } != 0 {
+        return Err(crate::error::SessionError::ExplainWithoutRoot { rule: rule.number });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
