@@ -335,3 +335,49 @@ fn bridge_drop_is_named(tag: &str, br_netfilter: bool) {
         assert_eq!(v["rule"], "udp dport 7260 counter drop", "{v}");
     }
 }
+
+#[test]
+fn a_drop_after_dnat_is_named_by_the_rewritten_tuple() {
+    if !root_or_skip("explain after dnat") || !have("conntrack") {
+        return;
+    }
+    // b rewrites UDP to port 7250 into port 7251, which its input drops.
+    let lab = Lab::create("xdnat").expect("lab");
+    lab.nft(
+        &lab.b,
+        &format!(
+            "table ip nat {{\n chain pre {{\n  type nat hook prerouting priority dstnat;\n  udp dport 7250 dnat to {ADDR_B}:7251\n }}\n}}\n\
+             table inet guard {{\n chain input {{\n  type filter hook input priority 0; policy accept;\n  udp dport 7251 counter drop\n }}\n}}\n"
+        ),
+    )
+    .expect("nft");
+    let rule = format!(
+        "on drop where netns == \"{}\" and udp dst port 7251 explain",
+        lab.b
+    );
+    let trace = Trace::start(&[&rule]);
+    lab.in_ns(&lab.a, move || {
+        let sock = std::net::UdpSocket::bind((ADDR_A, 0)).expect("bind");
+        // The first drop sets up the trace; the next ones are explained.
+        for _ in 0..5 {
+            sock.send_to(b"n", (ADDR_B, 7250)).expect("send");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    })
+    .unwrap();
+    let out = trace.stop();
+    let drops: Vec<&Value> = out.events.iter().filter(|e| e["dport"] == 7251).collect();
+    assert!(drops.len() >= 4, "{:?}\n{}", out.events, out.stderr);
+    let named = named(&out.events);
+    assert!(named.len() >= 3, "{:?}\n{}", out.events, out.stderr);
+    for v in named {
+        assert_eq!(
+            (&v["chain"], &v["rule"]),
+            (&"input".into(), &"udp dport 7251 counter drop".into()),
+            "{v}"
+        );
+        // Every packet of the flow is dropped before conntrack confirms
+        // it, so there is no entry to show the original tuple from.
+        assert!(v["ct"].is_null(), "{v}");
+    }
+}

@@ -15,9 +15,12 @@ pub fn concerns_conntrack(rule: Option<&str>, chain: &str) -> bool {
     ct || chain.to_ascii_lowercase().contains("nat")
 }
 
-/// The conntrack entry of `flow` in namespace `ns`, or that there is none.
+/// The conntrack entry of `flow` in namespace `ns`, or that there is none:
+/// the flow as the entry's original direction, then reversed (a reply),
+/// then as its reply direction (a packet NAT rewrote: the reply tuple is
+/// the rewritten one, reversed).
 pub fn facts(ns: &Netns, flow: &FlowKey) -> CtFacts {
-    let ask = |f: &FlowKey| -> Result<String, NetnsError> {
+    let ask = |f: &FlowKey, by_reply: bool| -> Result<String, NetnsError> {
         let (s, d, sp, dp) = (
             f.saddr.to_string(),
             f.daddr.to_string(),
@@ -30,12 +33,23 @@ pub fn facts(ns: &Netns, flow: &FlowKey) -> CtFacts {
             17 => "udp",
             _ => "sctp",
         };
-        ns.output(
-            "conntrack",
-            &[
-                "-L", "-f", family, "-p", proto, "-s", &s, "-d", &d, "--sport", &sp, "--dport", &dp,
-            ],
-        )
+        let mut args = vec!["-L", "-f", family, "-p", proto];
+        if by_reply {
+            // The reply goes from the rewritten destination back to the source.
+            args.extend([
+                "--reply-src",
+                &d,
+                "--reply-dst",
+                &s,
+                "--reply-port-src",
+                &dp,
+                "--reply-port-dst",
+                &sp,
+            ]);
+        } else {
+            args.extend(["-s", &s, "-d", &d, "--sport", &sp, "--dport", &dp]);
+        }
+        ns.output("conntrack", &args)
     };
     let reversed = FlowKey {
         saddr: flow.daddr,
@@ -44,9 +58,9 @@ pub fn facts(ns: &Netns, flow: &FlowKey) -> CtFacts {
         dport: flow.sport,
         ..*flow
     };
-    let tried = "conntrack -L for the flow and its reverse".to_string();
-    for f in [flow, &reversed] {
-        match ask(f) {
+    let tried = "conntrack -L for the flow, its reverse, and as a reply".to_string();
+    for (f, by_reply) in [(flow, false), (&reversed, false), (flow, true)] {
+        match ask(f, by_reply) {
             Ok(text) => {
                 if let Some(found) = text.lines().find_map(parse_entry) {
                     return CtFacts { tried, ..found };
@@ -71,6 +85,24 @@ pub fn facts(ns: &Netns, flow: &FlowKey) -> CtFacts {
         original: None,
         reply: None,
         tried: format!("{tried}: no entry (an invalid packet is not tracked)"),
+    }
+}
+
+/// Whether NAT rewrote the flow: the reply is not the original reversed.
+pub fn rewritten(f: &CtFacts) -> bool {
+    let fields = |t: &str| -> Option<[String; 4]> {
+        let get = |k: &str| {
+            t.split_whitespace()
+                .find_map(|w| w.strip_prefix(k)?.strip_prefix('=').map(str::to_string))
+        };
+        Some([get("src")?, get("dst")?, get("sport")?, get("dport")?])
+    };
+    match (
+        f.original.as_deref().and_then(fields),
+        f.reply.as_deref().and_then(fields),
+    ) {
+        (Some([s, d, sp, dp]), Some(reply)) => reply != [d, s, dp, sp],
+        _ => false,
     }
 }
 
@@ -113,6 +145,14 @@ pub fn parse_entry(line: &str) -> Option<CtFacts> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reply_that_is_not_the_original_reversed_is_nat() {
+        let plain = "udp 17 29 src=198.18.0.1 dst=198.18.0.2 sport=4000 dport=7250 [UNREPLIED] src=198.18.0.2 dst=198.18.0.1 sport=7250 dport=4000 mark=0 use=1";
+        let dnat = plain.replace("sport=7250 dport=4000", "sport=7251 dport=4000");
+        assert!(!rewritten(&parse_entry(plain).unwrap()));
+        assert!(rewritten(&parse_entry(&dnat).unwrap()));
+    }
 
     #[test]
     fn entries_give_state_status_and_both_tuples() {

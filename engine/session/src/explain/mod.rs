@@ -237,7 +237,8 @@ fn explain_in(t: &mut Tracer, ev: &Event, flow: FlowKey) -> Verdict {
                 }
             }
             Match::Found { verdict, .. } => {
-                return Verdict::Nftables(with_facts(t, with_rule_text(t, verdict), &flow));
+                let verdict = with_rule_text(t, verdict);
+                return Verdict::Nftables(with_facts(t, verdict, &flow));
             }
             Match::Ambiguous { candidates } => {
                 return Verdict::Unknown {
@@ -310,7 +311,8 @@ fn with_rule_text(t: &Tracer, mut v: NftVerdict) -> NftVerdict {
 
 /// Adds what other tools say of the rule: its iptables-save form (and
 /// comment) for an iptables-nft rule, the flow's conntrack entry for a
-/// rule on connection tracking. Each answers for a second.
+/// rule on connection tracking or of a flow NAT rewrote. Each answers for
+/// a second.
 fn with_facts(t: &mut Tracer, mut v: NftVerdict, flow: &FlowKey) -> NftVerdict {
     if let Some(handle) = v.handle {
         let key = (v.family.clone(), v.table.clone(), v.chain.clone(), handle);
@@ -320,9 +322,11 @@ fn with_facts(t: &mut Tracer, mut v: NftVerdict, flow: &FlowKey) -> NftVerdict {
             v.comment = v.iptables.as_deref().and_then(iptables::comment_of);
         }
     }
-    if conntrack::concerns_conntrack(v.rule.as_deref(), &v.chain) {
-        let ns = &t.ns;
-        let entry = t.entries.get(*flow, || conntrack::facts(ns, flow));
+    // Any rule's drop may be of a flow NAT rewrote (a published port, a
+    // service address): the entry says so, and is shown then too.
+    let ns = &t.ns;
+    let entry = t.entries.get(*flow, || conntrack::facts(ns, flow));
+    if conntrack::concerns_conntrack(v.rule.as_deref(), &v.chain) || conntrack::rewritten(&entry) {
         v.ct = Some(Box::new(entry));
     }
     v

@@ -119,9 +119,19 @@ fn family_commands(family: &str, table: &str, owner: bool) -> String {
     let mut s = format!("add table {family} {table}{flags}\n");
     s += &format!("add set {family} {table} f4 {{ type {key4}; flags timeout; timeout {t}s; }}\n");
     s += &format!("add set {family} {table} f6 {{ type {key6}; flags timeout; timeout {t}s; }}\n");
-    for (chain, hook) in [("pre", "prerouting"), ("out", "output")] {
+    // First of all chains, and again just after destination NAT (at
+    // dstnat, -100): a flow is traced by the tuple its drop event shows,
+    // which is the rewritten one when the packet was NATed before it.
+    let mut chains = vec![
+        ("pre", "prerouting", -2147483647),
+        ("out", "output", -2147483647),
+    ];
+    if family == "inet" {
+        chains.extend([("prenat", "prerouting", -99), ("outnat", "output", -99)]);
+    }
+    for (chain, hook, priority) in chains {
         s += &format!(
-            "add chain {family} {table} {chain} {{ type filter hook {hook} priority -2147483647; }}\n"
+            "add chain {family} {table} {chain} {{ type filter hook {hook} priority {priority}; }}\n"
         );
         s += &format!("add rule {family} {table} {chain} ip saddr . ip daddr . {proto4} . th sport . th dport @f4 meta nftrace set 1\n");
         s += &format!("add rule {family} {table} {chain} ip6 saddr . ip6 daddr . {proto6} . th sport . th dport @f6 meta nftrace set 1\n");
@@ -394,8 +404,9 @@ mod tests {
         let s = setup_commands("ferret_explain_7", true);
         assert!(s.starts_with("add table inet ferret_explain_7 { flags owner; }\n"));
         assert!(s.contains("add table bridge ferret_explain_7 { flags owner; }\n"));
-        assert_eq!(s.matches("meta nftrace set 1").count(), 8);
+        assert_eq!(s.matches("meta nftrace set 1").count(), 12);
         assert_eq!(s.matches("priority -2147483647").count(), 4);
+        assert_eq!(s.matches("add chain inet ferret_explain_7 prenat { type filter hook prerouting priority -99; }").count(), 1);
         assert_eq!(
             s.matches("add rule bridge ferret_explain_7 pre ip saddr . ip daddr . ip protocol")
                 .count(),
