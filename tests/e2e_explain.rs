@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{root_or_skip, Trace};
+use common::{root_or_skip, wait_for_ruleset, Trace};
 use ferret_lab::{Lab, ADDR6_B, ADDR_B};
 use serde_json::Value;
 use std::net::IpAddr;
@@ -32,23 +32,6 @@ fn ruleset_object(lab: &Lab, ns: &str, kind: &str, pick: impl Fn(&Value) -> bool
         .find(|o| pick(o))
         .cloned()
         .unwrap_or_else(|| panic!("no {kind} in {all}"))
-}
-
-/// Waits (at most 10 s) until `nft list ruleset` in namespace `ns`
-/// contains `text`.
-fn wait_for_ruleset(ns: &str, text: &str) {
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < until {
-        let out = std::process::Command::new("ip")
-            .args(["netns", "exec", ns, "nft", "list", "ruleset"])
-            .output()
-            .expect("nft");
-        if String::from_utf8_lossy(&out.stdout).contains(text) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("`{text}` did not appear in the ruleset of {ns}");
 }
 
 /// One UDP socket in `ns` sends to `to:port`: one datagram, then, once

@@ -4,28 +4,11 @@
 
 mod common;
 
-use common::{root_or_skip, Trace};
+use common::{root_or_skip, wait_for_ruleset, Trace};
 use ferret_lab::{Lab, ADDR_A, ADDR_B};
 use serde_json::Value;
 use std::net::IpAddr;
 use std::time::Duration;
-
-/// Waits (at most 10 s) until `nft list ruleset` in namespace `ns`
-/// contains `text`.
-fn wait_for_ruleset(ns: &str, text: &str) {
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while std::time::Instant::now() < until {
-        let out = std::process::Command::new("ip")
-            .args(["netns", "exec", ns, "nft", "list", "ruleset"])
-            .output()
-            .expect("nft");
-        if String::from_utf8_lossy(&out.stdout).contains(text) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("`{text}` did not appear in the ruleset of {ns}");
-}
 
 fn have(tool: &str) -> bool {
     let found = std::process::Command::new(tool)

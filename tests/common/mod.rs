@@ -185,3 +185,20 @@ impl Finished {
             .expect("rule in summary")
     }
 }
+
+/// Waits (at most 10 s) until `nft list ruleset` in namespace `ns`
+/// contains `text`.
+pub fn wait_for_ruleset(ns: &str, text: &str) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < until {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "nft", "list", "ruleset"])
+            .output()
+            .expect("nft");
+        if String::from_utf8_lossy(&out.stdout).contains(text) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("`{text}` did not appear in the ruleset of {ns}");
+}

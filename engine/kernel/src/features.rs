@@ -274,32 +274,33 @@ fn probe_function_backends(btf: &Arc<KernelBtf>) -> Result<FunctionBackends, Not
         .find(|f| f.name == PROBE_FUNCTION)
         .or_else(|| catalog.all().first())
         .ok_or(NotProbed::EmptyCatalog)?;
-    let opts = LoadOptions {
-        ring_bytes: 4096,
-        verbose_verifier: false,
-    };
-    let object = |e| NotProbed::Object {
-        source: Box::new(e),
-    };
-    let mut kernel = Kernel::load_with_btf(&opts, btf.clone()).map_err(object)?;
-    let each = kernel.probe_function_backends(target).map_err(object)?;
+    let mut kernel = probe_kernel(btf)?;
+    let each = kernel
+        .probe_function_backends(target)
+        .map_err(|e| NotProbed::Object {
+            source: Box::new(e),
+        })?;
     Ok(FunctionBackends {
         tried_on: target.name.clone(),
         each,
     })
 }
 
-/// Loads ferret's object and tries fentry on its own tc program, as `on
-/// tc` and `on xdp` attach to the machine's programs.
-fn probe_prog_tracing(btf: &Arc<KernelBtf>) -> Result<Option<String>, NotProbed> {
+/// ferret's object, loaded with a small ring for a probe.
+fn probe_kernel(btf: &Arc<KernelBtf>) -> Result<Kernel, NotProbed> {
     let opts = LoadOptions {
         ring_bytes: 4096,
         verbose_verifier: false,
     };
-    let object = |e| NotProbed::Object {
+    Kernel::load_with_btf(&opts, btf.clone()).map_err(|e| NotProbed::Object {
         source: Box::new(e),
-    };
-    let mut kernel = Kernel::load_with_btf(&opts, btf.clone()).map_err(object)?;
+    })
+}
+
+/// Loads ferret's object and tries fentry on its own tc program, as `on
+/// tc` and `on xdp` attach to the machine's programs.
+fn probe_prog_tracing(btf: &Arc<KernelBtf>) -> Result<Option<String>, NotProbed> {
+    let mut kernel = probe_kernel(btf)?;
     match kernel.probe_prog_tracing() {
         Ok(()) => Ok(None),
         Err(KernelError::ProgTrace(crate::ProgTraceError::Refused { source })) => Ok(Some(

@@ -7,28 +7,15 @@
 mod kernel_common;
 
 use ferret_core::abi::{self, hook, CbpfProg, Config};
-use ferret_core::check::{CheckEnv, NoNetnsNames};
-use ferret_core::hooks::HookNames;
 use ferret_core::plan::guard::hook_guards;
 use ferret_core::plan::RulePlan;
-use ferret_core::reasons::DropReasons;
 use ferret_kernel::{AttachKind, Kernel, LoadOptions};
 use kernel_common::{closed_port, collect, have_root, send_udp};
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::Duration;
 
 fn plan(text: &str) -> RulePlan {
-    let reasons = DropReasons::from_pairs([("NO_SOCKET", 3)]);
-    let funcs = HookNames::tracepoints();
-    let env = CheckEnv {
-        reasons: Ok(&reasons),
-        funcs: &funcs,
-        netns: &NoNetnsNames,
-    };
-    let (plan, diags) = ferret_core::compile(text, &env);
-    plan.unwrap_or_else(|| panic!("{text}: {diags:?}"))
-        .rules
-        .remove(0)
+    ferret_core::testing::compile_ok(text).rules.remove(0)
 }
 
 /// TCP connections to a closed loopback port: each SYN is dropped.

@@ -6,7 +6,6 @@ use super::refusal::{BackendRefusal, FentryRefusal, KprobeRefusal, MultiRefusal}
 use super::{BackendChoice, FuncBackend};
 use crate::error::KernelError;
 use crate::func_catalog::FuncEntry;
-use crate::funcload::FuncObject;
 use crate::{funclink, Kernel};
 use std::io;
 use std::os::fd::AsFd;
@@ -71,14 +70,7 @@ impl Kernel {
         &mut self,
         target: &FuncEntry,
     ) -> Result<Vec<(FuncBackend, Option<BackendRefusal>)>, KernelError> {
-        if self.funcs.object.is_none() {
-            self.funcs.object = Some(FuncObject::prepare(
-                &self.map_fds,
-                &self.aya_btf,
-                self.build,
-                self.btf.kfunc_id(crate::kfunc::NAME),
-            )?);
-        }
+        self.func_object()?;
         let one = std::slice::from_ref(target);
         let multi = self.probe_multi(one).err();
         let kprobe = match funclink::kprobe_pmu_type() {

@@ -150,14 +150,7 @@ impl Kernel {
         targets: &[FuncEntry],
     ) -> Result<FuncAttachReport, KernelError> {
         let start = Instant::now();
-        if self.funcs.object.is_none() {
-            self.funcs.object = Some(FuncObject::prepare(
-                &self.map_fds,
-                &self.aya_btf,
-                self.build,
-                self.btf.kfunc_id(crate::kfunc::NAME),
-            )?);
-        }
+        self.func_object()?;
         crate::sys::raise_nofile_limit();
         let backend = match self.funcs.backend {
             Some(b) => b,
