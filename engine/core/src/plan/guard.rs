@@ -55,7 +55,8 @@ pub fn hook_guards(rules: &[Rule]) -> [Guard; GUARD_HOOKS] {
     if active.iter().any(|r| r.actions & abi::act::TRACK != 0) {
         return guards;
     }
-    for (hook, guard) in guards.iter_mut().enumerate() {
+    for (slot, guard) in guards.iter_mut().enumerate() {
+        let hook = abi::guard_hook(slot);
         let programs: Vec<&[Insn]> = active
             .iter()
             .filter(|r| r.hooks & (1 << hook) != 0)

@@ -79,12 +79,19 @@ impl RuleTable {
             self.func_status.clone_tracking = backend.enable_clone_tracking();
         }
         let entries: Vec<abi::Rule> = self.rules().map(|(_, r)| r.entry()).collect();
+        let mut guards = ferret_core::plan::guard::hook_guards(&entries);
+        // The calls a pre-check turns away are credited to every rule on its
+        // hook (each rule's `seen`); for function rules that is exact only
+        // when they all select the same functions.
+        if !super::func_rules::one_selection(&wanted) {
+            guards[abi::GUARD_FUNC] = abi::Guard::default();
+        }
         backend.set_config(&abi::Config {
             nrules,
             needs,
             hooks,
             wakeup_bytes: self.wakeup_bytes,
-            guards: ferret_core::plan::guard::hook_guards(&entries),
+            guards,
         })?;
         let stale: Vec<u32> = self
             .attached
