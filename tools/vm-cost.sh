@@ -8,7 +8,9 @@
 # Usage: tools/vm-cost.sh KERNEL [BACKEND,...]   (kernels: 6.1 6.12 sid;
 #        backends: kprobe.multi, kprobe; default: what the kernel offers)
 # Env:   FERRET_VM_TRIAL=SECS (flood per measurement, default 3);
-#        FERRET_VM_APPEND=... more kernel arguments (rcupdate.rcu_expedited=1)
+#        FERRET_VM_ROUNDS=N (rounds of kprobe.multi, default 5; kprobes: 1);
+#        FERRET_VM_APPEND=... more kernel arguments (rcupdate.rcu_expedited=1;
+#        FUNC_RULE=ttl measures `on any where ttl == 1`, which no pre-check serves)
 # Prints the guest's table; the raw JSON is in target/vm-cost-KERNEL.json.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,7 +33,7 @@ read -r _ kdir < <("$repo/tests/vm/kernels.sh" "$k")
 log=$work/console.log
 timeout 1800 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
   -kernel "$kdir"/boot/vmlinuz-* -initrd "$work/initrd.gz" \
-  -append "console=ttyS0 quiet panic=-1 MODE=cost FUNC_BACKENDS=$backends TRIAL=${FERRET_VM_TRIAL:-3} ${FERRET_VM_APPEND:-}" >"$log" 2>&1 || true
+  -append "console=ttyS0 quiet panic=-1 MODE=cost FUNC_BACKENDS=$backends TRIAL=${FERRET_VM_TRIAL:-3} ROUNDS=${FERRET_VM_ROUNDS:-5} ${FERRET_VM_APPEND:-}" >"$log" 2>&1 || true
 tr -d '\r' <"$log" | grep -E '^(VMINFO|VMLOG|VMCOST)' | sed "s/^/[$k] /"
 tr -d '\r' <"$log" | sed -n 's/^VMJSON //p' >"$target/vm-cost-$k.json"
 if ! tr -d '\r' <"$log" | grep -q '^VMDONE'; then

@@ -19,7 +19,7 @@ use crate::scenarios::{FLOOD_PORT, MISS_PORT};
 use crate::tracer::Binaries;
 use ferret_kernel::func_catalog::FuncCatalog;
 use ferret_kernel::kernel_btf::KernelBtf;
-use ferret_kernel::{EmptyFuncProbes, FuncBackend};
+use ferret_kernel::{EmptyFuncProbes, Floor, FuncBackend};
 use ferret_lab::Lab;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -48,33 +48,79 @@ pub struct FuncRow {
     pub backend: String,
     pub ferret: Side,
     pub empty: Side,
+    /// A program that only reads its cookie (what ferret's do first).
+    pub cookie: Side,
 }
 
 impl FuncRow {
     /// ferret's cost per call over the empty program's.
     pub fn ratio(&self) -> Option<f64> {
-        match (self.ferret.ns_per_call, self.empty.ns_per_call) {
-            (Some(f), Some(e)) if e > 0.0 => Some(f / e),
-            _ => None,
-        }
+        per(&self.ferret, &self.empty)
     }
 }
 
-pub fn run(lab: &Lab, bins: &Binaries, backends: &[FuncBackend], trial: Duration) -> Vec<FuncRow> {
+/// `a`'s cost per call over `b`'s.
+fn per(a: &Side, b: &Side) -> Option<f64> {
+    match (a.ns_per_call, b.ns_per_call) {
+        (Some(x), Some(y)) if y > 0.0 => Some(x / y),
+        _ => None,
+    }
+}
+
+/// The rule measured: on every function, never matching the flood (the
+/// flood goes to FLOOD_PORT); `dport` is a field the pre-check reads.
+pub fn miss_rule() -> String {
+    format!("on any where dport == {MISS_PORT}")
+}
+
+/// Each backend `rounds` times (single kprobes once: each attach and
+/// detach takes minutes under emulation), the three sides in turn per
+/// round so a noisy machine hits them alike; costs are medians over the
+/// rounds, times those of the first.
+pub fn run(
+    lab: &Lab,
+    bins: &Binaries,
+    rule: &str,
+    backends: &[FuncBackend],
+    rounds: usize,
+    trial: Duration,
+) -> Vec<FuncRow> {
     backends
         .iter()
         .map(|b| {
-            crate::progress(format!("funcs: ferret on every skb function, {}", b.name()));
-            let ferret = ferret_side(lab, bins, *b, trial).unwrap_or_else(noted);
-            crate::progress(format!("funcs: the empty program, {}", b.name()));
-            let empty = empty_side(lab, *b, trial).unwrap_or_else(noted);
+            let rounds = if *b == FuncBackend::Kprobe {
+                1
+            } else {
+                rounds.max(1)
+            };
+            let mut sides: [Vec<Side>; 3] = Default::default();
+            for round in 1..=rounds {
+                let what = format!("{}, round {round}/{rounds}", b.name());
+                crate::progress(format!("funcs: ferret on every skb function, {what}"));
+                sides[0].push(ferret_side(lab, bins, rule, *b, trial).unwrap_or_else(noted));
+                crate::progress(format!("funcs: the empty program, {what}"));
+                sides[1].push(floor_side(lab, *b, Floor::Empty, trial).unwrap_or_else(noted));
+                crate::progress(format!("funcs: a program reading its cookie, {what}"));
+                sides[2].push(floor_side(lab, *b, Floor::Cookie, trial).unwrap_or_else(noted));
+            }
+            let [ferret, empty, cookie] = sides.map(settle);
             FuncRow {
                 backend: b.name().to_owned(),
                 ferret,
                 empty,
+                cookie,
             }
         })
         .collect()
+}
+
+/// One side over the rounds: the first round's times, the median cost.
+fn settle(rounds: Vec<Side>) -> Side {
+    let costs: Vec<f64> = rounds.iter().filter_map(|s| s.ns_per_call).collect();
+    let mut first = rounds.first().cloned().unwrap_or_default();
+    first.ns_per_call = crate::cost::median(costs);
+    first.calls = rounds.iter().map(|s| s.calls).sum();
+    first
 }
 
 fn noted(note: String) -> Side {
@@ -107,11 +153,16 @@ pub fn pooled_cost(
     (runs, (runs > 0).then(|| ns as f64 / runs as f64))
 }
 
-fn empty_side(lab: &Lab, backend: FuncBackend, trial: Duration) -> Result<Side, String> {
+fn floor_side(
+    lab: &Lab,
+    backend: FuncBackend,
+    floor: Floor,
+    trial: Duration,
+) -> Result<Side, String> {
     let catalog = FuncCatalog::discover(&KernelBtf::running()).map_err(|e| e.to_string())?;
     let every = ["*".to_owned()];
     let targets: Vec<_> = catalog.select(&every).cloned().collect();
-    let probes = EmptyFuncProbes::attach(backend, &targets).map_err(|e| e.to_string())?;
+    let probes = EmptyFuncProbes::attach(backend, floor, &targets).map_err(|e| e.to_string())?;
     let (functions, attach) = (probes.attached, probes.attach_time);
     let measured = measure(lab, &[probes.prog_id], trial);
     let detach = probes.detach();
@@ -130,12 +181,12 @@ fn empty_side(lab: &Lab, backend: FuncBackend, trial: Duration) -> Result<Side, 
 fn ferret_side(
     lab: &Lab,
     bins: &Binaries,
+    rule: &str,
     backend: FuncBackend,
     trial: Duration,
 ) -> Result<Side, String> {
-    let rule = format!("on any where dport == {MISS_PORT}");
     let mut child = Command::new(&bins.ferret)
-        .args(["--backend", cli_name(backend), &rule])
+        .args(["--backend", cli_name(backend), rule])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -241,22 +292,17 @@ fn number_after(line: &str, marker: &str) -> Option<f64> {
 /// The Markdown table of the rows.
 pub fn markdown(rows: &[FuncRow]) -> String {
     let mut out = String::from(
-        "| backend | functions | ferret attach s | ferret detach s | Ctrl-C to exit s | empty program attach s | empty program detach s | no-match `any` / empty program per call |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| backend | functions | ferret attach s | ferret detach s | Ctrl-C to exit s | empty program attach s | empty program detach s | no-match `any` / empty program | no-match `any` / cookie-only program | cookie-only / empty program | calls (ferret, empty, cookie) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     let s = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.2}"));
+    let x = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.2}x"));
     for r in rows {
-        let ratio = r.ratio().map_or_else(
-            || {
-                r.ferret
-                    .note
-                    .clone()
-                    .or(r.empty.note.clone())
-                    .unwrap_or_else(|| "—".into())
-            },
-            |x| format!("{x:.2}x ({} / {} calls)", r.ferret.calls, r.empty.calls),
-        );
+        let notes: Vec<&str> = [&r.ferret, &r.empty, &r.cookie]
+            .iter()
+            .filter_map(|side| side.note.as_deref())
+            .collect();
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}, {}, {}{} |\n",
             r.backend,
             r.ferret.functions,
             s(r.ferret.attach_s),
@@ -264,7 +310,17 @@ pub fn markdown(rows: &[FuncRow]) -> String {
             s(r.ferret.exit_s),
             s(r.empty.attach_s),
             s(r.empty.detach_s),
-            ratio
+            x(r.ratio()),
+            x(per(&r.ferret, &r.cookie)),
+            x(per(&r.cookie, &r.empty)),
+            r.ferret.calls,
+            r.empty.calls,
+            r.cookie.calls,
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", notes.join("; "))
+            }
         ));
     }
     out

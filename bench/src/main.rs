@@ -76,6 +76,10 @@ struct Args {
     /// and the cost of a non-matching `any` rule beside an empty program.
     #[arg(long, value_delimiter = ',', default_value = "kprobe.multi")]
     func_backends: Vec<String>,
+    /// The function rule of `--phases funcs` (default: `on any where dport
+    /// == 47002`, never matching the flood).
+    #[arg(long)]
+    func_rule: Option<String>,
     /// A smoke run: one short round of everything (seconds, not minutes).
     #[arg(long)]
     quick: bool,
@@ -223,17 +227,18 @@ fn run_funcs(
             )),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let rows = funcs::run(lab, bins, &backends, set.trial);
+    let rule = args.func_rule.clone().unwrap_or_else(funcs::miss_rule);
+    let rows = funcs::run(lab, bins, &rule, &backends, set.rounds, set.trial);
     let kernel = machine(None).kernel;
     let text = format!(
-        "Function triggers on every skb function, kernel {kernel}:\n\n{}",
+        "Function triggers on every skb function, kernel {kernel}, rule `{rule}`:\n\n{}",
         funcs::markdown(&rows)
     );
     println!("{text}");
     if let Some(path) = &args.markdown {
         std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let json = serde_json::json!({ "kernel": kernel, "funcs": rows });
+    let json = serde_json::json!({ "kernel": kernel, "rule": rule, "funcs": rows });
     std::fs::write(&args.out, format!("{json:#}\n"))
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     Ok(())

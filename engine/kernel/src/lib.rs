@@ -68,7 +68,7 @@ pub use attach_kind::AttachKind;
 pub use error::{FuncObjectError, KernelError, StackMiss, TracepointSlotProblem};
 pub use events::EventStream;
 pub use func_probes::{
-    function_backend_status, BackendChoice, BackendRefusal, EmptyFuncProbes, FentryRefusal,
+    function_backend_status, BackendChoice, BackendRefusal, EmptyFuncProbes, FentryRefusal, Floor,
     FloorError, FuncAttachReport, FuncBackend, FuncRefusal, KprobeRefusal, MultiRefusal, Progress,
 };
 

@@ -18,6 +18,18 @@ use std::time::{Duration, Instant};
 
 /// `r0 = 0` (BPF_ALU64 | BPF_MOV | BPF_K), then `exit`.
 const EMPTY_PROGRAM: [u64; 2] = [0xb7, 0x95];
+/// `call bpf_get_attach_cookie` (helper 174, the context still in r1),
+/// then as above: what every function program pays before its first test.
+const COOKIE_PROGRAM: [u64; 3] = [0x85 | 174 << 32, 0xb7, 0x95];
+
+/// What the floor program does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Floor {
+    /// Nothing: the kernel's dispatch (and bpf_stats' own clock reads).
+    Empty,
+    /// Only read its link's cookie, as ferret's programs do first.
+    Cookie,
+}
 const NAME: &[u8] = b"ferret_floor";
 
 #[derive(Debug, thiserror::Error)]
@@ -52,12 +64,13 @@ impl EmptyFuncProbes {
     /// ferret leaves them out).
     pub fn attach(
         backend: FuncBackend,
+        floor: Floor,
         targets: &[FuncEntry],
     ) -> Result<EmptyFuncProbes, FloorError> {
         let start = Instant::now();
         sys::raise_nofile_limit();
         let multi = backend == FuncBackend::KprobeMulti;
-        let prog = load_empty(multi).map_err(|source| FloorError::Load { source })?;
+        let prog = load_floor(floor, multi).map_err(|source| FloorError::Load { source })?;
         let prog_id = prog_id_of(&prog).map_err(|source| FloorError::Id { source })?;
         let mut links = Vec::new();
         let mut skipped = Vec::new();
@@ -113,7 +126,11 @@ impl EmptyFuncProbes {
     }
 }
 
-fn load_empty(multi: bool) -> io::Result<OwnedFd> {
+fn load_floor(floor: Floor, multi: bool) -> io::Result<OwnedFd> {
+    let insns: &[u64] = match floor {
+        Floor::Empty => &EMPTY_PROGRAM,
+        Floor::Cookie => &COOKIE_PROGRAM,
+    };
     let license = c"GPL";
     let mut attr = zeroed_attr();
     // SAFETY: writing plain integers into the zeroed PROG_LOAD member.
@@ -122,8 +139,8 @@ fn load_empty(multi: bool) -> io::Result<OwnedFd> {
     if multi {
         u.expected_attach_type = bpf_attach_type::BPF_TRACE_KPROBE_MULTI as u32;
     }
-    u.insns = EMPTY_PROGRAM.as_ptr() as u64;
-    u.insn_cnt = EMPTY_PROGRAM.len() as u32;
+    u.insns = insns.as_ptr() as u64;
+    u.insn_cnt = insns.len() as u32;
     u.license = license.as_ptr() as u64;
     for (dst, src) in u.prog_name.iter_mut().zip(NAME) {
         *dst = *src as _;
@@ -154,6 +171,9 @@ mod tests {
         assert_eq!(EMPTY_PROGRAM[0] & 0xff, 0xb7, "mov64 r0, imm");
         assert_eq!(EMPTY_PROGRAM[0] >> 8, 0, "r0, imm 0");
         assert_eq!(EMPTY_PROGRAM[1], 0x95, "exit");
+        assert_eq!(COOKIE_PROGRAM[0] & 0xff, 0x85, "call");
+        assert_eq!(COOKIE_PROGRAM[0] >> 32, 174, "bpf_get_attach_cookie");
+        assert_eq!(COOKIE_PROGRAM[1..], EMPTY_PROGRAM);
     }
 
     #[test]

@@ -29,7 +29,7 @@ use super::error::KernelError;
 use super::funcload::FuncObject;
 use super::{funclink, Kernel};
 use crate::func_catalog::FuncEntry;
-pub use floor::{EmptyFuncProbes, FloorError};
+pub use floor::{EmptyFuncProbes, Floor, FloorError};
 use parallel::close_parallel;
 pub use refusal::{BackendRefusal, FentryRefusal, FuncRefusal, KprobeRefusal, MultiRefusal};
 use std::collections::HashMap;
