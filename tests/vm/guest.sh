@@ -284,7 +284,7 @@ echo "VMINFO drop functions: ${dropfns:-none}"
 #  8, 9 drop functions carry their reason: a reason filter and
 #    `count by reason` on a function trigger.
 # FUNCS=any (the default) probes every skb function. Under TCG a single
-# kprobe takes ~30 ms to attach and ~50 ms to detach, so CI runs the
+# kprobe takes ~10-30 ms to attach and ~50 ms to detach, so CI runs the
 # kprobe-only kernels with FUNCS=path: the functions of this path only.
 case ${FUNCS:-any} in
   any) every=any ;;
