@@ -35,6 +35,7 @@ const volatile __u32 ferret_have_rdonly_cast = 0;
 static void *(*ferret_rdonly_cast)(const void *obj, __u32 btf_id) = (void *)FERRET_RDONLY_CAST_PLACEHOLDER;
 
 #define BYTES_AT(addr) ((const struct ethhdr *)ferret_rdonly_cast((void *)(addr), bpf_core_type_id_kernel(struct ethhdr)))
+#define SKB_AT(addr) ((struct sk_buff *)ferret_rdonly_cast((void *)(addr), bpf_core_type_id_kernel(struct sk_buff)))
 #define PORTS_AT(addr) ((const struct udphdr *)ferret_rdonly_cast((void *)(addr), bpf_core_type_id_kernel(struct udphdr)))
 
 /* Whether the packet is IPv4 with a network header these plain loads can read. */

@@ -61,6 +61,29 @@ static __always_inline __u64 kprobe_arg(struct pt_regs *ctx, __u32 n)
 	return n == 1 ? a1 : n == 2 ? a2 : n == 3 ? a3 : n == 4 ? a4 : a5;
 }
 
+/*
+ * The function hook's pre-check (guard.bpf.h), before the per-event state
+ * is set up: with bpf_rdonly_cast (6.2+) the skb's fields are plain loads
+ * through a typed pointer, as in the tp_btf programs. Without it the code
+ * is dead (the flag is a constant the verifier sees) and every call takes
+ * the full path, which reads the skb through helpers.
+ */
+static __always_inline int func_guard_rejects(const struct hook_call *call)
+{
+	const struct ferret_config *cfg;
+
+	if (!ferret_have_rdonly_cast || !call->skb_addr)
+		return 0;
+	cfg = hook_config(FERRET_HOOK_FUNC);
+	if (!cfg)
+		return 0;
+	if (!guard_rejects(cfg, FERRET_GUARD_FUNC, SKB_AT(call->skb_addr), call->reason,
+			   call->has_reason))
+		return 0;
+	count_guard_skip(FERRET_GUARD_FUNC);
+	return 1;
+}
+
 static __always_inline int on_func(struct pt_regs *ctx, __u64 skb)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
@@ -81,6 +104,8 @@ static __always_inline int on_func(struct pt_regs *ctx, __u64 skb)
 		call.reason = (__u32)kprobe_arg(ctx, reason_arg);
 		call.has_reason = 1;
 	}
+	if (func_guard_rejects(&call))
+		return 0;
 	return handle(&call, 0);
 }
 
@@ -149,6 +174,8 @@ static __always_inline int on_func_tracing(void *ctx, __u64 skb)
 		call.reason = (__u32)reason;
 		call.has_reason = 1;
 	}
+	if (func_guard_rejects(&call))
+		return 0;
 	return handle(&call, 0);
 }
 

@@ -45,6 +45,10 @@ static __always_inline int guard_ipv4_value(struct sk_buff *skb, __u32 field, __
 	const struct ethhdr *h0, *h12;
 	const struct udphdr *l4;
 
+	/* A network header but no protocol yet (an skb on its way down, before
+	 * the IP layer set it): the full path reads no packet fields either. */
+	if (!skb->protocol && nh != HDR_UNSET && nh != 0)
+		return GUARD_ABSENT;
 	if (!ipv4_direct(bpf_ntohs(skb->protocol), nh))
 		return GUARD_UNDECIDED;
 	h0 = BYTES_AT(head + nh);
@@ -103,8 +107,12 @@ static __always_inline int guard_value(__u32 field, struct sk_buff *skb, __u32 r
 	}
 }
 
-/* 1 when no active rule on `hook` can match this call (tp_btf programs only). */
-static __always_inline int guard_rejects(const struct ferret_config *cfg, __u32 hook,
+/*
+ * 1 when no active rule on the hooks of guard `slot` can match this call
+ * (typed skbs only: tp_btf programs, function programs through
+ * bpf_rdonly_cast).
+ */
+static __always_inline int guard_rejects(const struct ferret_config *cfg, __u32 slot,
 					 struct sk_buff *skb, __u32 reason, int has_reason)
 {
 	const struct ferret_guard *g;
@@ -112,9 +120,9 @@ static __always_inline int guard_rejects(const struct ferret_config *cfg, __u32 
 	__u32 n;
 	int known;
 
-	if (hook >= FERRET_GUARD_HOOKS)
+	if (slot >= FERRET_GUARD_HOOKS)
 		return 0;
-	g = &cfg->guards[hook];
+	g = &cfg->guards[slot];
 	if (g->field == FERRET_F_NONE)
 		return 0;
 	known = guard_value(g->field, skb, reason, has_reason, &v);
@@ -131,9 +139,9 @@ static __always_inline int guard_rejects(const struct ferret_config *cfg, __u32 
 	return 1;
 }
 
-static __always_inline void count_guard_skip(__u32 hook)
+static __always_inline void count_guard_skip(__u32 slot)
 {
-	__u32 key = hook;
+	__u32 key = slot;
 	__u64 *n = bpf_map_lookup_elem(&guard_skips, &key);
 
 	if (n)

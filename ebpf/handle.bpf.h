@@ -163,7 +163,9 @@ static __always_inline int handle(const struct hook_call *call, const int btf)
 
 	if (!cfg || !call->skb_addr)
 		return 0;
-	if (btf && guard_rejects(cfg, call->hook, call->skb, call->reason, call->has_reason)) {
+	/* The slot of a built-in hook is its id (FERRET_GUARD_FUNC and up are not). */
+	if (btf && call->hook < FERRET_GUARD_FUNC &&
+	    guard_rejects(cfg, call->hook, call->skb, call->reason, call->has_reason)) {
 		count_guard_skip(call->hook);
 		return 0;
 	}

@@ -17,6 +17,7 @@ mod cost;
 mod decode;
 mod delivery;
 mod empty;
+mod funcs;
 mod load;
 mod output;
 mod profile;
@@ -63,13 +64,22 @@ struct Args {
     /// count, count_hash, pcap_miss, pcap_bytes_miss, pcap_print, many), comma-separated.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Only these measurements (cost, delivery, startup, decode, profile).
+    /// Only these measurements (cost, delivery, startup, decode, profile; funcs runs alone).
     #[arg(long, value_delimiter = ',')]
     phases: Vec<String>,
     /// Compare ferret builds instead: attach them all at once with the same
     /// rules and print each one's cost per call (the rows of --only).
     #[arg(long, value_delimiter = ',', value_name = "FERRET,..")]
     compare: Vec<PathBuf>,
+    /// Function triggers (`--phases funcs`, run alone): with these backends
+    /// (kprobe.multi, kprobe), attach and detach times of every skb function
+    /// and the cost of a non-matching `any` rule beside an empty program.
+    #[arg(long, value_delimiter = ',', default_value = "kprobe.multi")]
+    func_backends: Vec<String>,
+    /// The function rule of `--phases funcs` (default: `on any where dport
+    /// == 47002`, never matching the flood).
+    #[arg(long)]
+    func_rule: Option<String>,
     /// A smoke run: one short round of everything (seconds, not minutes).
     #[arg(long)]
     quick: bool,
@@ -133,6 +143,9 @@ fn main() -> anyhow::Result<()> {
         println!("{}", compare::run(&lab, &args.compare, &rows, &set));
         return Ok(());
     }
+    if args.phases.iter().any(|p| p == "funcs") {
+        return run_funcs(&args, &lab, &bins, &set);
+    }
     let by_key = |k: &str| {
         all.iter()
             .find(|s| s.key == k)
@@ -193,6 +206,41 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(&args.out, json + "\n")
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     eprintln!("ferret-bench: results in {}", args.out.display());
+    Ok(())
+}
+
+/// The function-trigger phase on its own: its table, and its JSON.
+fn run_funcs(
+    args: &Args,
+    lab: &ferret_lab::Lab,
+    bins: &tracer::Binaries,
+    set: &Settings,
+) -> anyhow::Result<()> {
+    let backends = args
+        .func_backends
+        .iter()
+        .map(|b| match b.as_str() {
+            "kprobe.multi" => Ok(ferret_kernel::FuncBackend::KprobeMulti),
+            "kprobe" => Ok(ferret_kernel::FuncBackend::Kprobe),
+            other => Err(anyhow::anyhow!(
+                "--func-backends: no backend {other:?} (kprobe.multi, kprobe)"
+            )),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let rule = args.func_rule.clone().unwrap_or_else(funcs::miss_rule);
+    let rows = funcs::run(lab, bins, &rule, &backends, set.rounds, set.trial);
+    let kernel = machine(None).kernel;
+    let text = format!(
+        "Function triggers on every skb function, kernel {kernel}, rule `{rule}`:\n\n{}",
+        funcs::markdown(&rows)
+    );
+    println!("{text}");
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let json = serde_json::json!({ "kernel": kernel, "rule": rule, "funcs": rows });
+    std::fs::write(&args.out, format!("{json:#}\n"))
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
     Ok(())
 }
 

@@ -167,10 +167,13 @@ struct ferret_rule {
  * whose packet fails it is turned away before any per-event state is set up
  * (counted in `guard_skips`). Userspace derives it from the rules' branch
  * programs (engine/core/src/plan/guard.rs); FERRET_F_NONE means no
- * pre-check. Only the tp_btf programs of the built-in hooks use it.
+ * pre-check. The tp_btf programs of the built-in hooks use slots 0..7 (the
+ * slot is the hook id); the function programs use slot FERRET_GUARD_FUNC,
+ * where bpf_rdonly_cast gives them a typed skb.
  */
 enum ferret_guard_limits {
-	FERRET_GUARD_HOOKS = 8, /* hooks 0..7: the built-in tracepoint triggers */
+	FERRET_GUARD_FUNC = 8, /* the slot of FERRET_HOOK_FUNC */
+	FERRET_GUARD_HOOKS = 9, /* slots 0..7: the built-in tracepoint triggers; 8: functions */
 	FERRET_GUARD_RANGES = 4,
 };
 

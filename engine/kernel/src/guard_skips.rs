@@ -16,7 +16,7 @@ use ferret_core::abi::{self, Config, Rule, GUARD_HOOKS, MAX_RULES};
 pub(super) struct SkipLedger {
     /// Hook bits of each active rule slot, as last written.
     active_hooks: [u32; MAX_RULES],
-    /// Hooks whose pre-check is on, from the last config written.
+    /// Pre-check slots that are on, from the last config written.
     guarded: u32,
     /// `guard_skips` when last settled.
     base: [u64; GUARD_HOOKS],
@@ -43,7 +43,7 @@ impl SkipLedger {
             return 0;
         };
         let pending: u64 = (0..GUARD_HOOKS)
-            .filter(|h| self.guarded & hooks & (1 << h) != 0)
+            .filter(|h| self.guarded & (1 << h) != 0 && hooks & (1 << abi::guard_hook(*h)) != 0)
             .map(|h| now[h].saturating_sub(self.base[h]))
             .sum();
         self.credited[slot] + pending
@@ -161,6 +161,20 @@ mod tests {
         let later = skips(40, 200);
         assert_eq!(l.owed(0, &later), 15);
         assert_eq!(l.owed(1, &later), 0);
+    }
+
+    #[test]
+    fn function_skips_go_to_the_function_rules() {
+        let mut l = SkipLedger::default();
+        l.rule_written(0, &rule(1 << hook::FUNC));
+        l.rule_written(1, &rule(1 << hook::DROP));
+        let mut cfg = Config::default();
+        cfg.guards[abi::GUARD_FUNC].field = abi::field::DPORT.into();
+        l.config_written(&cfg);
+        let mut now = [0; GUARD_HOOKS];
+        now[abi::GUARD_FUNC] = 12;
+        assert_eq!(l.owed(0, &now), 12);
+        assert_eq!(l.owed(1, &now), 0, "drop has no pre-check here");
     }
 
     #[test]

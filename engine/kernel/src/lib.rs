@@ -70,8 +70,8 @@ pub use attach_kind::AttachKind;
 pub use error::{FuncObjectError, KernelError, StackMiss, TracepointSlotProblem};
 pub use events::EventStream;
 pub use func_probes::{
-    function_backend_status, BackendChoice, BackendRefusal, FentryRefusal, FuncAttachReport,
-    FuncBackend, FuncRefusal, KprobeRefusal, MultiRefusal, Progress,
+    function_backend_status, BackendChoice, BackendRefusal, EmptyFuncProbes, FentryRefusal, Floor,
+    FloorError, FuncAttachReport, FuncBackend, FuncRefusal, KprobeRefusal, MultiRefusal, Progress,
 };
 pub use prog_probes::{ProgTraceError, ProgTraceReport, TracedProg};
 

@@ -7,6 +7,7 @@ use crate::error::SessionError;
 use crate::listener::Listener;
 use crate::options::{FunctionOptions, SessionOptions};
 use crate::router::Router;
+use crate::rules::detached_text;
 use crate::session::{preflight, Session, Warning};
 use crate::system::SystemFacts;
 use ferret_core::output::pcap::PcapWriter;
@@ -15,6 +16,10 @@ use ferret_core::plan::Plan;
 use ferret_core::summary::{PcapSummary, Summary};
 use std::io::ErrorKind;
 use std::ops::DerefMut;
+use std::time::Duration;
+
+/// An attach this long says the detach will take a while too.
+const SLOW_ATTACH: Duration = Duration::from_secs(1);
 
 /// The one-shot trace: load every rule of `plan`, tell `notice` the ready
 /// line (and [`Listener::ready`]) once all probes are attached, stream to `sink` (and `capture`
@@ -89,13 +94,17 @@ pub async fn run_with(
     }
     let mut summary = session.summary(outcome.ended_by.as_str())?;
     if session.func_status().attached > 0 {
-        session.detach_functions()?;
         let st = session.func_status();
-        notice.notice(&format!(
-            "ferret: detached {} function probes in {:.2} s",
-            st.attached,
-            st.detach_time.as_secs_f64()
-        ));
+        // Single kprobes detach one RCU grace period at a time in the
+        // kernel: a long attach means a long detach, so say it is under way.
+        if st.attach_time >= SLOW_ATTACH {
+            notice.notice(&format!(
+                "ferret: detaching {} function probes...",
+                st.attached
+            ));
+        }
+        session.detach_functions()?;
+        notice.notice(&detached_text(session.func_status()));
     }
     summary.command_status = outcome.command_status;
     summary.pcap = router.pcap.as_ref().map(|p| PcapSummary {

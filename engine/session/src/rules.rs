@@ -5,6 +5,7 @@
 //! the REPL, against the real kernel or a fake backend in tests.
 
 mod attached_text;
+pub use attached_text::detached_text;
 mod func_rules;
 mod hooks_attach;
 mod prog_rules;

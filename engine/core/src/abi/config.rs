@@ -36,8 +36,20 @@ pub const TP_SLOTS: u32 = 8;
 /// (`FERRET_TP_SKB_ARG_MAX`).
 pub const TP_SKB_ARG_MAX: u32 = 4;
 
-/// Hooks that can have a pre-check: the built-in tracepoint triggers.
-pub const GUARD_HOOKS: usize = 8;
+/// Pre-check slots: the built-in tracepoint triggers (slot = hook id,
+/// 0..7), then the function triggers (`FERRET_GUARD_HOOKS`).
+pub const GUARD_HOOKS: usize = 9;
+/// The pre-check slot of the function triggers (`FERRET_GUARD_FUNC`).
+pub const GUARD_FUNC: usize = 8;
+
+/// The hook whose rules pre-check slot `slot` serves.
+pub fn guard_hook(slot: usize) -> u32 {
+    if slot == GUARD_FUNC {
+        hook::FUNC
+    } else {
+        slot as u32
+    }
+}
 /// Value ranges one pre-check can hold.
 pub const GUARD_RANGES: usize = 4;
 

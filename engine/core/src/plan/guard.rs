@@ -62,14 +62,22 @@ pub fn hook_guards(rules: &[Rule], pcap: &[&[PcapUnit]]) -> [Guard; GUARD_HOOKS]
     if active.iter().any(|(r, _)| r.actions & abi::act::TRACK != 0) {
         return guards;
     }
-    for (hook, guard) in guards.iter_mut().enumerate() {
+    for (slot, guard) in guards.iter_mut().enumerate() {
+        let hook = abi::guard_hook(slot);
         let on_hook: Vec<(&[Insn], &[PcapUnit])> = active
             .iter()
             .filter(|(r, _)| r.hooks & (1 << hook) != 0)
             .map(|(r, units)| (&r.insns[..(r.ninsns as usize).min(abi::MAX_INSNS)], *units))
             .collect();
         let programs: Vec<&[Insn]> = on_hook.iter().map(|(p, _)| *p).collect();
-        if let Some(g) = guard_for(&programs).or_else(|| super::guard_pcap::pcap_guard(&on_hook)) {
+        // The pcap-filter pre-check reads the device of the packet's view,
+        // which tracepoints give typed; function triggers get none.
+        let pcap_guard = || {
+            (slot != abi::GUARD_FUNC)
+                .then(|| super::guard_pcap::pcap_guard(&on_hook))
+                .flatten()
+        };
+        if let Some(g) = guard_for(&programs).or_else(pcap_guard) {
             *guard = g;
         }
     }

@@ -57,6 +57,14 @@ fn no_pre_check_where_a_rule_can_match_without_its_part() {
 }
 
 #[test]
+fn function_triggers_get_no_pcap_filter_pre_check() {
+    let plan = crate::testing::compile_ok("on any where tcp port 443");
+    let entries: Vec<abi::Rule> = plan.rules.iter().map(|r| r.to_abi(0)).collect();
+    let pcap: Vec<&[PcapUnit]> = plan.rules.iter().map(|r| &r.pcap[..]).collect();
+    assert_eq!(hook_guards(&entries, &pcap)[abi::GUARD_FUNC].field, 0);
+}
+
+#[test]
 fn a_part_needed_on_every_way_is_enough() {
     let g = recv_guard("on recv where not tcp");
     assert_eq!(g.field, u32::from(field::PCAP), "`not tcp` is one part");

@@ -86,6 +86,20 @@ fn only_active_rules_on_the_hook_count() {
     assert_eq!(hook_guards(&rules, &[])[hook::DROP as usize].field, 0);
 }
 
+#[test]
+fn function_rules_get_the_function_slot() {
+    let g = hook_guards(
+        &entries("on any where dport == 47002\non drop where sport == 1"),
+        &[],
+    );
+    assert_eq!(g[abi::GUARD_FUNC].field, u32::from(field::DPORT));
+    assert_eq!(ranges(&g[abi::GUARD_FUNC]), vec![(47002, 47002)]);
+    assert_eq!(ranges(&g[hook::DROP as usize]), vec![(1, 1)]);
+    // The tracepoint slots above the built-in hooks are not function slots.
+    assert_eq!(abi::guard_hook(abi::GUARD_FUNC), hook::FUNC);
+    assert_eq!(abi::guard_hook(hook::DROP as usize), hook::DROP);
+}
+
 fn program() -> impl Strategy<Value = Vec<Insn>> {
     let fields = prop::sample::select(vec![
         field::DPORT,

@@ -151,7 +151,7 @@ impl Kernel {
 
 /// Links `group` in one kprobe.multi link; when the kernel refuses, halves
 /// the group until the functions it refuses are found and skipped.
-fn bisect_multi(
+pub(super) fn bisect_multi(
     prog: std::os::fd::BorrowedFd<'_>,
     group: &[&FuncEntry],
     links: &mut Vec<(OwnedFd, Vec<u32>)>,

@@ -21,6 +21,7 @@
 mod attach;
 mod backend;
 mod fentry_target;
+mod floor;
 mod parallel;
 pub(crate) mod refusal;
 
@@ -28,6 +29,7 @@ use super::error::KernelError;
 use super::funcload::FuncObject;
 use super::{funclink, Kernel};
 use crate::func_catalog::FuncEntry;
+pub use floor::{EmptyFuncProbes, Floor, FloorError};
 use parallel::close_parallel;
 pub use refusal::{BackendRefusal, FentryRefusal, FuncRefusal, KprobeRefusal, MultiRefusal};
 use std::collections::HashMap;

@@ -46,8 +46,10 @@ pub(super) fn worker_count(n: usize) -> usize {
     (cpus * 8).clamp(1, 64).min(n.max(1))
 }
 
+/// Closes every descriptor, from several threads once there are two: even
+/// the five kprobe.multi links of one session wait a grace period each.
 pub(super) fn close_parallel(fds: Vec<OwnedFd>) {
-    if fds.len() < 8 {
+    if fds.len() < 2 {
         drop(fds);
         return;
     }

@@ -153,6 +153,7 @@ pub fn numbers() -> Vec<(&'static str, u64)> {
         FERRET_RULE_ACTIVE => abi::RULE_ACTIVE,
         FERRET_RULE_PAUSED => abi::RULE_PAUSED,
         // enum ferret_guard_limits
+        FERRET_GUARD_FUNC => abi::GUARD_FUNC,
         FERRET_GUARD_HOOKS => abi::GUARD_HOOKS,
         FERRET_GUARD_RANGES => abi::GUARD_RANGES,
         // enum ferret_tcp_flag

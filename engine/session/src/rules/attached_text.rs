@@ -67,3 +67,36 @@ fn func_status_text(st: &FuncStatus, backend: &str) -> String {
     text.push(')');
     text
 }
+
+/// The exit line of a session that had function probes: both times, so
+/// attaching and detaching compare at a glance.
+pub fn detached_text(st: &FuncStatus) -> String {
+    format!(
+        "ferret: detached {} function probes in {:.2} s (attached in {:.2} s{})",
+        st.attached,
+        st.detach_time.as_secs_f64(),
+        st.attach_time.as_secs_f64(),
+        st.backend.map(|b| format!(", {b}")).unwrap_or_default()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_exit_line_has_both_times_and_the_backend() {
+        let st = FuncStatus {
+            backend: Some("kprobe"),
+            attached: 1463,
+            attach_time: Duration::from_millis(18_210),
+            detach_time: Duration::from_millis(2_500),
+            ..FuncStatus::default()
+        };
+        assert_eq!(
+            detached_text(&st),
+            "ferret: detached 1463 function probes in 2.50 s (attached in 18.21 s, kprobe)"
+        );
+    }
+}

@@ -9,6 +9,13 @@ use ferret_kernel::func_catalog::{FuncCatalog, FuncEntry};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+/// Whether every selected function serves the same rules, so a call the
+/// function pre-check turns away is one every function rule would have seen.
+pub(super) fn one_selection(wanted: &BTreeMap<u32, u64>) -> bool {
+    let mut masks = wanted.values();
+    masks.next().is_none_or(|first| masks.all(|m| m == first))
+}
+
 impl RuleTable {
     /// The functions `func`/`any` triggers choose from.
     pub fn set_functions(&mut self, catalog: Arc<FuncCatalog>) {
@@ -117,5 +124,17 @@ impl RuleTable {
             .extend(new.iter().map(|f| f.id).filter(|id| !attached.contains(id)));
         st.skipped.extend(report.skipped);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_selection_needs_the_same_rules_on_every_function() {
+        assert!(one_selection(&BTreeMap::new()));
+        assert!(one_selection(&BTreeMap::from([(1, 0b11), (2, 0b11)])));
+        assert!(!one_selection(&BTreeMap::from([(1, 0b11), (2, 0b01)])));
     }
 }

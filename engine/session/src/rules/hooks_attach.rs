@@ -82,12 +82,19 @@ impl RuleTable {
         let entries: Vec<abi::Rule> = self.rules().map(|(_, r)| r.entry()).collect();
         let pcap: Vec<&[ferret_core::ir::PcapUnit]> =
             self.rules().map(|(_, r)| &r.plan.pcap[..]).collect();
+        let mut guards = ferret_core::plan::guard::hook_guards(&entries, &pcap);
+        // The calls a pre-check turns away are credited to every rule on its
+        // hook (each rule's `seen`); for function rules that is exact only
+        // when they all select the same functions.
+        if !super::func_rules::one_selection(&wanted) {
+            guards[abi::GUARD_FUNC] = abi::Guard::default();
+        }
         backend.set_config(&abi::Config {
             nrules,
             needs,
             hooks,
             wakeup_bytes: self.wakeup_bytes,
-            guards: ferret_core::plan::guard::hook_guards(&entries, &pcap),
+            guards,
         })?;
         let stale: Vec<u32> = self
             .attached
