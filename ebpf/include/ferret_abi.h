@@ -162,14 +162,11 @@ struct ferret_rule {
 };
 
 /*
- * A hook's pre-check: one field every active rule on the hook needs to be
- * present with a value inside one of `nranges` inclusive ranges. A call
- * whose packet fails it is turned away before any per-event state is set up
- * (counted in `guard_skips`). Userspace derives it from the rules' branch
- * programs (engine/core/src/plan/guard.rs); FERRET_F_NONE means no
- * pre-check. The tp_btf programs of the built-in hooks use slots 0..7 (the
- * slot is the hook id); the function programs use slot FERRET_GUARD_FUNC,
- * where bpf_rdonly_cast gives them a typed skb.
+ * A hook's pre-check: a field every active rule on the hook needs, with a
+ * value in one of `nranges` inclusive ranges, else the call is turned away
+ * before any per-event state (counted in `guard_skips`). Userspace derives
+ * it (engine/core/src/plan/guard.rs); FERRET_F_NONE: none. Slots 0..7 are
+ * the built-in hooks' (slot = hook id), FERRET_GUARD_FUNC the functions'.
  */
 enum ferret_guard_limits {
 	FERRET_GUARD_FUNC = 8, /* the slot of FERRET_HOOK_FUNC */
