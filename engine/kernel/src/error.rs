@@ -119,7 +119,7 @@ pub enum KernelError {
 
     /// `on tc`, `on xdp`.
     #[error(transparent)]
-    ProgTrace(#[from] crate::prog_probes::ProgTraceError),
+    ProgTrace(#[from] ProgTraceError),
 
     #[error("cannot link a tc/XDP program tracer: {source}")]
     ProgLink {
@@ -359,6 +359,37 @@ fn missing_helper(summary: &str) -> Option<(&'static str, &'static str)> {
         .iter()
         .find(|(n, _, _)| *n == id)
         .map(|(_, name, since)| (*name, *since))
+}
+
+/// Why tc/XDP programs cannot be traced.
+#[derive(Debug, thiserror::Error)]
+pub enum ProgTraceError {
+    #[error("cannot list the machine's BPF programs: {source}")]
+    List {
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "this kernel refuses fentry/fexit on BPF programs ({source}), which `on tc` and `on \
+         xdp` need to see a program's packets and verdicts; what still works: `on drop where \
+         reason == TC_INGRESS` (or TC_EGRESS) shows the skbs a tc program drops, and `on recv` \
+         and `on xmit` the packets around it; XDP drops come before any skb exists, so no other \
+         trigger sees them"
+    )]
+    Refused {
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot trace {kind} program `{program}` (id {prog_id}): {source}")]
+    Load {
+        kind: &'static str,
+        program: String,
+        prog_id: u32,
+        #[source]
+        source: Box<KernelError>,
+    },
+    #[error("at most {max} tc and XDP programs can be traced in one session")]
+    TooMany { max: u32 },
 }
 
 #[cfg(test)]

@@ -67,13 +67,14 @@ mod wire;
 
 pub use agg::COUNT_CAPACITY;
 pub use attach_kind::AttachKind;
+pub use error::ProgTraceError;
 pub use error::{FuncObjectError, KernelError, StackMiss, TracepointSlotProblem};
 pub use events::EventStream;
 pub use func_probes::{
     function_backend_status, BackendChoice, BackendRefusal, EmptyFuncProbes, FentryRefusal, Floor,
     FloorError, FuncAttachReport, FuncBackend, FuncRefusal, KprobeRefusal, MultiRefusal, Progress,
 };
-pub use prog_probes::{ProgTraceError, ProgTraceReport, TracedProg};
+pub use prog_probes::{ProgTraceReport, TracedProg};
 
 use aya::programs::RawTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};

@@ -12,7 +12,7 @@
 //! rule selects any more returns at once, its mask being 0).
 
 use crate::bpf_progs::{self, LoadedProg};
-use crate::error::KernelError;
+use crate::error::{KernelError, ProgTraceError};
 use crate::{funclink, Kernel};
 use aya_obj::generated::bpf_attach_type;
 use ferret_core::abi;
@@ -40,37 +40,6 @@ pub struct ProgTraceReport {
     pub traced: Vec<TracedProg>,
     /// (program, why it cannot be traced).
     pub skipped: Vec<(String, String)>,
-}
-
-/// Why tc/XDP programs cannot be traced.
-#[derive(Debug, thiserror::Error)]
-pub enum ProgTraceError {
-    #[error("cannot list the machine's BPF programs: {source}")]
-    List {
-        #[source]
-        source: io::Error,
-    },
-    #[error(
-        "this kernel refuses fentry/fexit on BPF programs ({source}), which `on tc` and `on \
-         xdp` need to see a program's packets and verdicts; what still works: `on drop where \
-         reason == TC_INGRESS` (or TC_EGRESS) shows the skbs a tc program drops, and `on recv` \
-         and `on xmit` the packets around it; XDP drops come before any skb exists, so no other \
-         trigger sees them"
-    )]
-    Refused {
-        #[source]
-        source: io::Error,
-    },
-    #[error("cannot trace {kind} program `{program}` (id {prog_id}): {source}")]
-    Load {
-        kind: &'static str,
-        program: String,
-        prog_id: u32,
-        #[source]
-        source: Box<KernelError>,
-    },
-    #[error("at most {max} tc and XDP programs can be traced in one session")]
-    TooMany { max: u32 },
 }
 
 /// The tracers of one Kernel, by the kernel's program id.

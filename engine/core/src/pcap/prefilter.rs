@@ -278,6 +278,19 @@ pub fn merge(mut ranges: Vec<KeyRange>) -> Vec<KeyRange> {
     out
 }
 
+/// At most `n` ranges: the smallest gaps are filled first (a pre-check
+/// holds a few; filling a gap only lets more through).
+pub fn fit(mut ranges: Vec<KeyRange>, n: usize) -> Vec<KeyRange> {
+    while ranges.len() > n {
+        let i = (0..ranges.len() - 1)
+            .min_by_key(|&i| ranges[i + 1].0 - ranges[i].1)
+            .expect("more than one range");
+        ranges[i].1 = ranges[i + 1].1;
+        ranges.remove(i + 1);
+    }
+    ranges
+}
+
 #[cfg(test)]
 #[path = "prefilter_tests.rs"]
 mod tests;

@@ -13,7 +13,7 @@
 
 use crate::abi::{self, field, op, Guard, Insn, Rule, GUARD_HOOKS, GUARD_RANGES, TARGET_MATCH};
 use crate::ir::PcapUnit;
-use crate::pcap::prefilter::merge;
+use crate::pcap::prefilter::{fit, merge};
 
 /// Fields the kernel side can read before an event is set up, cheapest
 /// first (ties go to the first), with the largest value each can hold.
@@ -261,18 +261,6 @@ fn widen(mut states: Vec<Option<Range>>) -> Vec<Option<Range>> {
     }
     out.extend(hull.map(Some));
     out
-}
-
-/// At most `n` ranges: the smallest gaps are filled first.
-pub(super) fn fit(mut ranges: Vec<Range>, n: usize) -> Vec<Range> {
-    while ranges.len() > n {
-        let i = (0..ranges.len() - 1)
-            .min_by_key(|&i| ranges[i + 1].0 - ranges[i].1)
-            .expect("more than one range");
-        ranges[i].1 = ranges[i + 1].1;
-        ranges.remove(i + 1);
-    }
-    ranges
 }
 
 /// Whether a packet passes `guard`, as the kernel decides it: the oracle

@@ -5,10 +5,9 @@
 //! bytes the part would see, with a few loads, and turns the call away
 //! before it sets up an event, walks the rules or runs libpcap's program.
 
-use super::guard::fit;
 use crate::abi::{self, field, op, Guard, Insn, GUARD_RANGES, TARGET_MATCH};
 use crate::ir::PcapUnit;
-use crate::pcap::prefilter::{self, KeyRange};
+use crate::pcap::prefilter::{self, fit, KeyRange};
 
 /// The pre-check for these rules (branch program and pcap-filter parts of
 /// each), when each of them needs one of its parts on every way it matches.
