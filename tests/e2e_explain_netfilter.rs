@@ -183,17 +183,23 @@ fn an_iptables_legacy_drop_is_unknown_and_says_why() {
         sock.send_to(b"x", (ADDR_B, 7240)).expect("send");
         let sport = sock.local_addr().unwrap().port();
         wait_for_ruleset(&b, &format!(". {sport} . 7240"));
-        std::thread::sleep(Duration::from_millis(100));
-        for _ in 0..2 {
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(200));
             sock.send_to(b"x", (ADDR_B, 7240)).expect("send");
-            std::thread::sleep(Duration::from_millis(100));
         }
     })
     .unwrap();
     let out = trace.stop();
-    assert_eq!(out.events.len(), 3, "{:?}\n{}", out.events, out.stderr);
-    for ev in &out.events[1..] {
-        let v = &ev["verdict"];
+    assert_eq!(out.events.len(), 4, "{:?}\n{}", out.events, out.stderr);
+    // Under load the monitor's echo of the flow's element can come late:
+    // until it does, a drop is pending (said so); after it, never.
+    let finals: Vec<&Value> = out.events[1..]
+        .iter()
+        .map(|ev| &ev["verdict"])
+        .skip_while(|v| v["pending"] == true)
+        .collect();
+    assert!(!finals.is_empty(), "{:?}", out.events);
+    for v in finals {
         assert_eq!(
             (&v["by"], &v["pending"]),
             (&"unknown".into(), &false.into()),
