@@ -55,10 +55,17 @@ private_apt() {
   main=$(mirror main)
   case $suite in
     bullseye) security=$(mirror security)
-              echo "deb $security bullseye-security $comp" >"$dir/sources.list"
-              echo "deb $main bullseye $comp" >>"$dir/sources.list" ;;
-    *) echo "deb $main $suite $comp" >"$dir/sources.list" ;;
+              printf 'deb %s bullseye-security %s\ndeb %s bullseye %s\n' \
+                "$security" "$comp" "$main" "$comp" >"$dir/sources.list.new" ;;
+    *) echo "deb $main $suite $comp" >"$dir/sources.list.new" ;;
   esac
+  # Rewritten only when it changes: a newer list makes apt rebuild its
+  # 50 MB caches on every run.
+  if cmp -s "$dir/sources.list.new" "$dir/sources.list"; then
+    rm -f "$dir/sources.list.new"
+  else
+    mv "$dir/sources.list.new" "$dir/sources.list"
+  fi
   local opts=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o "Dir::Etc::sourceparts=-"
               -o "Dir::State::lists=$dir/lists" -o "Dir::Cache::pkgcache=$dir/pkgcache.bin"
               -o "Dir::Cache::srcpkgcache=$dir/srcpkgcache.bin" -o "APT::Get::List-Cleanup=0")
@@ -87,7 +94,15 @@ fetch() {
   esac
   local pkg
   pkg=$(resolve "$meta" "${opts[@]}")
-  [ -n "$pkg" ] || { echo "cannot resolve $meta for $name" >&2; return 1; }
+  # The package last resolved for this name stands in when apt cannot
+  # answer now (a mirror or cache hiccup), if its image is still here.
+  if [ -z "$pkg" ] && [ -f "$cache/resolved-$name" ] &&
+    [ -f "$cache/$(cat "$cache/resolved-$name")/.done" ]; then
+    pkg=$(cat "$cache/resolved-$name")
+    echo "kernels.sh: cannot resolve $meta for $name now; using $pkg, resolved before" >&2
+  fi
+  [ -n "$pkg" ] || { echo "kernels.sh: cannot resolve $meta for $name" >&2; return 1; }
+  echo "$pkg" >"$cache/resolved-$name"
   local dir="$cache/$pkg"
   if [ ! -f "$dir/.done" ]; then
     rm -rf "$dir" && mkdir -p "$dir"

@@ -43,7 +43,11 @@ results=$target/vm-results.txt
 touch "$results"
 failed=0 passed=0
 for k in "${kernels[@]}"; do
-  read -r _ kdir < <("$here/kernels.sh" "$k")
+  if ! read -r _ kdir < <("$here/kernels.sh" "$k") || [ -z "$kdir" ]; then
+    echo "[$k] VMTEST kernel FAIL tests/vm/kernels.sh could not provide the $k kernel (see above)"
+    failed=$((failed + 1))
+    continue
+  fi
   # Kernels without kprobe.multi use single kprobes, whose attach and
   # detach under TCG take minutes for all ~1500 functions: unless
   # FERRET_VM_FULL=1, they trace the packet's path functions only.
