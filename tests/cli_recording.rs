@@ -280,14 +280,20 @@ fn stretched_fixture(path: &std::path::Path) {
     w.flush().unwrap();
 }
 
+/// A directory of the test's own holding the stretched fixture.
+fn stretched_in(tag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("ferret-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let recording = dir.join("stretched.pcapng");
+    stretched_fixture(&recording);
+    (dir, recording)
+}
+
 #[test]
 fn playbook_timers_run_on_the_recording_clock() {
     // A 60 ms timer has fired 0, 1, 3 and 4 times when each drop arrives,
     // and never after the last.
-    let dir = std::env::temp_dir().join(format!("ferret-timers-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let recording = dir.join("stretched.pcapng");
-    stretched_fixture(&recording);
+    let (dir, recording) = stretched_in("timers");
     let script = dir.join("timers.rhai");
     std::fs::write(
         &script,
@@ -323,10 +329,7 @@ fn on_end() { report(#{ seen: seen, ticks: ticks }); }
 fn interval_tables_come_on_the_recording_clock() {
     // Drops at 0, 100.1, 202.4 and 250.4 ms: after 60, 120, 180 and 240 ms
     // the table holds 1, 2, 2 and 3 drops, then all 4 at the end.
-    let dir = std::env::temp_dir().join(format!("ferret-interval-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let recording = dir.join("stretched.pcapng");
-    stretched_fixture(&recording);
+    let (dir, recording) = stretched_in("interval");
     let (lines, err, code) = ferret(&[
         "-r",
         recording.to_str().unwrap(),
